@@ -1,0 +1,202 @@
+//! Accounts: creation, look-up and password verification.
+
+pub(crate) mod password;
+
+use diesel::prelude::*;
+
+use crate::error::Error;
+use crate::store::models::UserRow;
+use crate::store::schema::users;
+use crate::store::{Db, naive, new_id};
+
+/// What an administrator supplies to create an account.
+///
+/// ```
+/// use oidc_core::NewUser;
+/// let user = NewUser {
+///     username: "nakitt".into(),
+///     email: "nancy.akitt@example.org".into(),
+///     name: Some("Nancy Akitt".into()),
+///     roles: vec!["cpar_panel_admin".into()],
+///     password: Some("a long pass phrase".into()),
+/// };
+/// assert_eq!(user.username, "nakitt");
+/// ```
+#[derive(Clone)]
+pub struct NewUser {
+    /// The sign-in name (the "AHS Network ID"). Case-insensitive; stored in lower case.
+    pub username: String,
+    /// The registered email address.
+    pub email: String,
+    /// The display name (`name` claim).
+    pub name: Option<String>,
+    /// Role names, released in the `roles` claim.
+    pub roles: Vec<String>,
+    /// An initial password; `None` creates an account that cannot sign in with a password yet.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("roles", &self.roles)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+/// An account as the library reports it (no credentials).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct User {
+    /// Internal id (UUID v7).
+    pub id: String,
+    /// The `sub` claim: stable, opaque, unrelated to the username.
+    pub subject: String,
+    /// The sign-in name.
+    pub username: String,
+    /// The registered email.
+    pub email: String,
+    /// The display name.
+    pub name: Option<String>,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// A disabled account cannot sign in and its tokens stop working.
+    pub disabled: bool,
+}
+
+impl From<&UserRow> for User {
+    fn from(r: &UserRow) -> Self {
+        User {
+            id: r.id.clone(),
+            subject: r.subject.clone(),
+            username: r.username.clone(),
+            email: r.email.clone(),
+            name: r.name.clone(),
+            roles: split_roles(&r.roles),
+            disabled: r.disabled,
+        }
+    }
+}
+
+pub(crate) fn split_roles(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// Usernames compare case-insensitively, as people type them.
+pub(crate) fn normalize_username(u: &str) -> String {
+    u.trim().to_lowercase()
+}
+
+fn validate(new: &NewUser) -> Result<(), Error> {
+    let u = normalize_username(&new.username);
+    if u.is_empty() || u.len() > 64 {
+        return Err(Error::InvalidInput("username must be 1 to 64 characters".into()));
+    }
+    if !u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+        return Err(Error::InvalidInput(
+            "username may contain only letters, digits, '.', '_', '-' and '@'".into(),
+        ));
+    }
+    let email = new.email.trim();
+    let valid_email = email.len() <= 254
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        })
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid_email {
+        return Err(Error::InvalidInput(format!("{email:?} is not an email address")));
+    }
+    for role in &new.roles {
+        if role.is_empty() || role.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::InvalidInput(format!("role {role:?} must be one word")));
+        }
+    }
+    if let Some(p) = &new.password {
+        password::check_policy(p).map_err(Error::InvalidInput)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn create(db: &Db, new: NewUser, now: chrono::DateTime<chrono::Utc>) -> Result<User, Error> {
+    validate(&new)?;
+    let password_hash = match new.password.clone() {
+        Some(p) => Some(password::hash(p).await?),
+        None => None,
+    };
+    let row = UserRow {
+        id: new_id(),
+        subject: uuid::Uuid::new_v4().to_string(),
+        username: normalize_username(&new.username),
+        email: new.email.trim().to_string(),
+        name: new.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string),
+        password_hash,
+        roles: new.roles.join(" "),
+        disabled: false,
+        created_at: naive(now),
+        updated_at: naive(now),
+    };
+    let user = User::from(&row);
+    db.write(move |conn| {
+        let exists: i64 = users::table
+            .filter(users::username.eq(&row.username))
+            .count()
+            .get_result(conn)?;
+        if exists > 0 {
+            return Err(Error::Conflict(format!("username {:?} is taken", row.username)));
+        }
+        diesel::insert_into(users::table).values(&row).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(user)
+}
+
+pub(crate) async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, Error> {
+    let username = normalize_username(username);
+    db.run(move |conn| {
+        Ok(users::table
+            .filter(users::username.eq(username))
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional()?)
+    })
+    .await
+}
+
+pub(crate) async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, Error> {
+    let id = id.to_string();
+    db.run(move |conn| {
+        Ok(users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional()?)
+    })
+    .await
+}
+
+pub(crate) async fn list(db: &Db) -> Result<Vec<User>, Error> {
+    db.run(|conn| {
+        let rows: Vec<UserRow> = users::table
+            .order(users::username.asc())
+            .select(UserRow::as_select())
+            .load(conn)?;
+        Ok(rows.iter().map(User::from).collect())
+    })
+    .await
+}
+
+pub(crate) async fn find_by_subject(db: &Db, subject: &str) -> Result<Option<UserRow>, Error> {
+    let subject = subject.to_string();
+    db.run(move |conn| {
+        Ok(users::table
+            .filter(users::subject.eq(subject))
+            .select(UserRow::as_select())
+            .first(conn)
+            .optional()?)
+    })
+    .await
+}

@@ -1,0 +1,286 @@
+//! Relying parties: registration, look-up, authentication and redirect URI rules.
+
+use diesel::prelude::*;
+use url::Url;
+
+use crate::error::Error;
+use crate::secret::{Secret, ct_eq, digest, random_token};
+use crate::store::models::ClientRow;
+use crate::store::schema::clients;
+use crate::store::{Db, naive, new_id};
+
+/// What an administrator supplies to register a client.
+///
+/// ```
+/// use oidc_core::NewClient;
+/// let c = NewClient::new("CPAR", ["https://cpar.example.org/callback"]).first_party(true);
+/// assert!(!c.public);
+/// ```
+#[derive(Debug, Clone)]
+pub struct NewClient {
+    /// The name people see.
+    pub name: String,
+    /// Exact redirect URIs (https; http only on loopback; a private-use scheme for native apps).
+    pub redirect_uris: Vec<String>,
+    /// Where the client may ask to land after logout.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// A public client (native or browser app) holds no secret and authenticates with `none`.
+    pub public: bool,
+    /// First-party clients skip the consent page.
+    pub first_party: bool,
+    /// Require PKCE. May be turned off only for a confidential client (older certified clients).
+    pub pkce_required: bool,
+    /// The `aud` of this client's access tokens; `None` means the provider's userinfo resource.
+    pub access_token_audience: Option<String>,
+}
+
+impl NewClient {
+    /// A confidential, third-party client that requires PKCE.
+    pub fn new<I, S>(name: impl Into<String>, redirect_uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        NewClient {
+            name: name.into(),
+            redirect_uris: redirect_uris.into_iter().map(Into::into).collect(),
+            post_logout_redirect_uris: Vec::new(),
+            public: false,
+            first_party: false,
+            pkce_required: true,
+            access_token_audience: None,
+        }
+    }
+    /// Marks the client public (no secret).
+    pub fn public(mut self, public: bool) -> Self {
+        self.public = public;
+        self
+    }
+    /// Marks the client first-party (no consent page).
+    pub fn first_party(mut self, first_party: bool) -> Self {
+        self.first_party = first_party;
+        self
+    }
+    /// Sets the post-logout redirect URIs.
+    pub fn post_logout_redirect_uris<I, S>(mut self, uris: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.post_logout_redirect_uris = uris.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// A client as the library reports it (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ClientInfo {
+    /// The `client_id`.
+    pub client_id: String,
+    /// The name people see.
+    pub name: String,
+    /// Public clients hold no secret.
+    pub public: bool,
+    /// First-party clients skip consent.
+    pub first_party: bool,
+    /// Registered redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Whether PKCE is required.
+    pub pkce_required: bool,
+}
+
+/// The result of a registration: the only time the secret is available.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    /// The client as stored.
+    pub client: ClientInfo,
+    /// The `client_secret` of a confidential client, shown once; only its digest is stored.
+    pub client_secret: Option<Secret>,
+}
+
+impl From<&ClientRow> for ClientInfo {
+    fn from(r: &ClientRow) -> Self {
+        ClientInfo {
+            client_id: r.id.clone(),
+            name: r.name.clone(),
+            public: r.is_public,
+            first_party: r.first_party,
+            redirect_uris: split_lines(&r.redirect_uris),
+            post_logout_redirect_uris: split_lines(&r.post_logout_redirect_uris),
+            pkce_required: r.pkce_required,
+        }
+    }
+}
+
+fn split_lines(s: &str) -> Vec<String> {
+    s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+}
+
+/// A loopback IP literal (RFC 8252 §7.3 names 127.0.0.1 and [::1]; "localhost" is not recommended).
+fn is_loopback_ip(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        _ => false,
+    }
+}
+
+/// Checks one redirect URI at registration (RFC 6749 §3.1.2, RFC 8252 §7, OAuth 2.0 Security BCP).
+pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
+    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if url.fragment().is_some() || uri.contains('#') {
+        return Err(format!("{uri:?} must not contain a fragment (RFC 6749 §3.1.2)"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_ip(&url) || url.host_str() == Some("localhost") => Ok(()),
+        "http" => Err(format!("{uri:?}: plain http is allowed only for loopback redirect URIs")),
+        s if public && s.contains('.') => Ok(()), // RFC 8252 §7.1 private-use scheme
+        s => Err(format!("{uri:?}: scheme {s:?} is not allowed (use https)")),
+    }
+}
+
+/// Does the requested redirect URI match a registered one? Exact string match, except that for a
+/// registered http loopback IP URI any port matches (RFC 8252 §7.3).
+pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
+    if registered.iter().any(|r| r == requested) {
+        return true;
+    }
+    let Ok(req) = Url::parse(requested) else { return false };
+    if req.scheme() != "http" || !is_loopback_ip(&req) {
+        return false;
+    }
+    registered.iter().any(|r| {
+        let Ok(reg) = Url::parse(r) else { return false };
+        if reg.scheme() != "http" || !is_loopback_ip(&reg) {
+            return false;
+        }
+        let mut req_any = req.clone();
+        let mut reg_any = reg.clone();
+        // set_port cannot fail on an http URL with a host.
+        let _ = req_any.set_port(None);
+        let _ = reg_any.set_port(None);
+        req_any == reg_any
+    })
+}
+
+pub(crate) async fn register(db: &Db, new: NewClient, now: chrono::DateTime<chrono::Utc>) -> Result<RegisteredClient, Error> {
+    let name = new.name.trim().to_string();
+    if name.is_empty() || name.len() > 200 {
+        return Err(Error::InvalidInput("client name must be 1 to 200 characters".into()));
+    }
+    if new.redirect_uris.is_empty() {
+        return Err(Error::InvalidInput("at least one redirect URI is required".into()));
+    }
+    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+        validate_redirect_uri(uri, new.public).map_err(Error::InvalidInput)?;
+    }
+    if new.public && !new.pkce_required {
+        return Err(Error::InvalidInput("a public client must use PKCE".into()));
+    }
+    let secret = if new.public { None } else { Some(Secret::new(random_token()?)) };
+    let row = ClientRow {
+        id: new_id(),
+        name,
+        secret_hash: secret.as_ref().map(|s| digest(s.secret())),
+        is_public: new.public,
+        first_party: new.first_party,
+        redirect_uris: new.redirect_uris.join("\n"),
+        post_logout_redirect_uris: new.post_logout_redirect_uris.join("\n"),
+        pkce_required: new.pkce_required,
+        access_token_audience: new.access_token_audience,
+        id_token_alg: None,
+        disabled: false,
+        created_at: naive(now),
+    };
+    let client = ClientInfo::from(&row);
+    db.write(move |conn| {
+        diesel::insert_into(clients::table).values(&row).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(RegisteredClient { client, client_secret: secret })
+}
+
+/// A client loaded for a request, with what the protocol needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Client {
+    pub row: ClientRow,
+    pub redirect_uris: Vec<String>,
+}
+
+impl Client {
+    pub(crate) fn id(&self) -> &str {
+        &self.row.id
+    }
+    /// Constant-time check of a presented secret against the stored digest.
+    pub(crate) fn secret_matches(&self, presented: &str) -> bool {
+        match &self.row.secret_hash {
+            Some(h) => ct_eq(digest(presented).as_bytes(), h.as_bytes()),
+            None => false,
+        }
+    }
+}
+
+pub(crate) async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, Error> {
+    // Ids are UUIDs; refuse anything else without a query (and without echoing it anywhere).
+    if client_id.is_empty() || client_id.len() > 64 {
+        return Ok(None);
+    }
+    let id = client_id.to_string();
+    let row = db
+        .run(move |conn| {
+            Ok(clients::table
+                .find(id)
+                .filter(clients::disabled.eq(false))
+                .select(ClientRow::as_select())
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    Ok(row.map(|row| Client { redirect_uris: split_lines(&row.redirect_uris), row }))
+}
+
+pub(crate) async fn list(db: &Db) -> Result<Vec<ClientInfo>, Error> {
+    db.run(|conn| {
+        let rows: Vec<ClientRow> = clients::table
+            .order(clients::created_at.asc())
+            .select(ClientRow::as_select())
+            .load(conn)?;
+        Ok(rows.iter().map(ClientInfo::from).collect())
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc6749_3_1_2_redirect_uri_registration() {
+        assert!(validate_redirect_uri("https://rp.example.org/cb", false).is_ok());
+        assert!(validate_redirect_uri("http://127.0.0.1/cb", false).is_ok());
+        assert!(validate_redirect_uri("http://[::1]:8080/cb", false).is_ok());
+        assert!(validate_redirect_uri("http://rp.example.org/cb", false).is_err());
+        assert!(validate_redirect_uri("https://rp.example.org/cb#frag", false).is_err());
+        assert!(validate_redirect_uri("/relative", false).is_err());
+        assert!(validate_redirect_uri("com.example.app:/cb", true).is_ok());
+        assert!(validate_redirect_uri("com.example.app:/cb", false).is_err());
+        assert!(validate_redirect_uri("javascript:alert(1)", true).is_err());
+    }
+
+    #[test]
+    fn exact_match_except_loopback_port_rfc8252_7_3() {
+        let reg = vec!["https://rp.example.org/cb".to_string(), "http://127.0.0.1/native".to_string()];
+        assert!(redirect_uri_matches(&reg, "https://rp.example.org/cb"));
+        assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb/"));
+        assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb?x=1"));
+        assert!(!redirect_uri_matches(&reg, "https://RP.example.org/cb"));
+        assert!(!redirect_uri_matches(&reg, "https://rp.example.org:8443/cb"));
+        assert!(redirect_uri_matches(&reg, "http://127.0.0.1:51234/native"));
+        assert!(!redirect_uri_matches(&reg, "http://127.0.0.1:51234/other"));
+        assert!(!redirect_uri_matches(&reg, "http://localhost:51234/native"));
+    }
+}

@@ -1,0 +1,318 @@
+//! Provider configuration: issuer, lifetimes and policies, validated once at start-up.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::error::Error;
+
+/// A JWS algorithm the provider can sign with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys: OpenID Connect's mandatory default.
+    RS256,
+    /// ECDSA on P-256 with SHA-256: ten times cheaper to sign than RS256.
+    ES256,
+}
+
+impl SigningAlg {
+    /// The JWA name (`"RS256"`, `"ES256"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::RS256 => "RS256",
+            SigningAlg::ES256 => "ES256",
+        }
+    }
+
+    /// Parses a JWA name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "RS256" => Some(SigningAlg::RS256),
+            "ES256" => Some(SigningAlg::ES256),
+            _ => None,
+        }
+    }
+
+    /// Every algorithm the provider holds keys for, in the order discovery lists them.
+    pub const ALL: [SigningAlg; 2] = [SigningAlg::RS256, SigningAlg::ES256];
+}
+
+/// The development key-encryption key. Usable only with a loopback issuer: anyone can read it here.
+pub(crate) const DEVELOPMENT_KEK: [u8; 32] = *b"oidc-core DEVELOPMENT key; never";
+
+/// Everything the provider needs to know that is not in the database.
+///
+/// Build it with [`ProviderConfig::builder`]; `build()` checks it. Defaults follow the specs and the
+/// OAuth 2.0 Security BCP (RFC 9700).
+///
+/// ```
+/// use oidc_core::ProviderConfig;
+/// let config = ProviderConfig::builder("http://127.0.0.1:8080")
+///     .code_ttl(std::time::Duration::from_secs(60))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.issuer(), "http://127.0.0.1:8080");
+/// // Plain http is refused for anything but loopback.
+/// assert!(ProviderConfig::builder("http://iam.example.org").build().is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub(crate) issuer: String,
+    pub(crate) issuer_url: Url,
+    pub(crate) loopback: bool,
+    pub(crate) code_ttl: Duration,
+    pub(crate) id_token_ttl: Duration,
+    pub(crate) access_token_ttl: Duration,
+    pub(crate) session_idle: Duration,
+    pub(crate) session_absolute: Duration,
+    pub(crate) journey_ttl: Duration,
+    pub(crate) id_token_alg: SigningAlg,
+    pub(crate) access_token_alg: SigningAlg,
+    pub(crate) kek: [u8; 32],
+    pub(crate) development_kek: bool,
+    pub(crate) service_name: String,
+}
+
+impl ProviderConfig {
+    /// Starts a builder for the given issuer URL (the public base URL of the provider, exactly as
+    /// clients will see it in `iss`).
+    pub fn builder(issuer: impl Into<String>) -> ProviderConfigBuilder {
+        ProviderConfigBuilder {
+            issuer: issuer.into(),
+            code_ttl: Duration::from_secs(60),
+            id_token_ttl: Duration::from_secs(600),
+            access_token_ttl: Duration::from_secs(600),
+            session_idle: Duration::from_secs(30 * 60),
+            session_absolute: Duration::from_secs(12 * 3600),
+            journey_ttl: Duration::from_secs(30 * 60),
+            id_token_alg: SigningAlg::RS256,
+            access_token_alg: SigningAlg::RS256,
+            kek: None,
+            service_name: "AHS IAM".into(),
+        }
+    }
+
+    /// The issuer identifier, without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// True when the issuer is plain http on a loopback address (development): cookies then fall
+    /// back to `SameSite=Lax` without `Secure`.
+    pub fn is_loopback_http(&self) -> bool {
+        self.loopback && self.issuer_url.scheme() == "http"
+    }
+
+    /// True when the built-in development key-encryption key is in use.
+    pub fn uses_development_key(&self) -> bool {
+        self.development_kek
+    }
+
+    /// An absolute URL for an endpoint path of this provider.
+    pub(crate) fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// The path prefix of the issuer (empty, or `/iam` when nested), for cookies and redirects
+    /// between the provider's own pages.
+    pub(crate) fn base_path(&self) -> &str {
+        self.issuer_url.path().trim_end_matches('/')
+    }
+}
+
+/// Builder for [`ProviderConfig`]. Every setter has a safe default.
+#[derive(Debug, Clone)]
+pub struct ProviderConfigBuilder {
+    issuer: String,
+    code_ttl: Duration,
+    id_token_ttl: Duration,
+    access_token_ttl: Duration,
+    session_idle: Duration,
+    session_absolute: Duration,
+    journey_ttl: Duration,
+    id_token_alg: SigningAlg,
+    access_token_alg: SigningAlg,
+    kek: Option<[u8; 32]>,
+    service_name: String,
+}
+
+impl ProviderConfigBuilder {
+    /// Lifetime of an authorization code. Default 60 s (RFC 6749 §4.1.2 recommends at most 10 min).
+    pub fn code_ttl(mut self, d: Duration) -> Self {
+        self.code_ttl = d;
+        self
+    }
+    /// Lifetime of an ID token. Default 10 min.
+    pub fn id_token_ttl(mut self, d: Duration) -> Self {
+        self.id_token_ttl = d;
+        self
+    }
+    /// Lifetime of an access token. Default 10 min.
+    pub fn access_token_ttl(mut self, d: Duration) -> Self {
+        self.access_token_ttl = d;
+        self
+    }
+    /// A browser session ends after this long without use. Default 30 min.
+    pub fn session_idle(mut self, d: Duration) -> Self {
+        self.session_idle = d;
+        self
+    }
+    /// A browser session ends this long after sign-in, used or not. Default 12 h.
+    pub fn session_absolute(mut self, d: Duration) -> Self {
+        self.session_absolute = d;
+        self
+    }
+    /// How long a sign-in may take from the authorization request to the last step. Default 30 min.
+    pub fn journey_ttl(mut self, d: Duration) -> Self {
+        self.journey_ttl = d;
+        self
+    }
+    /// Default algorithm of ID tokens. Default RS256, as OIDC Core §15.1 requires.
+    pub fn id_token_alg(mut self, alg: SigningAlg) -> Self {
+        self.id_token_alg = alg;
+        self
+    }
+    /// Algorithm of access tokens (RFC 9068 JWTs). Default RS256 (RFC 9068 §2.1 requires resource
+    /// servers to support it); ES256 is much cheaper to sign.
+    pub fn access_token_alg(mut self, alg: SigningAlg) -> Self {
+        self.access_token_alg = alg;
+        self
+    }
+    /// The 32-byte key that encrypts signing keys at rest. Without it the built-in development
+    /// key is used, which `build()` refuses for any issuer but loopback.
+    pub fn key_encryption_key(mut self, kek: [u8; 32]) -> Self {
+        self.kek = Some(kek);
+        self
+    }
+    /// The service's name as people see it on pages (default "AHS IAM").
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = name.into();
+        self
+    }
+
+    /// Validates and builds.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the issuer is not an absolute https URL (http is allowed only on a
+    /// loopback host), has a query or fragment, when a lifetime is zero or inconsistent, or when no
+    /// key-encryption key is given for a non-loopback issuer.
+    pub fn build(self) -> Result<ProviderConfig, Error> {
+        let issuer = self.issuer.trim_end_matches('/').to_string();
+        let url = Url::parse(&issuer)
+            .map_err(|e| Error::Config(format!("issuer {issuer:?} is not a URL: {e}")))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::Config(
+                "issuer must not have a query or fragment (OpenID Connect Discovery §2)".into(),
+            ));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(Error::Config("issuer must not carry credentials".into()));
+        }
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+            Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+            None => return Err(Error::Config("issuer has no host".into())),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            "http" => {
+                return Err(Error::Config(format!(
+                    "issuer {issuer} uses plain http on a non-loopback host; use https"
+                )));
+            }
+            other => return Err(Error::Config(format!("issuer scheme {other:?} is not https"))),
+        }
+        for (name, d) in [
+            ("code_ttl", self.code_ttl),
+            ("id_token_ttl", self.id_token_ttl),
+            ("access_token_ttl", self.access_token_ttl),
+            ("session_idle", self.session_idle),
+            ("session_absolute", self.session_absolute),
+            ("journey_ttl", self.journey_ttl),
+        ] {
+            if d.is_zero() {
+                return Err(Error::Config(format!("{name} must be greater than zero")));
+            }
+            if d > Duration::from_secs(366 * 86400) {
+                return Err(Error::Config(format!("{name} is longer than a year")));
+            }
+        }
+        if self.session_idle > self.session_absolute {
+            return Err(Error::Config(
+                "session_idle must not exceed session_absolute".into(),
+            ));
+        }
+        let development_kek = self.kek.is_none();
+        if development_kek && !loopback {
+            return Err(Error::Config(format!(
+                "no key-encryption key is configured and the issuer {issuer} is not loopback: \
+                 refusing to keep signing keys under the built-in development key \
+                 (set IAM_KEY_ENCRYPTION_KEY to base64 of 32 random bytes)"
+            )));
+        }
+        Ok(ProviderConfig {
+            issuer,
+            issuer_url: url,
+            loopback,
+            code_ttl: self.code_ttl,
+            id_token_ttl: self.id_token_ttl,
+            access_token_ttl: self.access_token_ttl,
+            session_idle: self.session_idle,
+            session_absolute: self.session_absolute,
+            journey_ttl: self.journey_ttl,
+            id_token_alg: self.id_token_alg,
+            access_token_alg: self.access_token_alg,
+            kek: self.kek.unwrap_or(DEVELOPMENT_KEK),
+            development_kek,
+            service_name: self.service_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuer_rules() {
+        assert!(ProviderConfig::builder("https://iam.example.org").key_encryption_key([1; 32]).build().is_ok());
+        assert!(ProviderConfig::builder("http://127.0.0.1:8080").build().is_ok());
+        assert!(ProviderConfig::builder("http://[::1]:8080").build().is_ok());
+        assert!(ProviderConfig::builder("http://localhost").build().is_ok());
+        assert!(ProviderConfig::builder("http://iam.example.org").key_encryption_key([1; 32]).build().is_err());
+        assert!(ProviderConfig::builder("https://iam.example.org/?a=b").key_encryption_key([1; 32]).build().is_err());
+        assert!(ProviderConfig::builder("https://iam.example.org/#x").key_encryption_key([1; 32]).build().is_err());
+        assert!(ProviderConfig::builder("ftp://127.0.0.1").build().is_err());
+        assert!(ProviderConfig::builder("not a url").build().is_err());
+    }
+
+    #[test]
+    fn development_key_only_on_loopback() {
+        let e = ProviderConfig::builder("https://iam.example.org").build().unwrap_err();
+        assert!(e.to_string().contains("IAM_KEY_ENCRYPTION_KEY"), "{e}");
+        let c = ProviderConfig::builder("https://127.0.0.1:8443").build().unwrap();
+        assert!(c.uses_development_key());
+        assert!(!c.is_loopback_http());
+    }
+
+    #[test]
+    fn trailing_slash_and_prefix() {
+        let c = ProviderConfig::builder("http://127.0.0.1:8080/iam/").build().unwrap();
+        assert_eq!(c.issuer(), "http://127.0.0.1:8080/iam");
+        assert_eq!(c.base_path(), "/iam");
+        assert_eq!(c.endpoint("/token"), "http://127.0.0.1:8080/iam/token");
+    }
+
+    #[test]
+    fn lifetimes_validated() {
+        assert!(ProviderConfig::builder("http://127.0.0.1").code_ttl(Duration::ZERO).build().is_err());
+        assert!(ProviderConfig::builder("http://127.0.0.1")
+            .session_idle(Duration::from_secs(100))
+            .session_absolute(Duration::from_secs(10))
+            .build()
+            .is_err());
+    }
+}

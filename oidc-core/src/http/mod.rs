@@ -1,0 +1,102 @@
+//! The HTTP layer: thin axum handlers that parse, call the domain modules and map results to the
+//! responses the specs require. Routes come from [`paths`], which discovery uses too.
+
+mod authorize;
+mod cookies;
+mod pages;
+mod signin;
+mod token;
+mod userinfo;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::provider::Inner;
+
+/// The endpoint paths, relative to the issuer. Discovery is built from these same constants.
+pub mod paths {
+    /// OpenID Provider metadata (OIDC Discovery §4).
+    pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+    /// The JSON Web Key Set.
+    pub const JWKS: &str = "/jwks";
+    /// The authorization endpoint (GET and POST).
+    pub const AUTHORIZE: &str = "/authorize";
+    /// The token endpoint.
+    pub const TOKEN: &str = "/token";
+    /// The userinfo endpoint (GET and POST).
+    pub const USERINFO: &str = "/userinfo";
+    /// The sign-in journey's pages: `/signin/{journey id}`.
+    pub const SIGNIN: &str = "/signin";
+    /// The stylesheet of the provider's pages.
+    pub const STYLESHEET: &str = "/assets/iam.css";
+}
+
+pub(crate) type AppState = Arc<Inner>;
+
+pub(crate) fn router(inner: AppState) -> Router {
+    Router::new()
+        .route(paths::DISCOVERY, get(discovery))
+        .route(paths::JWKS, get(jwks))
+        .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
+        .route(paths::TOKEN, post(token::post))
+        .route(paths::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route(&format!("{}/{{id}}", paths::SIGNIN), get(signin::show).post(signin::submit))
+        .route(paths::STYLESHEET, get(stylesheet))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(inner)
+}
+
+/// Headers every response carries: pages may load only our own assets and never be framed.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // Codes travel in URLs: never leak them to another site through Referer.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    res
+}
+
+fn json_bytes(bytes: Arc<[u8]>, cache: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+        ],
+        axum::body::Bytes::from_owner(bytes),
+    )
+        .into_response()
+}
+
+async fn discovery(State(s): State<AppState>) -> Response {
+    json_bytes(s.discovery.clone(), "public, max-age=300")
+}
+
+async fn jwks(State(s): State<AppState>) -> Response {
+    json_bytes(s.keys.jwks(), "public, max-age=300")
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/iam.css"),
+    )
+        .into_response()
+}
+
+async fn not_found(State(s): State<AppState>) -> Response {
+    pages::error(&s, StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.")
+}

@@ -1,0 +1,70 @@
+//! Pages for people: one askama struct per page, rendered with the base layout.
+
+use askama::Template;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AppState;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    service: &'a str,
+    base: &'a str,
+    title: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+pub(crate) struct SigninPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub journey_id: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+/// Pages are personal and short-lived: never cached.
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(body) => {
+            let mut res = (status, Html(body)).into_response();
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.").into_response()
+        }
+    }
+}
+
+pub(crate) fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    html(status, page.render())
+}
+
+/// A plain error page for people.
+pub(crate) fn error(s: &AppState, status: StatusCode, title: &str, message: &str) -> Response {
+    let page = ErrorPage {
+        service: &s.config.service_name,
+        base: s.config.base_path(),
+        title,
+        message,
+    };
+    html(status, page.render())
+}
+
+/// The page for an unexpected failure; the cause goes to the log, not to the person.
+pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {
+    tracing::error!(error = %e, "request failed");
+    error(
+        s,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "We could not complete your request. Please try again in a moment.",
+    )
+}

@@ -1,0 +1,54 @@
+//! # oidc-core: an OpenID Connect provider as a library
+//!
+//! Build a [`Provider`] from a [`ProviderConfig`] and a database URL, and serve
+//! [`Provider::router`] with axum. The provider implements the OpenID Connect authorization code
+//! flow with PKCE (S256), discovery, JWKS, the token and userinfo endpoints, and a server-side
+//! sign-in journey, over SQLite (default) or PostgreSQL.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), oidc_core::Error> {
+//! use oidc_core::{NewUser, Provider, ProviderConfig};
+//! let config = ProviderConfig::builder("http://127.0.0.1:8080").build()?;
+//! let provider = Provider::builder(config, "sqlite://iam.db").build().await?;
+//! provider.create_user(NewUser {
+//!     username: "nakitt".into(),
+//!     email: "nancy@example.org".into(),
+//!     name: Some("Nancy Akitt".into()),
+//!     roles: vec![],
+//!     password: Some("a long pass phrase".into()),
+//! }).await?;
+//! let app = axum::Router::new().merge(provider.router());
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! ## Security
+//! - Authorization code flow only; PKCE S256 required by default; exact redirect URI matching.
+//! - Client secrets, codes and session ids are stored as SHA-256 digests; passwords with argon2id.
+//! - Signing keys are encrypted at rest with the configured key-encryption key; the built-in
+//!   development key is refused for any issuer that is not loopback.
+//! - Codes are single use: a replayed code revokes the tokens it issued.
+#![deny(missing_docs)]
+
+mod accounts;
+mod clients;
+mod clock;
+mod config;
+mod error;
+mod http;
+mod journey;
+mod keys;
+pub mod protocol;
+mod provider;
+mod secret;
+mod sessions;
+mod store;
+mod tokens;
+
+pub use accounts::{NewUser, User};
+pub use clients::{ClientInfo, NewClient, RegisteredClient};
+pub use clock::{Clock, SystemClock};
+pub use config::{ProviderConfig, ProviderConfigBuilder, SigningAlg};
+pub use error::Error;
+pub use http::paths;
+pub use provider::{Provider, ProviderBuilder};
+pub use secret::Secret;

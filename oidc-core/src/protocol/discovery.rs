@@ -1,0 +1,60 @@
+//! The OpenID Provider metadata document (OIDC Discovery §3, RFC 8414 §2), built once from the
+//! same path constants the router uses, and served as precomputed bytes.
+
+use serde_json::json;
+
+use super::authorize::{SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
+use crate::config::{ProviderConfig, SigningAlg};
+use crate::http::paths;
+
+/// Claims the provider can release (OIDC Discovery `claims_supported`).
+pub const SUPPORTED_CLAIMS: [&str; 15] = [
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "azp",
+    "sid",
+    "name",
+    "preferred_username",
+    "email",
+    "email_verified",
+    "roles",
+    "at_hash",
+];
+
+/// The metadata document. Every list is explicit: several of the specs' defaults (for example
+/// `response_modes_supported` including fragment, `grant_types_supported` including implicit) would
+/// advertise what this provider deliberately does not do.
+pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
+    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    json!({
+        "issuer": config.issuer(),
+        "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
+        "token_endpoint": config.endpoint(paths::TOKEN),
+        "userinfo_endpoint": config.endpoint(paths::USERINFO),
+        "jwks_uri": config.endpoint(paths::JWKS),
+        "scopes_supported": SUPPORTED_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": SUPPORTED_CLAIMS,
+        "claim_types_supported": ["normal"],
+        "prompt_values_supported": SUPPORTED_PROMPTS,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "require_request_uri_registration": false,
+        "authorization_response_iss_parameter_supported": true,
+        "require_pushed_authorization_requests": false,
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": false,
+    })
+}

@@ -1,0 +1,147 @@
+//! The provider: configuration, database and plug-ins assembled, with its router and the admin
+//! operations as library calls.
+
+use std::sync::Arc;
+
+use crate::accounts::{self, NewUser, User};
+use crate::clients::{self, ClientInfo, NewClient, RegisteredClient};
+use crate::clock::{Clock, SystemClock};
+use crate::config::ProviderConfig;
+use crate::error::Error;
+use crate::keys::KeySet;
+use crate::store::Db;
+
+pub(crate) struct Inner {
+    pub config: ProviderConfig,
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeySet,
+    /// The discovery document, serialised once.
+    pub discovery: Arc<[u8]>,
+    /// The `aud` of access tokens for the provider's own userinfo resource.
+    pub userinfo_audience: String,
+}
+
+impl Inner {
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+/// An OpenID Connect provider.
+///
+/// Build one with [`Provider::builder`], then serve [`Provider::router`] (alone, or nested in your
+/// own axum app under the issuer's path). Cloning is cheap: clones share everything.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), oidc_core::Error> {
+/// use oidc_core::{NewClient, NewUser, Provider, ProviderConfig};
+///
+/// let config = ProviderConfig::builder("http://127.0.0.1:8080").build()?;
+/// let provider = Provider::builder(config, "sqlite://data/iam.db").build().await?;
+/// let client = provider
+///     .register_client(NewClient::new("My app", ["http://127.0.0.1:3000/callback"]).first_party(true))
+///     .await?;
+/// println!("client_id {}", client.client.client_id);
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(|e| oidc_core::Error::Internal(e.to_string()))?;
+/// axum::serve(listener, provider.router()).await.map_err(|e| oidc_core::Error::Internal(e.to_string()))?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Assembles a [`Provider`] from configuration, a database URL and plug-ins.
+pub struct ProviderBuilder {
+    config: ProviderConfig,
+    database_url: String,
+    clock: Arc<dyn Clock>,
+}
+
+impl ProviderBuilder {
+    /// Replaces the clock (tests move time with their own).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Opens the database (running pending migrations), loads or generates the signing keys, and
+    /// precomputes the discovery and JWKS documents.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for a database URL that is neither `sqlite://` nor `postgres://`;
+    /// [`Error::Database`] when the database cannot be opened or migrated; [`Error::Crypto`] when
+    /// stored keys cannot be decrypted with the configured key-encryption key.
+    pub async fn build(self) -> Result<Provider, Error> {
+        if self.config.uses_development_key() {
+            tracing::warn!(
+                "USING THE BUILT-IN DEVELOPMENT KEY-ENCRYPTION KEY: signing keys are not protected at rest. \
+                 Allowed only because the issuer is loopback; set a key-encryption key for any real deployment."
+            );
+        }
+        let db = Db::open(&self.database_url).await?;
+        let keys = KeySet::load(&db, &self.config, self.clock.as_ref()).await?;
+        let discovery = serde_json::to_vec(&crate::protocol::discovery::metadata(&self.config))
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(accounts::password::warm_up).await?;
+        let userinfo_audience = self.config.endpoint(crate::http::paths::USERINFO);
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                config: self.config,
+                db,
+                clock: self.clock,
+                keys,
+                discovery: discovery.into(),
+                userinfo_audience,
+            }),
+        })
+    }
+}
+
+impl Provider {
+    /// Starts building a provider for `config` over the database at `database_url`
+    /// (`sqlite://PATH` or `postgres://…`).
+    pub fn builder(config: ProviderConfig, database_url: impl Into<String>) -> ProviderBuilder {
+        ProviderBuilder { config, database_url: database_url.into(), clock: Arc::new(SystemClock) }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ProviderConfig {
+        &self.inner.config
+    }
+
+    /// The axum router with every protocol endpoint and sign-in page. Nest it under the issuer's
+    /// path if the issuer has one.
+    pub fn router(&self) -> axum::Router {
+        crate::http::router(self.inner.clone())
+    }
+
+    /// Creates an account.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a malformed username or email or a password that breaks the
+    /// rules; [`Error::Conflict`] when the username is taken.
+    pub async fn create_user(&self, user: NewUser) -> Result<User, Error> {
+        accounts::create(&self.inner.db, user, self.inner.now()).await
+    }
+
+    /// Every account, by username.
+    pub async fn list_users(&self) -> Result<Vec<User>, Error> {
+        accounts::list(&self.inner.db).await
+    }
+
+    /// Registers a relying party. The returned secret is the only copy.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a bad name or redirect URI (http is allowed only on loopback, no
+    /// fragments) or a public client without PKCE.
+    pub async fn register_client(&self, client: NewClient) -> Result<RegisteredClient, Error> {
+        clients::register(&self.inner.db, client, self.inner.now()).await
+    }
+
+    /// Every registered client (never their secrets).
+    pub async fn list_clients(&self) -> Result<Vec<ClientInfo>, Error> {
+        clients::list(&self.inner.db).await
+    }
+}

@@ -1,0 +1,146 @@
+//! Random values, digests and secrets that never print.
+//!
+//! Everything here leans on OpenSSL, which `josekit` already links, so the crate carries no second
+//! cryptography stack.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::fmt;
+
+use crate::error::Error;
+
+/// base64url without padding, the encoding of every token and digest the provider emits.
+pub(crate) fn b64url(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `n` bytes from OpenSSL's CSPRNG.
+pub(crate) fn random_bytes(n: usize) -> Result<Vec<u8>, Error> {
+    let mut buf = vec![0u8; n];
+    openssl::rand::rand_bytes(&mut buf).map_err(|e| Error::Crypto(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A fresh 256-bit random token, base64url (43 characters).
+pub(crate) fn random_token() -> Result<String, Error> {
+    Ok(b64url(&random_bytes(32)?))
+}
+
+/// SHA-256 of `value`, base64url: how high-entropy secrets (client secrets, codes, session ids) are
+/// stored, so that a database leak yields nothing usable.
+pub(crate) fn digest(value: &str) -> String {
+    b64url(&openssl::sha::sha256(value.as_bytes()))
+}
+
+/// Constant-time equality of two byte strings (length may leak, content does not).
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
+}
+
+/// A secret value (client secret, password, code) that prints as `[redacted]` and is reached only
+/// through [`Secret::secret`], so that it cannot end up in a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The value itself. Call this only where the secret must leave the process (shown once to an
+    /// administrator, sent to the client) or be checked.
+    pub fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+/// AES-256-GCM with a random 96-bit nonce, laid out as `nonce || ciphertext || tag`: how signing
+/// keys (and later token seeds) rest in the database.
+pub(crate) fn seal(kek: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, Error> {
+    let nonce = random_bytes(12)?;
+    let mut tag = [0u8; 16];
+    let ct = openssl::symm::encrypt_aead(
+        openssl::symm::Cipher::aes_256_gcm(),
+        kek,
+        Some(&nonce),
+        aad,
+        plaintext,
+        &mut tag,
+    )
+    .map_err(|e| Error::Crypto(e.to_string()))?;
+    let mut out = nonce;
+    out.extend_from_slice(&ct);
+    out.extend_from_slice(&tag);
+    Ok(out)
+}
+
+/// The inverse of [`seal`]; fails if the key is wrong or the data was altered.
+pub(crate) fn open(kek: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>, Error> {
+    if sealed.len() < 12 + 16 {
+        return Err(Error::Crypto("sealed value too short".into()));
+    }
+    let (nonce, rest) = sealed.split_at(12);
+    let (ct, tag) = rest.split_at(rest.len() - 16);
+    openssl::symm::decrypt_aead(
+        openssl::symm::Cipher::aes_256_gcm(),
+        kek,
+        Some(nonce),
+        aad,
+        ct,
+        tag,
+    )
+    .map_err(|_| {
+        Error::Crypto(
+            "cannot decrypt a stored key: the key-encryption key differs from the one that sealed it"
+                .into(),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_round_trips_and_detects_tampering() {
+        let kek = [7u8; 32];
+        let sealed = seal(&kek, b"private key", b"kid-1").unwrap();
+        assert_eq!(open(&kek, &sealed, b"kid-1").unwrap(), b"private key");
+        assert!(open(&[8u8; 32], &sealed, b"kid-1").is_err());
+        assert!(open(&kek, &sealed, b"kid-2").is_err());
+        let mut bad = sealed.clone();
+        bad[14] ^= 1;
+        assert!(open(&kek, &bad, b"kid-1").is_err());
+    }
+
+    #[test]
+    fn tokens_are_256_bit_base64url() {
+        let t = random_token().unwrap();
+        assert_eq!(t.len(), 43);
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_ne!(t, random_token().unwrap());
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret([redacted])");
+    }
+
+    #[test]
+    fn digest_is_sha256_base64url() {
+        // SHA-256("abc") from FIPS 180-2, base64url.
+        assert_eq!(digest("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+    }
+}

@@ -1,0 +1,244 @@
+//! Storage: diesel over SQLite (embedded default) or PostgreSQL (scale-out), one code base.
+//!
+//! The backend is chosen from the database URL's scheme, never by trial. Every statement runs on
+//! tokio's blocking pool. Single-use things are claimed with one conditional `UPDATE` whose
+//! affected-row count decides: read-then-write loses updates on PostgreSQL and deadlocks on SQLite.
+
+pub(crate) mod models;
+pub(crate) mod schema;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::r2d2::{CustomizeConnection, Pool};
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::error::Error;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// An arbitrary constant that names the migration lock among all advisory locks of the database.
+const MIGRATION_LOCK_KEY: i64 = 0x0_1dc_c0_4e;
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub(crate) enum DbConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Which backend a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `postgres://` or `postgresql://` is PostgreSQL; `sqlite://PATH` (or `sqlite:PATH`) is SQLite.
+    /// Anything else is refused rather than guessed.
+    pub(crate) fn from_url(url: &str) -> Result<(Backend, String), Error> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok((Backend::Postgres, url.to_string()))
+        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            if path.is_empty() {
+                return Err(Error::Config("sqlite:// URL has no file path".into()));
+            }
+            Ok((Backend::Sqlite, path.to_string()))
+        } else {
+            Err(Error::Config(format!(
+                "database URL must start with sqlite:// or postgres:// (got {:?})",
+                url.split(':').next().unwrap_or_default()
+            )))
+        }
+    }
+}
+
+struct Manager {
+    backend: Backend,
+    target: String,
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target).map(DbConnection::Postgresql),
+            Backend::Sqlite => SqliteConnection::establish(&self.target).map(DbConnection::Sqlite),
+        }
+        .map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
+        false
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        if let DbConnection::Sqlite(c) = conn {
+            // WAL lets readers run beside the one writer; busy_timeout makes a writer wait for the
+            // lock instead of failing at once.
+            c.batch_execute(
+                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// The connection pool, cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: Pool<Manager>,
+}
+
+impl Db {
+    /// Opens the pool and runs pending migrations (under an advisory lock on PostgreSQL so that
+    /// replicas starting together cannot race).
+    pub(crate) async fn open(url: &str) -> Result<Db, Error> {
+        let (backend, target) = Backend::from_url(url)?;
+        if backend == Backend::Sqlite {
+            if let Some(parent) = std::path::Path::new(&target).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        Error::Config(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+            }
+        }
+        let manager = Manager { backend, target };
+        let pool = tokio::task::spawn_blocking(move || {
+            let builder = Pool::builder()
+                .max_size(if backend == Backend::Sqlite { 8 } else { 12 })
+                .connection_timeout(Duration::from_secs(10));
+            let builder = if backend == Backend::Sqlite {
+                builder.connection_customizer(Box::new(SqlitePragmas))
+            } else {
+                builder
+            };
+            builder.build(manager)
+        })
+        .await?
+        .map_err(|e| Error::Database(format!("cannot open the database: {e}")))?;
+        let db = Db { pool };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), Error> {
+        self.run(|conn| {
+            match conn {
+                DbConnection::Postgresql(pg) => {
+                    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+                    let result = pg
+                        .run_pending_migrations(POSTGRES_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(|e| Error::Database(format!("migration failed: {e}")));
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+                    result
+                }
+                DbConnection::Sqlite(lite) => {
+                    // A write lock for the whole run: two processes opening one new file wait for
+                    // each other instead of both creating tables.
+                    lite.batch_execute("PRAGMA busy_timeout = 30000;")?;
+                    lite
+                        .run_pending_migrations(SQLITE_MIGRATIONS)
+                        .map(|_| ())
+                        .map_err(|e| Error::Database(format!("migration failed: {e}")))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await?
+    }
+
+    /// Runs `f` inside a write transaction: `BEGIN IMMEDIATE` on SQLite (taking the write lock
+    /// up front, so that two writers queue instead of one failing with "database is locked"),
+    /// a plain transaction on PostgreSQL. Rolled back when `f` fails.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
+    {
+        self.run(move |conn| {
+            match conn {
+                DbConnection::Sqlite(c) => {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+                }
+                DbConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+            }
+            let result = f(conn);
+            let end = match (&result, conn) {
+                (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+                (Ok(_), DbConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
+                (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+                (Err(_), DbConnection::Postgresql(c)) => {
+                    AnsiTransactionManager::rollback_transaction(c)
+                }
+            };
+            let value = result?;
+            end?;
+            Ok(value)
+        })
+        .await
+    }
+}
+
+/// Database timestamps are naive UTC.
+pub(crate) fn naive(t: DateTime<Utc>) -> NaiveDateTime {
+    t.naive_utc()
+}
+
+/// The inverse of [`naive`].
+pub(crate) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+    t.and_utc()
+}
+
+/// A fresh UUID v7 (time-ordered, so primary-key inserts stay local in the index).
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_from_url_is_explicit() {
+        assert_eq!(Backend::from_url("sqlite:///tmp/a.db").unwrap(), (Backend::Sqlite, "/tmp/a.db".into()));
+        assert_eq!(Backend::from_url("sqlite://data/a.db").unwrap(), (Backend::Sqlite, "data/a.db".into()));
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap().0, Backend::Postgres);
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        assert!(Backend::from_url("/tmp/a.db").is_err());
+        assert!(Backend::from_url("sqlite://").is_err());
+    }
+}

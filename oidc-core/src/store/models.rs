@@ -1,0 +1,111 @@
+//! Rows as diesel reads and writes them. Domain code converts these at the module boundary.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub(crate) struct UserRow {
+    pub id: String,
+    pub subject: String,
+    pub username: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub password_hash: Option<String>,
+    pub roles: String,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clients)]
+pub(crate) struct ClientRow {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: Option<String>,
+    pub is_public: bool,
+    pub first_party: bool,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub pkce_required: bool,
+    pub access_token_audience: Option<String>,
+    pub id_token_alg: Option<String>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_key: Vec<u8>,
+    pub public_jwk: String,
+    pub created_at: NaiveDateTime,
+    pub retired_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+pub(crate) struct SessionRow {
+    pub id: String,
+    pub secret_hash: String,
+    pub user_id: String,
+    pub auth_time: NaiveDateTime,
+    pub amr: String,
+    pub acr: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub last_seen_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub ended_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = journeys)]
+pub(crate) struct JourneyRow {
+    pub id: String,
+    pub browser_hash: String,
+    pub csrf: String,
+    pub request: String,
+    pub user_id: Option<String>,
+    pub steps: String,
+    pub amr: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = grants)]
+pub(crate) struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: Option<String>,
+    pub session_id: Option<String>,
+    pub scope: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = auth_codes)]
+pub(crate) struct AuthCodeRow {
+    pub code_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: NaiveDateTime,
+    pub amr: String,
+    pub acr: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}

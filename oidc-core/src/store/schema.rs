@@ -1,0 +1,107 @@
+// One schema for both backends; keep column types to those diesel's MultiConnection supports
+// (no Uuid, Timestamptz or Json: see recipes.md).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        subject -> Text,
+        username -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        roles -> Text,
+        disabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        is_public -> Bool,
+        first_party -> Bool,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        pkce_required -> Bool,
+        access_token_audience -> Nullable<Text>,
+        id_token_alg -> Nullable<Text>,
+        disabled -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> Timestamp,
+        retired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        secret_hash -> Text,
+        user_id -> Text,
+        auth_time -> Timestamp,
+        amr -> Text,
+        acr -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    journeys (id) {
+        id -> Text,
+        browser_hash -> Text,
+        csrf -> Text,
+        request -> Text,
+        user_id -> Nullable<Text>,
+        steps -> Text,
+        amr -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        scope -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    auth_codes (code_hash) {
+        code_hash -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Text,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        auth_time -> Timestamp,
+        amr -> Text,
+        acr -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

@@ -1,0 +1,291 @@
+//! Grants, authorization codes, and the tokens they yield (ID tokens and RFC 9068 access tokens).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::config::{ProviderConfig, SigningAlg};
+use crate::error::Error;
+use crate::keys::KeySet;
+use crate::secret::{b64url, digest, random_token};
+use crate::store::models::{AuthCodeRow, GrantRow};
+use crate::store::schema::{auth_codes, grants};
+use crate::store::{Db, naive, new_id, utc};
+
+/// `typ` of access tokens (RFC 9068 §2.1).
+pub(crate) const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// `typ` of ID tokens.
+pub(crate) const ID_TOKEN_TYP: &str = "JWT";
+
+/// Everything a code carries from the authorization to the token request.
+#[derive(Debug, Clone)]
+pub(crate) struct CodeGrant {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+}
+
+/// Records a grant and issues its single-use code; returns the code (only the digest is stored).
+pub(crate) async fn issue_code(db: &Db, g: CodeGrant, now: DateTime<Utc>, ttl: std::time::Duration) -> Result<String, Error> {
+    let code = random_token()?;
+    let ttl = Duration::from_std(ttl).map_err(|e| Error::Config(e.to_string()))?;
+    let grant = GrantRow {
+        id: new_id(),
+        client_id: g.client_id.clone(),
+        user_id: Some(g.user_id.clone()),
+        session_id: Some(g.session_id.clone()),
+        scope: g.scope.clone(),
+        created_at: naive(now),
+        revoked_at: None,
+    };
+    let row = AuthCodeRow {
+        code_hash: digest(&code),
+        grant_id: grant.id.clone(),
+        client_id: g.client_id,
+        user_id: g.user_id,
+        session_id: g.session_id,
+        redirect_uri: g.redirect_uri,
+        scope: g.scope,
+        nonce: g.nonce,
+        code_challenge: g.code_challenge,
+        auth_time: naive(g.auth_time),
+        amr: g.amr.join(" "),
+        acr: g.acr,
+        created_at: naive(now),
+        expires_at: naive(now + ttl),
+        used_at: None,
+    };
+    db.write(move |conn| {
+        diesel::insert_into(grants::table).values(&grant).execute(conn)?;
+        diesel::insert_into(auth_codes::table).values(&row).execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(code)
+}
+
+/// The outcome of presenting a code.
+#[derive(Debug)]
+pub(crate) enum Redeemed {
+    /// First use within its lifetime: the grant it carries.
+    Fresh(CodeGrant),
+    /// Used before: the grant and every token it issued are now revoked (RFC 6749 §4.1.2).
+    Replayed,
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// Claims a code with one conditional update: of two concurrent redemptions exactly one wins.
+pub(crate) async fn redeem_code(db: &Db, code: &str, now: DateTime<Utc>) -> Result<Redeemed, Error> {
+    if code.len() != 43 {
+        return Ok(Redeemed::Invalid);
+    }
+    let hash = digest(code);
+    db.run(move |conn| {
+        let claimed = diesel::update(
+            auth_codes::table
+                .find(&hash)
+                .filter(auth_codes::used_at.is_null())
+                .filter(auth_codes::expires_at.gt(naive(now))),
+        )
+        .set(auth_codes::used_at.eq(naive(now)))
+        .execute(conn)?;
+        let row: Option<AuthCodeRow> = auth_codes::table
+            .find(&hash)
+            .select(AuthCodeRow::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(row) = row else { return Ok(Redeemed::Invalid) };
+        if claimed == 1 {
+            return Ok(Redeemed::Fresh(CodeGrant {
+                grant_id: row.grant_id,
+                client_id: row.client_id,
+                user_id: row.user_id,
+                session_id: row.session_id,
+                redirect_uri: row.redirect_uri,
+                scope: row.scope,
+                nonce: row.nonce,
+                code_challenge: row.code_challenge,
+                auth_time: utc(row.auth_time),
+                amr: row.amr.split_whitespace().map(str::to_string).collect(),
+                acr: row.acr,
+            }));
+        }
+        if row.used_at.is_some() {
+            diesel::update(grants::table.find(&row.grant_id).filter(grants::revoked_at.is_null()))
+                .set(grants::revoked_at.eq(naive(now)))
+                .execute(conn)?;
+            tracing::warn!(client_id = %row.client_id, "authorization code replayed: its grant is revoked");
+            return Ok(Redeemed::Replayed);
+        }
+        Ok(Redeemed::Invalid)
+    })
+    .await
+}
+
+/// Is the grant still in force?
+pub(crate) async fn grant_active(db: &Db, grant_id: &str) -> Result<bool, Error> {
+    let id = grant_id.to_string();
+    db.run(move |conn| {
+        let revoked: Option<Option<chrono::NaiveDateTime>> = grants::table
+            .find(id)
+            .select(grants::revoked_at)
+            .first(conn)
+            .optional()?;
+        Ok(matches!(revoked, Some(None)))
+    })
+    .await
+}
+
+/// The user facts a token may carry.
+#[derive(Debug, Clone)]
+pub(crate) struct Subject {
+    pub subject: String,
+}
+
+/// What the token endpoint returns for a code.
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// Claims of our access tokens (RFC 9068 §2.2), as read back by userinfo.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Value,
+    pub exp: i64,
+    pub scope: String,
+    /// The grant this token came from; revocation is checked against it.
+    pub gid: String,
+}
+
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the SHA-256 of the token's ASCII, base64url.
+/// SHA-256 because both our algorithms (RS256, ES256) use it.
+pub(crate) fn at_hash(access_token: &str) -> String {
+    let h = openssl::sha::sha256(access_token.as_bytes());
+    b64url(&h[..16])
+}
+
+/// Mints the access token and ID token for a redeemed code.
+pub(crate) fn mint(
+    config: &ProviderConfig,
+    keys: &KeySet,
+    grant: &CodeGrant,
+    subject: &Subject,
+    audience: &str,
+    id_token_alg: SigningAlg,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, Error> {
+    let iat = now.timestamp();
+    let at_ttl = config.access_token_ttl.as_secs();
+    let access = json!({
+        "iss": config.issuer(),
+        "sub": subject.subject,
+        "aud": audience,
+        "client_id": grant.client_id,
+        "iat": iat,
+        "exp": iat + at_ttl as i64,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "scope": grant.scope,
+        "auth_time": grant.auth_time.timestamp(),
+        "sid": grant.session_id,
+        "gid": grant.grant_id,
+    });
+    let access_token = keys.sign(config.access_token_alg, ACCESS_TOKEN_TYP, &to_bytes(&access)?)?;
+
+    let mut id = Map::new();
+    id.insert("iss".into(), json!(config.issuer()));
+    id.insert("sub".into(), json!(subject.subject));
+    id.insert("aud".into(), json!(grant.client_id));
+    id.insert("azp".into(), json!(grant.client_id));
+    id.insert("iat".into(), json!(iat));
+    id.insert("exp".into(), json!(iat + config.id_token_ttl.as_secs() as i64));
+    id.insert("auth_time".into(), json!(grant.auth_time.timestamp()));
+    if let Some(n) = &grant.nonce {
+        id.insert("nonce".into(), json!(n));
+    }
+    id.insert("at_hash".into(), json!(at_hash(&access_token)));
+    id.insert("sid".into(), json!(grant.session_id));
+    if !grant.amr.is_empty() {
+        id.insert("amr".into(), json!(grant.amr));
+    }
+    if let Some(acr) = &grant.acr {
+        id.insert("acr".into(), json!(acr));
+    }
+    let id_token = keys.sign(id_token_alg, ID_TOKEN_TYP, &to_bytes(&Value::Object(id))?)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: at_ttl,
+        id_token,
+        scope: grant.scope.clone(),
+    })
+}
+
+fn to_bytes(v: &Value) -> Result<Vec<u8>, Error> {
+    serde_json::to_vec(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
+/// Why an access token was refused (the description goes into `WWW-Authenticate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TokenRejected(pub &'static str);
+
+/// Verifies one of our access tokens for `audience`: signature by our key, `typ` at+jwt (so an ID
+/// token cannot stand in for it, RFC 9068 §4), issuer, audience, expiry.
+pub(crate) fn verify_access_token(
+    config: &ProviderConfig,
+    keys: &KeySet,
+    token: &str,
+    audience: &str,
+    now: DateTime<Utc>,
+) -> Result<AccessClaims, TokenRejected> {
+    let (payload, header) = keys.verify(token).map_err(|_| TokenRejected("the token signature is invalid"))?;
+    let typ = header.token_type().unwrap_or("");
+    if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        return Err(TokenRejected("the token is not an access token"));
+    }
+    let claims: AccessClaims =
+        serde_json::from_slice(&payload).map_err(|_| TokenRejected("the token claims are malformed"))?;
+    if claims.iss != config.issuer() {
+        return Err(TokenRejected("the token was issued by someone else"));
+    }
+    let aud_ok = match &claims.aud {
+        Value::String(a) => a == audience,
+        Value::Array(v) => v.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    };
+    if !aud_ok {
+        return Err(TokenRejected("the token is not meant for this resource"));
+    }
+    if claims.exp <= now.timestamp() {
+        return Err(TokenRejected("the token has expired"));
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_matches_oidc_core_example() {
+        // OIDC Core Appendix A.3/A.4 uses RS256; this is the at_hash of its example access token
+        // "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" (A.3).
+        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+    }
+}
