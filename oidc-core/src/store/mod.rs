@@ -92,7 +92,7 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
             // WAL lets readers run beside the one writer; busy_timeout makes a writer wait for the
             // lock instead of failing at once.
             c.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000; \
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
                  PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             )
             .map_err(diesel::r2d2::Error::QueryError)?;
@@ -125,6 +125,9 @@ impl Db {
         let pool = tokio::task::spawn_blocking(move || {
             let builder = Pool::builder()
                 .max_size(if backend == Backend::Sqlite { 8 } else { 12 })
+                // Open connections on demand: eight SQLite connections switching the journal mode
+                // at once would contend for the lock at start-up.
+                .min_idle(Some(1))
                 .connection_timeout(Duration::from_secs(10));
             let builder = if backend == Backend::Sqlite {
                 builder.connection_customizer(Box::new(SqlitePragmas))

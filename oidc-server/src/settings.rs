@@ -1,0 +1,145 @@
+//! Settings: a TOML file, each value overridable by an `IAM_*` environment variable.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use serde::Deserialize;
+
+use oidc_core::{ProviderConfig, SigningAlg};
+
+/// The settings file's shape. Every field is optional; defaults suit a development run on
+/// loopback.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// The public issuer URL (`IAM_ISSUER`).
+    pub issuer: Option<String>,
+    /// Where to listen, host:port (`IAM_BIND`).
+    pub bind: Option<String>,
+    /// `sqlite://PATH` or `postgres://…` (`IAM_DATABASE_URL`).
+    pub database_url: Option<String>,
+    /// Folder for the default SQLite database (`IAM_DATA_DIR`).
+    pub data_dir: Option<PathBuf>,
+    /// Base64 of 32 random bytes (`IAM_KEY_ENCRYPTION_KEY`).
+    pub key_encryption_key: Option<String>,
+    /// The service's name on pages (`IAM_SERVICE_NAME`).
+    pub service_name: Option<String>,
+    /// Lifetimes in seconds.
+    #[serde(default)]
+    pub lifetimes: Lifetimes,
+    /// `RS256` (default) or `ES256` (`IAM_ID_TOKEN_ALG`).
+    pub id_token_alg: Option<String>,
+    /// `RS256` (default) or `ES256` (`IAM_ACCESS_TOKEN_ALG`).
+    pub access_token_alg: Option<String>,
+}
+
+/// Lifetimes in seconds; unset ones keep the library's defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lifetimes {
+    /// Authorization code (default 60).
+    pub code: Option<u64>,
+    /// ID token (default 600).
+    pub id_token: Option<u64>,
+    /// Access token (default 600).
+    pub access_token: Option<u64>,
+    /// Session idle limit (default 1800).
+    pub session_idle: Option<u64>,
+    /// Session absolute limit (default 43200).
+    pub session_absolute: Option<u64>,
+}
+
+/// The resolved settings.
+#[derive(Debug)]
+pub struct Settings {
+    /// The provider configuration, validated.
+    pub config: ProviderConfig,
+    /// Where to listen.
+    pub bind: String,
+    /// The database URL.
+    pub database_url: String,
+}
+
+/// Why settings could not be resolved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// The file could not be read or parsed.
+    #[error("settings file {0}: {1}")]
+    File(PathBuf, String),
+    /// A value is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The library refused the configuration.
+    #[error(transparent)]
+    Core(#[from] oidc_core::Error),
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn alg(name: &str, v: Option<String>) -> Result<Option<SigningAlg>, SettingsError> {
+    v.map(|v| SigningAlg::parse(&v).ok_or_else(|| SettingsError::Invalid(format!("{name}: {v:?} is not RS256 or ES256"))))
+        .transpose()
+}
+
+impl Settings {
+    /// Reads the file (if given) and applies the environment over it.
+    ///
+    /// # Errors
+    /// A file that cannot be read or parsed, a malformed key-encryption key, or a configuration
+    /// the library refuses (for example plain http on a public host).
+    pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
+        let f: FileSettings = match file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| SettingsError::File(p.into(), e.to_string()))?;
+                toml::from_str(&text).map_err(|e| SettingsError::File(p.into(), e.to_string()))?
+            }
+            None => FileSettings::default(),
+        };
+        let bind = env("IAM_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
+        let issuer = env("IAM_ISSUER").or(f.issuer).unwrap_or_else(|| format!("http://{bind}"));
+        let data_dir = env("IAM_DATA_DIR").map(PathBuf::from).or(f.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = env("IAM_DATABASE_URL")
+            .or(f.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("iam.db").display()));
+        let mut b = ProviderConfig::builder(issuer);
+        if let Some(k) = env("IAM_KEY_ENCRYPTION_KEY").or(f.key_encryption_key) {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(k.trim())
+                .map_err(|_| SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY is not base64".into()))?;
+            let kek: [u8; 32] = bytes
+                .try_into()
+                .map_err(|_| SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes".into()))?;
+            b = b.key_encryption_key(kek);
+        }
+        if let Some(n) = env("IAM_SERVICE_NAME").or(f.service_name) {
+            b = b.service_name(n);
+        }
+        if let Some(a) = alg("id_token_alg", env("IAM_ID_TOKEN_ALG").or(f.id_token_alg))? {
+            b = b.id_token_alg(a);
+        }
+        if let Some(a) = alg("access_token_alg", env("IAM_ACCESS_TOKEN_ALG").or(f.access_token_alg))? {
+            b = b.access_token_alg(a);
+        }
+        let l = f.lifetimes;
+        let secs = Duration::from_secs;
+        if let Some(v) = l.code {
+            b = b.code_ttl(secs(v));
+        }
+        if let Some(v) = l.id_token {
+            b = b.id_token_ttl(secs(v));
+        }
+        if let Some(v) = l.access_token {
+            b = b.access_token_ttl(secs(v));
+        }
+        if let Some(v) = l.session_idle {
+            b = b.session_idle(secs(v));
+        }
+        if let Some(v) = l.session_absolute {
+            b = b.session_absolute(secs(v));
+        }
+        Ok(Settings { config: b.build()?, bind, database_url })
+    }
+}
