@@ -85,6 +85,12 @@ pub enum ClientCommand {
         /// A first-party client (no consent page).
         #[arg(long)]
         first_party: bool,
+        /// Let this confidential client omit PKCE (only for older certified clients).
+        #[arg(long, conflicts_with = "public")]
+        pkce_optional: bool,
+        /// The `aud` of this client's access tokens (default: the provider's userinfo resource).
+        #[arg(long)]
+        access_token_audience: Option<String>,
     },
     /// List clients.
     List,
@@ -145,11 +151,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .join("\n");
             print(cli.json, serde_json::to_value(&users).unwrap_or_default(), text)
         }
-        Command::Client(ClientCommand::Add { name, redirect_uris, post_logout_redirect_uris, public, first_party }) => {
-            let new = NewClient::new(name, redirect_uris)
+        Command::Client(ClientCommand::Add {
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            public,
+            first_party,
+            pkce_optional,
+            access_token_audience,
+        }) => {
+            let mut new = NewClient::new(name, redirect_uris)
                 .post_logout_redirect_uris(post_logout_redirect_uris)
                 .public(public)
                 .first_party(first_party);
+            new.pkce_required = !pkce_optional;
+            new.access_token_audience = access_token_audience;
             let reg = provider.register_client(new).await?;
             let secret = reg.client_secret.as_ref().map(|s| s.secret().to_string());
             let mut value = serde_json::to_value(&reg.client).unwrap_or_default();

@@ -143,3 +143,51 @@ impl Settings {
         Ok(Settings { config: b.build()?, bind, database_url })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Settings, SettingsError> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("iam.toml");
+        std::fs::write(&p, text).unwrap();
+        Settings::load(Some(&p))
+    }
+
+    #[test]
+    fn file_values_are_applied() {
+        let s = load(
+            "issuer = \"https://iam.example.org\"\nbind = \"0.0.0.0:9443\"\n\
+             database_url = \"postgres://iam@db/iam\"\n\
+             key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+             [lifetimes]\ncode = 30\n",
+        )
+        .unwrap();
+        assert_eq!(s.config.issuer(), "https://iam.example.org");
+        assert_eq!(s.bind, "0.0.0.0:9443");
+        assert_eq!(s.database_url, "postgres://iam@db/iam");
+        assert!(!s.config.uses_development_key());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        let e = load("key_encryption_key = \"c2hvcnQ=\"\n").unwrap_err();
+        assert!(e.to_string().contains("32 bytes"), "{e}");
+        let e = load("issuer = \"https://iam.example.org\"\n").unwrap_err();
+        assert!(e.to_string().contains("IAM_KEY_ENCRYPTION_KEY"), "{e}");
+        let e = load("isuer = \"typo\"\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e = load("id_token_alg = \"HS256\"\n").unwrap_err();
+        assert!(e.to_string().contains("HS256"), "{e}");
+    }
+
+    #[test]
+    fn defaults_are_a_loopback_sqlite_development_setup() {
+        let s = load("").unwrap();
+        assert_eq!(s.bind, "127.0.0.1:8080");
+        assert_eq!(s.config.issuer(), "http://127.0.0.1:8080");
+        assert_eq!(s.database_url, "sqlite://data/iam.db");
+        assert!(s.config.uses_development_key());
+    }
+}
