@@ -177,6 +177,9 @@ pub(crate) async fn register(db: &Db, new: NewClient, now: chrono::DateTime<chro
     for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
         validate_redirect_uri(uri, new.public).map_err(Error::InvalidInput)?;
     }
+    if let Some(aud) = &new.access_token_audience {
+        Url::parse(aud).map_err(|e| Error::InvalidInput(format!("access token audience {aud:?} is not an absolute URI: {e}")))?;
+    }
     if new.public && !new.pkce_required {
         return Err(Error::InvalidInput("a public client must use PKCE".into()));
     }

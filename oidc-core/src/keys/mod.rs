@@ -212,4 +212,57 @@ mod tests {
         assert_eq!(keys[1]["kty"], "EC");
         assert_eq!(keys[1]["crv"], "P-256");
     }
+
+    // RFC 7515 Appendix A.1 payload, shared by A.2 and A.3 (note the CR LF line breaks).
+    const A1_PAYLOAD: &[u8] = b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
+
+    #[test]
+    fn rfc7515_a2_rs256_vector_through_the_sealed_key_path() {
+        // RSASSA-PKCS1-v1_5 is deterministic: signing A.1's payload with A.2's key through our
+        // storage path (DER, sealed, opened, parsed) must give the RFC's exact JWS.
+        let expected = "eyJhbGciOiJSUzI1NiJ9\
+            .eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ\
+            .cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5\
+            jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L0\
+            7Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUip\
+            UTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
+        let kek = [9u8; 32];
+        let pair = RS256.key_pair_from_pem(include_str!("rfc7515_a2_rsa.pem")).unwrap();
+        let kid = "rfc7515-a2".to_string();
+        let row = SigningKeyRow {
+            private_key: seal(&kek, &pair.to_der_private_key(), kid.as_bytes()).unwrap(),
+            public_jwk: serde_json::to_string(pair.to_jwk_public_key().as_ref()).unwrap(),
+            kid: kid.clone(),
+            alg: "RS256".into(),
+            created_at: chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc(),
+            retired_at: None,
+        };
+        let ks = KeySet::from_rows(&[row], &kek).unwrap();
+        let mut header = JwsHeader::new();
+        header.set_algorithm("RS256");
+        let signer = ks.active[&SigningAlg::RS256].signer.as_ref();
+        let jws = josekit::jws::serialize_compact(A1_PAYLOAD, &header, signer).unwrap();
+        assert_eq!(jws, expected);
+        let (payload, _) = josekit::jws::deserialize_compact(expected, ks.verifiers[&kid].1.as_ref()).unwrap();
+        assert_eq!(payload, A1_PAYLOAD);
+    }
+
+    #[test]
+    fn rfc7515_a3_es256_vector_verifies() {
+        // ECDSA signatures are randomised, so only verification can be checked against A.3.
+        let token = "eyJhbGciOiJFUzI1NiJ9\
+            .eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ\
+            .DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+        let jwk = Jwk::from_bytes(
+            br#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#,
+        )
+        .unwrap();
+        let verifier = ES256.verifier_from_jwk(&jwk).unwrap();
+        let (payload, _) = josekit::jws::deserialize_compact(token, &verifier).unwrap();
+        assert_eq!(payload, A1_PAYLOAD);
+        let mut tampered = token.to_string();
+        tampered.replace_range(token.len() - 3.., "AAA");
+        assert!(josekit::jws::deserialize_compact(&tampered, &verifier).is_err());
+    }
 }
+
