@@ -223,7 +223,11 @@ impl ProviderConfigBuilder {
                     "issuer {issuer} uses plain http on a non-loopback host; use https"
                 )));
             }
-            other => return Err(Error::Config(format!("issuer scheme {other:?} is not https"))),
+            other => {
+                return Err(Error::Config(format!(
+                    "issuer scheme {other:?} is not https"
+                )));
+            }
         }
         for (name, d) in [
             ("code_ttl", self.code_ttl),
@@ -278,29 +282,59 @@ mod tests {
 
     #[test]
     fn issuer_rules() {
-        assert!(ProviderConfig::builder("https://iam.example.org").key_encryption_key([1; 32]).build().is_ok());
-        assert!(ProviderConfig::builder("http://127.0.0.1:8080").build().is_ok());
+        assert!(
+            ProviderConfig::builder("https://iam.example.org")
+                .key_encryption_key([1; 32])
+                .build()
+                .is_ok()
+        );
+        assert!(
+            ProviderConfig::builder("http://127.0.0.1:8080")
+                .build()
+                .is_ok()
+        );
         assert!(ProviderConfig::builder("http://[::1]:8080").build().is_ok());
         assert!(ProviderConfig::builder("http://localhost").build().is_ok());
-        assert!(ProviderConfig::builder("http://iam.example.org").key_encryption_key([1; 32]).build().is_err());
-        assert!(ProviderConfig::builder("https://iam.example.org/?a=b").key_encryption_key([1; 32]).build().is_err());
-        assert!(ProviderConfig::builder("https://iam.example.org/#x").key_encryption_key([1; 32]).build().is_err());
+        assert!(
+            ProviderConfig::builder("http://iam.example.org")
+                .key_encryption_key([1; 32])
+                .build()
+                .is_err()
+        );
+        assert!(
+            ProviderConfig::builder("https://iam.example.org/?a=b")
+                .key_encryption_key([1; 32])
+                .build()
+                .is_err()
+        );
+        assert!(
+            ProviderConfig::builder("https://iam.example.org/#x")
+                .key_encryption_key([1; 32])
+                .build()
+                .is_err()
+        );
         assert!(ProviderConfig::builder("ftp://127.0.0.1").build().is_err());
         assert!(ProviderConfig::builder("not a url").build().is_err());
     }
 
     #[test]
     fn development_key_only_on_loopback() {
-        let e = ProviderConfig::builder("https://iam.example.org").build().unwrap_err();
+        let e = ProviderConfig::builder("https://iam.example.org")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("IAM_KEY_ENCRYPTION_KEY"), "{e}");
-        let c = ProviderConfig::builder("https://127.0.0.1:8443").build().unwrap();
+        let c = ProviderConfig::builder("https://127.0.0.1:8443")
+            .build()
+            .unwrap();
         assert!(c.uses_development_key());
         assert!(!c.is_loopback_http());
     }
 
     #[test]
     fn trailing_slash_and_prefix() {
-        let c = ProviderConfig::builder("http://127.0.0.1:8080/iam/").build().unwrap();
+        let c = ProviderConfig::builder("http://127.0.0.1:8080/iam/")
+            .build()
+            .unwrap();
         assert_eq!(c.issuer(), "http://127.0.0.1:8080/iam");
         assert_eq!(c.base_path(), "/iam");
         assert_eq!(c.endpoint("/token"), "http://127.0.0.1:8080/iam/token");
@@ -308,11 +342,18 @@ mod tests {
 
     #[test]
     fn lifetimes_validated() {
-        assert!(ProviderConfig::builder("http://127.0.0.1").code_ttl(Duration::ZERO).build().is_err());
-        assert!(ProviderConfig::builder("http://127.0.0.1")
-            .session_idle(Duration::from_secs(100))
-            .session_absolute(Duration::from_secs(10))
-            .build()
-            .is_err());
+        assert!(
+            ProviderConfig::builder("http://127.0.0.1")
+                .code_ttl(Duration::ZERO)
+                .build()
+                .is_err()
+        );
+        assert!(
+            ProviderConfig::builder("http://127.0.0.1")
+                .session_idle(Duration::from_secs(100))
+                .session_absolute(Duration::from_secs(10))
+                .build()
+                .is_err()
+        );
     }
 }

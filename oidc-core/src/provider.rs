@@ -103,7 +103,11 @@ impl Provider {
     /// Starts building a provider for `config` over the database at `database_url`
     /// (`sqlite://PATH` or `postgres://…`).
     pub fn builder(config: ProviderConfig, database_url: impl Into<String>) -> ProviderBuilder {
-        ProviderBuilder { config, database_url: database_url.into(), clock: Arc::new(SystemClock) }
+        ProviderBuilder {
+            config,
+            database_url: database_url.into(),
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// The configuration in force.

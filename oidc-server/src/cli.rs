@@ -122,7 +122,9 @@ fn print(json_out: bool, value: serde_json::Value, text: String) -> Result<(), C
 /// Any failure, with a message meant for the operator.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let provider = Provider::builder(settings.config, &settings.database_url).build().await?;
+    let provider = Provider::builder(settings.config, &settings.database_url)
+        .build()
+        .await?;
     match cli.command {
         Command::Serve => serve(provider, &settings.bind).await,
         Command::Migrate => print(
@@ -130,17 +132,38 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             json!({ "migrated": true }),
             "The database schema is up to date.".into(),
         ),
-        Command::User(UserCommand::Add { username, email, name, roles, password_stdin }) => {
+        Command::User(UserCommand::Add {
+            username,
+            email,
+            name,
+            roles,
+            password_stdin,
+        }) => {
             let password = if password_stdin {
                 let mut line = String::new();
-                std::io::stdin().lock().read_line(&mut line).map_err(|e| CliError::Io(e.to_string()))?;
+                std::io::stdin()
+                    .lock()
+                    .read_line(&mut line)
+                    .map_err(|e| CliError::Io(e.to_string()))?;
                 Some(line.trim_end_matches(['\r', '\n']).to_string())
             } else {
                 None
             };
-            let user = provider.create_user(NewUser { username, email, name, roles, password }).await?;
+            let user = provider
+                .create_user(NewUser {
+                    username,
+                    email,
+                    name,
+                    roles,
+                    password,
+                })
+                .await?;
             let text = format!("Created user {} (sub {}).", user.username, user.subject);
-            print(cli.json, serde_json::to_value(&user).unwrap_or_default(), text)
+            print(
+                cli.json,
+                serde_json::to_value(&user).unwrap_or_default(),
+                text,
+            )
         }
         Command::User(UserCommand::List) => {
             let users = provider.list_users().await?;
@@ -149,7 +172,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map(|u| format!("{}\t{}\t{}", u.username, u.email, u.roles.join(",")))
                 .collect::<Vec<_>>()
                 .join("\n");
-            print(cli.json, serde_json::to_value(&users).unwrap_or_default(), text)
+            print(
+                cli.json,
+                serde_json::to_value(&users).unwrap_or_default(),
+                text,
+            )
         }
         Command::Client(ClientCommand::Add {
             name,
@@ -175,7 +202,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     "client_id: {}\nclient_secret: {s}\n(The secret is shown only now; store it safely.)",
                     reg.client.client_id
                 ),
-                None => format!("client_id: {}\n(public client: no secret)", reg.client.client_id),
+                None => format!(
+                    "client_id: {}\n(public client: no secret)",
+                    reg.client.client_id
+                ),
             };
             print(cli.json, value, text)
         }
@@ -186,7 +216,11 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .map(|c| format!("{}\t{}\t{}", c.client_id, c.name, c.redirect_uris.join(" ")))
                 .collect::<Vec<_>>()
                 .join("\n");
-            print(cli.json, serde_json::to_value(&clients).unwrap_or_default(), text)
+            print(
+                cli.json,
+                serde_json::to_value(&clients).unwrap_or_default(),
+                text,
+            )
         }
     }
 }
@@ -195,7 +229,11 @@ async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {bind}: {e}")))?;
-    tracing::info!(issuer = provider.config().issuer(), bind, "AHS IAM is listening");
+    tracing::info!(
+        issuer = provider.config().issuer(),
+        bind,
+        "AHS IAM is listening"
+    );
     axum::serve(listener, provider.router())
         .with_graceful_shutdown(shutdown_signal())
         .await

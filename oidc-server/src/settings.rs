@@ -80,8 +80,11 @@ fn env(name: &str) -> Option<String> {
 }
 
 fn alg(name: &str, v: Option<String>) -> Result<Option<SigningAlg>, SettingsError> {
-    v.map(|v| SigningAlg::parse(&v).ok_or_else(|| SettingsError::Invalid(format!("{name}: {v:?} is not RS256 or ES256"))))
-        .transpose()
+    v.map(|v| {
+        SigningAlg::parse(&v)
+            .ok_or_else(|| SettingsError::Invalid(format!("{name}: {v:?} is not RS256 or ES256")))
+    })
+    .transpose()
 }
 
 impl Settings {
@@ -93,14 +96,22 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Settings, SettingsError> {
         let f: FileSettings = match file {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| SettingsError::File(p.into(), e.to_string()))?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| SettingsError::File(p.into(), e.to_string()))?;
                 toml::from_str(&text).map_err(|e| SettingsError::File(p.into(), e.to_string()))?
             }
             None => FileSettings::default(),
         };
-        let bind = env("IAM_BIND").or(f.bind).unwrap_or_else(|| "127.0.0.1:8080".into());
-        let issuer = env("IAM_ISSUER").or(f.issuer).unwrap_or_else(|| format!("http://{bind}"));
-        let data_dir = env("IAM_DATA_DIR").map(PathBuf::from).or(f.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let bind = env("IAM_BIND")
+            .or(f.bind)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let issuer = env("IAM_ISSUER")
+            .or(f.issuer)
+            .unwrap_or_else(|| format!("http://{bind}"));
+        let data_dir = env("IAM_DATA_DIR")
+            .map(PathBuf::from)
+            .or(f.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         let database_url = env("IAM_DATABASE_URL")
             .or(f.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("iam.db").display()));
@@ -108,10 +119,14 @@ impl Settings {
         if let Some(k) = env("IAM_KEY_ENCRYPTION_KEY").or(f.key_encryption_key) {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(k.trim())
-                .map_err(|_| SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY is not base64".into()))?;
-            let kek: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes".into()))?;
+                .map_err(|_| {
+                    SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY is not base64".into())
+                })?;
+            let kek: [u8; 32] = bytes.try_into().map_err(|_| {
+                SettingsError::Invalid(
+                    "IAM_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes".into(),
+                )
+            })?;
             b = b.key_encryption_key(kek);
         }
         if let Some(n) = env("IAM_SERVICE_NAME").or(f.service_name) {
@@ -120,7 +135,10 @@ impl Settings {
         if let Some(a) = alg("id_token_alg", env("IAM_ID_TOKEN_ALG").or(f.id_token_alg))? {
             b = b.id_token_alg(a);
         }
-        if let Some(a) = alg("access_token_alg", env("IAM_ACCESS_TOKEN_ALG").or(f.access_token_alg))? {
+        if let Some(a) = alg(
+            "access_token_alg",
+            env("IAM_ACCESS_TOKEN_ALG").or(f.access_token_alg),
+        )? {
             b = b.access_token_alg(a);
         }
         let l = f.lifetimes;
@@ -140,7 +158,11 @@ impl Settings {
         if let Some(v) = l.session_absolute {
             b = b.session_absolute(secs(v));
         }
-        Ok(Settings { config: b.build()?, bind, database_url })
+        Ok(Settings {
+            config: b.build()?,
+            bind,
+            database_url,
+        })
     }
 }
 

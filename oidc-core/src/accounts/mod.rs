@@ -93,9 +93,14 @@ pub(crate) fn normalize_username(u: &str) -> String {
 fn validate(new: &NewUser) -> Result<(), Error> {
     let u = normalize_username(&new.username);
     if u.is_empty() || u.len() > 64 {
-        return Err(Error::InvalidInput("username must be 1 to 64 characters".into()));
+        return Err(Error::InvalidInput(
+            "username must be 1 to 64 characters".into(),
+        ));
     }
-    if !u.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+    if !u
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+    {
         return Err(Error::InvalidInput(
             "username may contain only letters, digits, '.', '_', '-' and '@'".into(),
         ));
@@ -103,15 +108,22 @@ fn validate(new: &NewUser) -> Result<(), Error> {
     let email = new.email.trim();
     let valid_email = email.len() <= 254
         && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
         })
         && !email.chars().any(|c| c.is_whitespace() || c.is_control());
     if !valid_email {
-        return Err(Error::InvalidInput(format!("{email:?} is not an email address")));
+        return Err(Error::InvalidInput(format!(
+            "{email:?} is not an email address"
+        )));
     }
     for role in &new.roles {
         if role.is_empty() || role.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::InvalidInput(format!("role {role:?} must be one word")));
+            return Err(Error::InvalidInput(format!(
+                "role {role:?} must be one word"
+            )));
         }
     }
     if let Some(p) = &new.password {
@@ -120,7 +132,11 @@ fn validate(new: &NewUser) -> Result<(), Error> {
     Ok(())
 }
 
-pub(crate) async fn create(db: &Db, new: NewUser, now: chrono::DateTime<chrono::Utc>) -> Result<User, Error> {
+pub(crate) async fn create(
+    db: &Db,
+    new: NewUser,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<User, Error> {
     validate(&new)?;
     let password_hash = match new.password.clone() {
         Some(p) => Some(password::hash(p).await?),
@@ -131,7 +147,12 @@ pub(crate) async fn create(db: &Db, new: NewUser, now: chrono::DateTime<chrono::
         subject: uuid::Uuid::new_v4().to_string(),
         username: normalize_username(&new.username),
         email: new.email.trim().to_string(),
-        name: new.name.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string),
+        name: new
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string),
         password_hash,
         roles: new.roles.join(" "),
         disabled: false,
@@ -145,9 +166,14 @@ pub(crate) async fn create(db: &Db, new: NewUser, now: chrono::DateTime<chrono::
             .count()
             .get_result(conn)?;
         if exists > 0 {
-            return Err(Error::Conflict(format!("username {:?} is taken", row.username)));
+            return Err(Error::Conflict(format!(
+                "username {:?} is taken",
+                row.username
+            )));
         }
-        diesel::insert_into(users::table).values(&row).execute(conn)?;
+        diesel::insert_into(users::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     })
     .await?;

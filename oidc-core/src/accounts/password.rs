@@ -28,7 +28,8 @@ pub(crate) fn check_policy(p: &str) -> Result<(), String> {
 }
 
 fn hash_blocking(password: &str) -> Result<String, Error> {
-    let salt = SaltString::encode_b64(&random_bytes(16)?).map_err(|e| Error::Crypto(e.to_string()))?;
+    let salt =
+        SaltString::encode_b64(&random_bytes(16)?).map_err(|e| Error::Crypto(e.to_string()))?;
     Ok(argon2()?
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| Error::Crypto(e.to_string()))?
@@ -45,13 +46,16 @@ pub(crate) async fn hash(password: String) -> Result<String, Error> {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let random = random_bytes(24).map(|b| crate::secret::b64url(&b)).unwrap_or_default();
+        let random = random_bytes(24)
+            .map(|b| crate::secret::b64url(&b))
+            .unwrap_or_default();
         hash_blocking(&random).unwrap_or_default()
     })
 }
 
 /// Counts dummy verifications, so that tests can check the mechanism that hides unknown users.
-pub(crate) static DUMMY_VERIFICATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+pub(crate) static DUMMY_VERIFICATIONS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 /// Verifies `password` against `stored` (the account's hash), or against the dummy hash when there
 /// is no account or no password, so that both paths take the same time.
@@ -68,7 +72,9 @@ pub(crate) async fn verify(password: String, stored: Option<String>) -> Result<b
             Ok(p) => p,
             Err(_) => return Ok(false),
         };
-        let ok = argon2()?.verify_password(password.as_bytes(), &parsed).is_ok();
+        let ok = argon2()?
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && real)
     })
     .await?
@@ -88,7 +94,11 @@ mod tests {
     async fn hash_and_verify() {
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
+        assert!(
+            verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
     }
 

@@ -115,7 +115,10 @@ impl From<&ClientRow> for ClientInfo {
 }
 
 fn split_lines(s: &str) -> Vec<String> {
-    s.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    s.lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// A loopback IP literal (RFC 8252 §7.3 names 127.0.0.1 and [::1]; "localhost" is not recommended).
@@ -131,12 +134,16 @@ fn is_loopback_ip(url: &Url) -> bool {
 pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
     let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
     if url.fragment().is_some() || uri.contains('#') {
-        return Err(format!("{uri:?} must not contain a fragment (RFC 6749 §3.1.2)"));
+        return Err(format!(
+            "{uri:?} must not contain a fragment (RFC 6749 §3.1.2)"
+        ));
     }
     match url.scheme() {
         "https" => Ok(()),
         "http" if is_loopback_ip(&url) || url.host_str() == Some("localhost") => Ok(()),
-        "http" => Err(format!("{uri:?}: plain http is allowed only for loopback redirect URIs")),
+        "http" => Err(format!(
+            "{uri:?}: plain http is allowed only for loopback redirect URIs"
+        )),
         s if public && s.contains('.') => Ok(()), // RFC 8252 §7.1 private-use scheme
         s => Err(format!("{uri:?}: scheme {s:?} is not allowed (use https)")),
     }
@@ -148,7 +155,9 @@ pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str) -> bo
     if registered.iter().any(|r| r == requested) {
         return true;
     }
-    let Ok(req) = Url::parse(requested) else { return false };
+    let Ok(req) = Url::parse(requested) else {
+        return false;
+    };
     if req.scheme() != "http" || !is_loopback_ip(&req) {
         return false;
     }
@@ -166,24 +175,44 @@ pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str) -> bo
     })
 }
 
-pub(crate) async fn register(db: &Db, new: NewClient, now: chrono::DateTime<chrono::Utc>) -> Result<RegisteredClient, Error> {
+pub(crate) async fn register(
+    db: &Db,
+    new: NewClient,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RegisteredClient, Error> {
     let name = new.name.trim().to_string();
     if name.is_empty() || name.len() > 200 {
-        return Err(Error::InvalidInput("client name must be 1 to 200 characters".into()));
+        return Err(Error::InvalidInput(
+            "client name must be 1 to 200 characters".into(),
+        ));
     }
     if new.redirect_uris.is_empty() {
-        return Err(Error::InvalidInput("at least one redirect URI is required".into()));
+        return Err(Error::InvalidInput(
+            "at least one redirect URI is required".into(),
+        ));
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         validate_redirect_uri(uri, new.public).map_err(Error::InvalidInput)?;
     }
     if let Some(aud) = &new.access_token_audience {
-        Url::parse(aud).map_err(|e| Error::InvalidInput(format!("access token audience {aud:?} is not an absolute URI: {e}")))?;
+        Url::parse(aud).map_err(|e| {
+            Error::InvalidInput(format!(
+                "access token audience {aud:?} is not an absolute URI: {e}"
+            ))
+        })?;
     }
     if new.public && !new.pkce_required {
         return Err(Error::InvalidInput("a public client must use PKCE".into()));
     }
-    let secret = if new.public { None } else { Some(Secret::new(random_token()?)) };
+    let secret = if new.public {
+        None
+    } else {
+        Some(Secret::new(random_token()?))
+    };
     let row = ClientRow {
         id: new_id(),
         name,
@@ -200,11 +229,16 @@ pub(crate) async fn register(db: &Db, new: NewClient, now: chrono::DateTime<chro
     };
     let client = ClientInfo::from(&row);
     db.write(move |conn| {
-        diesel::insert_into(clients::table).values(&row).execute(conn)?;
+        diesel::insert_into(clients::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     })
     .await?;
-    Ok(RegisteredClient { client, client_secret: secret })
+    Ok(RegisteredClient {
+        client,
+        client_secret: secret,
+    })
 }
 
 /// A client loaded for a request, with what the protocol needs.
@@ -243,7 +277,10 @@ pub(crate) async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, Err
                 .optional()?)
         })
         .await?;
-    Ok(row.map(|row| Client { redirect_uris: split_lines(&row.redirect_uris), row }))
+    Ok(row.map(|row| Client {
+        redirect_uris: split_lines(&row.redirect_uris),
+        row,
+    }))
 }
 
 pub(crate) async fn list(db: &Db) -> Result<Vec<ClientInfo>, Error> {
@@ -276,12 +313,18 @@ mod tests {
 
     #[test]
     fn exact_match_except_loopback_port_rfc8252_7_3() {
-        let reg = vec!["https://rp.example.org/cb".to_string(), "http://127.0.0.1/native".to_string()];
+        let reg = vec![
+            "https://rp.example.org/cb".to_string(),
+            "http://127.0.0.1/native".to_string(),
+        ];
         assert!(redirect_uri_matches(&reg, "https://rp.example.org/cb"));
         assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb/"));
         assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb?x=1"));
         assert!(!redirect_uri_matches(&reg, "https://RP.example.org/cb"));
-        assert!(!redirect_uri_matches(&reg, "https://rp.example.org:8443/cb"));
+        assert!(!redirect_uri_matches(
+            &reg,
+            "https://rp.example.org:8443/cb"
+        ));
         assert!(redirect_uri_matches(&reg, "http://127.0.0.1:51234/native"));
         assert!(!redirect_uri_matches(&reg, "http://127.0.0.1:51234/other"));
         assert!(!redirect_uri_matches(&reg, "http://localhost:51234/native"));

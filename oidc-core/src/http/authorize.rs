@@ -12,7 +12,11 @@ use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::sessions::Session;
 use crate::{accounts, clients, journey, sessions, tokens};
 
-pub(crate) async fn get(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub(crate) async fn get(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(q.as_deref().unwrap_or(""));
     authorize(s, headers, pairs.ok()).await
 }
@@ -22,16 +26,33 @@ pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: By
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let pairs = if is_form { serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok() } else { None };
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    let pairs = if is_form {
+        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok()
+    } else {
+        None
+    };
     authorize(s, headers, pairs).await
 }
 
 fn bad_request_page(s: &AppState, message: &str) -> Response {
-    pages::error(s, StatusCode::BAD_REQUEST, "This sign-in request cannot be processed", message)
+    pages::error(
+        s,
+        StatusCode::BAD_REQUEST,
+        "This sign-in request cannot be processed",
+        message,
+    )
 }
 
-async fn authorize(s: AppState, headers: HeaderMap, pairs: Option<Vec<(String, String)>>) -> Response {
+async fn authorize(
+    s: AppState,
+    headers: HeaderMap,
+    pairs: Option<Vec<(String, String)>>,
+) -> Response {
     let Some(pairs) = pairs else {
         return bad_request_page(&s, "The request is not correctly encoded.");
     };
@@ -39,18 +60,29 @@ async fn authorize(s: AppState, headers: HeaderMap, pairs: Option<Vec<(String, S
     let client_id = match authorize::client_id(&raw) {
         Ok(id) => id.to_string(),
         Err(AuthorizeError::Page(m)) => return bad_request_page(&s, &m),
-        Err(AuthorizeError::Redirect { .. }) => return bad_request_page(&s, "The request is invalid."),
+        Err(AuthorizeError::Redirect { .. }) => {
+            return bad_request_page(&s, "The request is invalid.");
+        }
     };
     let client = match clients::find(&s.db, &client_id).await {
         Ok(Some(c)) => c,
-        Ok(None) => return bad_request_page(&s, "The application that sent you here is not registered."),
+        Ok(None) => {
+            return bad_request_page(&s, "The application that sent you here is not registered.");
+        }
         Err(e) => return pages::internal(&s, &e),
     };
-    let policy = ClientPolicy { redirect_uris: &client.redirect_uris, pkce_required: client.row.pkce_required };
+    let policy = ClientPolicy {
+        redirect_uris: &client.redirect_uris,
+        pkce_required: client.row.pkce_required,
+    };
     let request = match authorize::validate(&raw, &client_id, &policy) {
         Ok(r) => r,
         Err(AuthorizeError::Page(m)) => return bad_request_page(&s, &m),
-        Err(AuthorizeError::Redirect { redirect_uri, error, state }) => {
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            state,
+        }) => {
             return error_redirect(&s, &redirect_uri, &error, state.as_deref());
         }
     };
@@ -63,12 +95,14 @@ async fn authorize(s: AppState, headers: HeaderMap, pairs: Option<Vec<(String, S
         None => None,
     };
     if let Some(session) = session {
-        let fresh_enough = request
-            .max_age
-            .is_none_or(|m| now - session.auth_time <= Duration::seconds(i64::try_from(m).unwrap_or(i64::MAX)));
+        let fresh_enough = request.max_age.is_none_or(|m| {
+            now - session.auth_time <= Duration::seconds(i64::try_from(m).unwrap_or(i64::MAX))
+        });
         if !request.prompt_login && fresh_enough {
             match accounts::find_by_id(&s.db, &session.user_id).await {
-                Ok(Some(user)) if !user.disabled => return issue_code(&s, &request, &session, None).await,
+                Ok(Some(user)) if !user.disabled => {
+                    return issue_code(&s, &request, &session, None).await;
+                }
                 Ok(_) => {}
                 Err(e) => return pages::internal(&s, &e),
             }
@@ -94,7 +128,16 @@ async fn start_journey(s: &AppState, headers: &HeaderMap, request: AuthRequest) 
         },
     };
     let steps = vec![journey::Step::Password];
-    let j = match journey::start(&s.db, &browser_key, request, steps, now, s.config.journey_ttl).await {
+    let j = match journey::start(
+        &s.db,
+        &browser_key,
+        request,
+        steps,
+        now,
+        s.config.journey_ttl,
+    )
+    .await
+    {
         Ok(j) => j,
         Err(e) => return pages::internal(s, &e),
     };
@@ -127,8 +170,16 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> 
 }
 
 /// RFC 6749 §4.1.2.1 with RFC 9207 `iss`.
-pub(crate) fn error_redirect(s: &AppState, redirect_uri: &str, error: &OAuthError, state: Option<&str>) -> Response {
-    let mut params = vec![("error", error.code.as_str()), ("error_description", error.description.as_str())];
+pub(crate) fn error_redirect(
+    s: &AppState,
+    redirect_uri: &str,
+    error: &OAuthError,
+    state: Option<&str>,
+) -> Response {
+    let mut params = vec![
+        ("error", error.code.as_str()),
+        ("error_description", error.description.as_str()),
+    ];
     if let Some(st) = state {
         params.push(("state", st));
     }
@@ -141,7 +192,12 @@ pub(crate) fn error_redirect(s: &AppState, redirect_uri: &str, error: &OAuthErro
 
 /// Issues a code for `request` in `session` and sends the browser back to the client (RFC 6749
 /// §4.1.2 with RFC 9207 `iss`). `set_cookie` carries a new session cookie after a sign-in.
-pub(crate) async fn issue_code(s: &AppState, request: &AuthRequest, session: &Session, set_cookie: Option<HeaderValue>) -> Response {
+pub(crate) async fn issue_code(
+    s: &AppState,
+    request: &AuthRequest,
+    session: &Session,
+    set_cookie: Option<HeaderValue>,
+) -> Response {
     let grant = tokens::CodeGrant {
         grant_id: String::new(),
         client_id: request.client_id.clone(),

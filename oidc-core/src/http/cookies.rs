@@ -12,7 +12,11 @@ pub(crate) const SESSION: &str = "iam_session";
 pub(crate) const BROWSER: &str = "iam_browser";
 
 pub(crate) fn name(config: &ProviderConfig, base: &str) -> String {
-    if config.is_loopback_http() { base.to_string() } else { format!("__Host-{base}") }
+    if config.is_loopback_http() {
+        base.to_string()
+    } else {
+        format!("__Host-{base}")
+    }
 }
 
 /// The value of cookie `base` (under its configured name), if sent.
@@ -30,7 +34,11 @@ pub(crate) fn get(config: &ProviderConfig, headers: &HeaderMap, base: &str) -> O
 
 /// A `Set-Cookie` value for a browser-lifetime cookie.
 pub(crate) fn set(config: &ProviderConfig, base: &str, value: &str) -> HeaderValue {
-    let attrs = if config.is_loopback_http() { "SameSite=Lax" } else { "SameSite=None; Secure" };
+    let attrs = if config.is_loopback_http() {
+        "SameSite=Lax"
+    } else {
+        "SameSite=None; Secure"
+    };
     let v = format!("{}={value}; Path=/; HttpOnly; {attrs}", name(config, base));
     // Our values are base64url: always a valid header.
     HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""))

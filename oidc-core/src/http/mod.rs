@@ -1,6 +1,9 @@
 //! The HTTP layer: thin axum handlers that parse, call the domain modules and map results to the
 //! responses the specs require. Routes come from [`paths`], which discovery uses too.
 
+// Handlers return a finished `Response` as their error: boxing it would only add an allocation.
+#![allow(clippy::result_large_err)]
+
 mod authorize;
 mod cookies;
 mod pages;
@@ -45,7 +48,10 @@ pub(crate) fn router(inner: AppState) -> Router {
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
         .route(paths::TOKEN, post(token::post))
         .route(paths::USERINFO, get(userinfo::get).post(userinfo::post))
-        .route(&format!("{}/{{id}}", paths::SIGNIN), get(signin::show).post(signin::submit))
+        .route(
+            &format!("{}/{{id}}", paths::SIGNIN),
+            get(signin::show).post(signin::submit),
+        )
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
@@ -57,21 +63,35 @@ async fn security_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"),
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     // Codes travel in URLs: never leak them to another site through Referer.
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     res
 }
 
 fn json_bytes(bytes: Arc<[u8]>, cache: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
         ],
         axum::body::Bytes::from_owner(bytes),
     )
@@ -98,5 +118,10 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found(State(s): State<AppState>) -> Response {
-    pages::error(&s, StatusCode::NOT_FOUND, "Page not found", "There is no page at this address.")
+    pages::error(
+        &s,
+        StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address.",
+    )
 }

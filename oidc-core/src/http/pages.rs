@@ -38,7 +38,11 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
         }
         Err(e) => {
             tracing::error!(error = %e, "template rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong. Please try again.").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something went wrong. Please try again.",
+            )
+                .into_response()
         }
     }
 }

@@ -35,7 +35,13 @@ async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Re
     }
 }
 
-fn signin_page(s: &AppState, j: &Journey, status: StatusCode, username: &str, error: Option<&str>) -> Response {
+fn signin_page(
+    s: &AppState,
+    j: &Journey,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     pages::render(
         status,
         &SigninPage {
@@ -50,7 +56,11 @@ fn signin_page(s: &AppState, j: &Journey, status: StatusCode, username: &str, er
     )
 }
 
-pub(crate) async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let j = match load(&s, &headers, &id).await {
         Ok(j) => j,
         Err(r) => return r,
@@ -74,7 +84,12 @@ struct PasswordForm {
     password: String,
 }
 
-pub(crate) async fn submit(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>, body: Bytes) -> Response {
+pub(crate) async fn submit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
     let j = match load(&s, &headers, &id).await {
         Ok(j) => j,
         Err(r) => return r,
@@ -97,7 +112,11 @@ async fn password_step(s: &AppState, headers: &HeaderMap, j: Journey, body: &[u8
         );
     }
     let username = form.username.trim();
-    if username.is_empty() || form.password.is_empty() || username.len() > 254 || form.password.len() > 1024 {
+    if username.is_empty()
+        || form.password.is_empty()
+        || username.len() > 254
+        || form.password.len() > 1024
+    {
         return signin_page(s, &j, StatusCode::OK, username, Some(BAD_CREDENTIALS));
     }
     let user = match accounts::find_by_username(&s.db, username).await {
@@ -117,7 +136,14 @@ async fn password_step(s: &AppState, headers: &HeaderMap, j: Journey, body: &[u8
     match journey::complete_step(&s.db, &j, &user.id, &["pwd"]).await {
         Ok(true) => {}
         // Another submit of the same form won the race: show whatever comes next.
-        Ok(false) => return see_other(&format!("{}{}/{}", s.config.base_path(), paths::SIGNIN, j.id)),
+        Ok(false) => {
+            return see_other(&format!(
+                "{}{}/{}",
+                s.config.base_path(),
+                paths::SIGNIN,
+                j.id
+            ));
+        }
         Err(e) => return pages::internal(s, &e),
     }
     let mut next = j;
@@ -129,7 +155,12 @@ async fn password_step(s: &AppState, headers: &HeaderMap, j: Journey, body: &[u8
     if next.steps.is_empty() {
         finish(s, headers, next).await
     } else {
-        see_other(&format!("{}{}/{}", s.config.base_path(), paths::SIGNIN, next.id))
+        see_other(&format!(
+            "{}{}/{}",
+            s.config.base_path(),
+            paths::SIGNIN,
+            next.id
+        ))
     }
 }
 
@@ -137,7 +168,12 @@ async fn password_step(s: &AppState, headers: &HeaderMap, j: Journey, body: &[u8
 /// client. Exactly one request finishes a journey.
 async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
     let Some(user_id) = j.user_id.clone() else {
-        return pages::error(s, StatusCode::BAD_REQUEST, "This sign-in cannot continue", "Please start again.");
+        return pages::error(
+            s,
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot continue",
+            "Please start again.",
+        );
     };
     let now = s.now();
     match journey::finish(&s.db, &j.id, now).await {
@@ -152,14 +188,22 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
         }
         Err(e) => return pages::internal(s, &e),
     }
-    if let Some(old) = cookies::get(&s.config, headers, cookies::SESSION) {
-        if let Ok(Some(old)) = sessions::lookup(&s.db, &old, now, s.config.session_idle).await {
-            if let Err(e) = sessions::end(&s.db, &old.id, now).await {
-                return pages::internal(s, &e);
-            }
-        }
+    if let Some(old) = cookies::get(&s.config, headers, cookies::SESSION)
+        && let Ok(Some(old)) = sessions::lookup(&s.db, &old, now, s.config.session_idle).await
+        && let Err(e) = sessions::end(&s.db, &old.id, now).await
+    {
+        return pages::internal(s, &e);
     }
-    let created = sessions::create(&s.db, &user_id, now, &j.amr, None, now, s.config.session_absolute).await;
+    let created = sessions::create(
+        &s.db,
+        &user_id,
+        now,
+        &j.amr,
+        None,
+        now,
+        s.config.session_absolute,
+    )
+    .await;
     let (session, secret) = match created {
         Ok(v) => v,
         Err(e) => return pages::internal(s, &e),

@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 
 use super::AppState;
+use crate::accounts;
 use crate::clients::{self, Client};
 use crate::config::SigningAlg;
 use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::protocol::pkce;
 use crate::tokens::{self, Redeemed, Subject};
-use crate::accounts;
 
 /// An error answer of the token endpoint (RFC 6749 §5.2).
 pub(crate) struct TokenError {
@@ -25,7 +25,11 @@ pub(crate) struct TokenError {
 
 impl TokenError {
     fn new(code: ErrorCode, description: &str) -> Self {
-        TokenError { error: OAuthError::new(code, description), client_auth_failed: false, realm: String::new() }
+        TokenError {
+            error: OAuthError::new(code, description),
+            client_auth_failed: false,
+            realm: String::new(),
+        }
     }
     fn client(s: &AppState, description: &str) -> Self {
         TokenError {
@@ -84,46 +88,76 @@ impl Params {
         let mut it = self.0.iter().filter(|(k, v)| k == name && !v.is_empty());
         let first = it.next().map(|(_, v)| v.as_str());
         if it.next().is_some() {
-            return Err(TokenError::new(ErrorCode::InvalidRequest, &format!("parameter {name} is repeated")));
+            return Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                &format!("parameter {name} is repeated"),
+            ));
         }
         Ok(first)
     }
     fn require(&self, name: &str) -> Result<&str, TokenError> {
-        self.get(name)?
-            .ok_or_else(|| TokenError::new(ErrorCode::InvalidRequest, &format!("parameter {name} is required")))
+        self.get(name)?.ok_or_else(|| {
+            TokenError::new(
+                ErrorCode::InvalidRequest,
+                &format!("parameter {name} is required"),
+            )
+        })
     }
 }
 
 /// RFC 6749 §2.3.1: Basic credentials are form-urlencoded before base64.
 fn form_decode(s: &str) -> Option<String> {
-    percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8().ok().map(|c| c.into_owned())
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| ())?;
-    let Some((scheme, rest)) = value.split_once(' ') else { return Err(()) };
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return Err(());
+    };
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(());
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).map_err(|_| ())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .map_err(|_| ())?;
     let decoded = String::from_utf8(decoded).map_err(|_| ())?;
     let (id, secret) = decoded.split_once(':').ok_or(())?;
-    Ok(Some((form_decode(id).ok_or(())?, form_decode(secret).ok_or(())?)))
+    Ok(Some((
+        form_decode(id).ok_or(())?,
+        form_decode(secret).ok_or(())?,
+    )))
 }
 
 /// Authenticates the client by exactly one method (RFC 6749 §2.3).
-async fn authenticate(s: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, TokenError> {
-    let basic = basic_credentials(headers).map_err(|_| TokenError::client(s, "malformed Authorization header"))?;
+async fn authenticate(
+    s: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, TokenError> {
+    let basic = basic_credentials(headers)
+        .map_err(|_| TokenError::client(s, "malformed Authorization header"))?;
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
     let (client_id, secret) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
-            return Err(TokenError::new(ErrorCode::InvalidRequest, "use only one client authentication method"));
+            return Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                "use only one client authentication method",
+            ));
         }
         (Some((id, secret)), None) => {
             if body_id.is_some_and(|b| b != id) {
-                return Err(TokenError::client(s, "client_id does not match the authenticated client"));
+                return Err(TokenError::client(
+                    s,
+                    "client_id does not match the authenticated client",
+                ));
             }
             (id, Some(secret))
         }
@@ -148,34 +182,57 @@ async fn authenticate(s: &AppState, headers: &HeaderMap, params: &Params) -> Res
     }
 }
 
-async fn handle(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<tokens::TokenResponse, TokenError> {
+async fn handle(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<tokens::TokenResponse, TokenError> {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     if !is_form {
-        return Err(TokenError::new(ErrorCode::InvalidRequest, "the body must be application/x-www-form-urlencoded"));
+        return Err(TokenError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
-    let params = Params(
-        serde_urlencoded::from_bytes(body)
-            .map_err(|_| TokenError::new(ErrorCode::InvalidRequest, "the body is not form-encoded"))?,
-    );
+    let params =
+        Params(serde_urlencoded::from_bytes(body).map_err(|_| {
+            TokenError::new(ErrorCode::InvalidRequest, "the body is not form-encoded")
+        })?);
     let grant_type = params.require("grant_type")?;
     let client = authenticate(s, headers, &params).await?;
     if grant_type != "authorization_code" {
-        return Err(TokenError::new(ErrorCode::UnsupportedGrantType, "only authorization_code is supported"));
+        return Err(TokenError::new(
+            ErrorCode::UnsupportedGrantType,
+            "only authorization_code is supported",
+        ));
     }
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
     let verifier = params.get("code_verifier")?;
     let now = s.now();
-    let grant = match tokens::redeem_code(&s.db, code, now).await.map_err(|e| TokenError::server(&e))? {
+    let grant = match tokens::redeem_code(&s.db, code, now)
+        .await
+        .map_err(|e| TokenError::server(&e))?
+    {
         Redeemed::Fresh(g) => g,
         Redeemed::Replayed => {
-            return Err(TokenError::new(ErrorCode::InvalidGrant, "the authorization code was already used"));
+            return Err(TokenError::new(
+                ErrorCode::InvalidGrant,
+                "the authorization code was already used",
+            ));
         }
         Redeemed::Invalid => {
-            return Err(TokenError::new(ErrorCode::InvalidGrant, "the authorization code is invalid or expired"));
+            return Err(TokenError::new(
+                ErrorCode::InvalidGrant,
+                "the authorization code is invalid or expired",
+            ));
         }
     };
     let invalid = |d: &str| Err(TokenError::new(ErrorCode::InvalidGrant, d));
@@ -200,13 +257,27 @@ async fn handle(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<tokens
     let Some(user) = user else {
         return invalid("the account is no longer active");
     };
-    let audience = client.row.access_token_audience.clone().unwrap_or_else(|| s.userinfo_audience.clone());
+    let audience = client
+        .row
+        .access_token_audience
+        .clone()
+        .unwrap_or_else(|| s.userinfo_audience.clone());
     let alg = client
         .row
         .id_token_alg
         .as_deref()
         .and_then(SigningAlg::parse)
         .unwrap_or(s.config.id_token_alg);
-    tokens::mint(&s.config, &s.keys, &grant, &Subject { subject: user.subject }, &audience, alg, now)
-        .map_err(|e| TokenError::server(&e))
+    tokens::mint(
+        &s.config,
+        &s.keys,
+        &grant,
+        &Subject {
+            subject: user.subject,
+        },
+        &audience,
+        alg,
+        now,
+    )
+    .map_err(|e| TokenError::server(&e))
 }

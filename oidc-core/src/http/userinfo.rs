@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::AppState;
-use crate::tokens::{self, TokenRejected};
 use crate::accounts;
+use crate::tokens::{self, TokenRejected};
 
 /// An RFC 6750 §3 error answer.
 fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> Response {
@@ -18,13 +18,18 @@ fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> Response {
         None => "Bearer".to_string(),
     };
     let mut res = match error {
-        Some((code, desc)) => (status, Json(json!({ "error": code, "error_description": desc }))).into_response(),
+        Some((code, desc)) => (
+            status,
+            Json(json!({ "error": code, "error_description": desc })),
+        )
+            .into_response(),
         None => status.into_response(),
     };
     if let Ok(v) = HeaderValue::from_str(&challenge) {
         res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -33,10 +38,16 @@ fn invalid_token(desc: &str) -> Response {
 }
 
 fn header_token(headers: &HeaderMap) -> Result<Option<String>, Response> {
-    let Some(v) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
-    let v = v.to_str().map_err(|_| invalid_request("malformed Authorization header"))?;
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| invalid_request("malformed Authorization header"))?;
     match v.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_string()))
         }
         _ => Err(bearer_error(StatusCode::UNAUTHORIZED, None)),
@@ -64,11 +75,18 @@ pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: By
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     let in_body = if is_form {
         serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
             .ok()
-            .and_then(|p| p.into_iter().find(|(k, _)| k == "access_token").map(|(_, v)| v))
+            .and_then(|p| {
+                p.into_iter()
+                    .find(|(k, _)| k == "access_token")
+                    .map(|(_, v)| v)
+            })
     } else {
         None
     };
@@ -81,10 +99,11 @@ pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: By
 
 async fn answer(s: &AppState, token: &str) -> Response {
     let now = s.now();
-    let claims = match tokens::verify_access_token(&s.config, &s.keys, token, &s.userinfo_audience, now) {
-        Ok(c) => c,
-        Err(TokenRejected(why)) => return invalid_token(why),
-    };
+    let claims =
+        match tokens::verify_access_token(&s.config, &s.keys, token, &s.userinfo_audience, now) {
+            Ok(c) => c,
+            Err(TokenRejected(why)) => return invalid_token(why),
+        };
     match tokens::grant_active(&s.db, &claims.gid).await {
         Ok(true) => {}
         Ok(false) => return invalid_token("the token has been revoked"),
@@ -97,7 +116,10 @@ async fn answer(s: &AppState, token: &str) -> Response {
     if !scopes.contains(&"openid") {
         return bearer_error(
             StatusCode::FORBIDDEN,
-            Some(("insufficient_scope", "the token was not granted the openid scope")),
+            Some((
+                "insufficient_scope",
+                "the token was not granted the openid scope",
+            )),
         );
     }
     let user = match accounts::find_by_subject(&s.db, &claims.sub).await {
@@ -125,6 +147,7 @@ async fn answer(s: &AppState, token: &str) -> Response {
         out.insert("roles".into(), json!(accounts::split_roles(&user.roles)));
     }
     let mut res = Json(Value::Object(out)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }

@@ -45,10 +45,10 @@ impl Journey {
 }
 
 fn from_row(row: JourneyRow) -> Result<Journey, Error> {
-    let request: AuthRequest =
-        serde_json::from_str(&row.request).map_err(|e| Error::Internal(format!("journey request: {e}")))?;
-    let steps: Vec<Step> =
-        serde_json::from_str(&row.steps).map_err(|e| Error::Internal(format!("journey steps: {e}")))?;
+    let request: AuthRequest = serde_json::from_str(&row.request)
+        .map_err(|e| Error::Internal(format!("journey request: {e}")))?;
+    let steps: Vec<Step> = serde_json::from_str(&row.steps)
+        .map_err(|e| Error::Internal(format!("journey steps: {e}")))?;
     Ok(Journey {
         id: row.id,
         csrf: row.csrf,
@@ -84,7 +84,9 @@ pub(crate) async fn start(
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {
-        diesel::insert_into(journeys::table).values(&row).execute(conn)?;
+        diesel::insert_into(journeys::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     })
     .await?;
@@ -92,7 +94,12 @@ pub(crate) async fn start(
 }
 
 /// Loads a live journey, only for the browser that started it.
-pub(crate) async fn load(db: &Db, id: &str, browser_key: &str, now: DateTime<Utc>) -> Result<Option<Journey>, Error> {
+pub(crate) async fn load(
+    db: &Db,
+    id: &str,
+    browser_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Journey>, Error> {
     if id.len() > 64 {
         return Ok(None);
     }
@@ -119,7 +126,12 @@ pub(crate) async fn load(db: &Db, id: &str, browser_key: &str, now: DateTime<Utc
 
 /// Records the current step as done by `user_id` with the given `amr` values. Returns false when
 /// another request completed the step first (a double submit): the caller then re-reads.
-pub(crate) async fn complete_step(db: &Db, journey: &Journey, user_id: &str, amr: &[&str]) -> Result<bool, Error> {
+pub(crate) async fn complete_step(
+    db: &Db,
+    journey: &Journey,
+    user_id: &str,
+    amr: &[&str],
+) -> Result<bool, Error> {
     let mut steps = journey.steps.clone();
     if !steps.is_empty() {
         steps.remove(0);
@@ -142,7 +154,11 @@ pub(crate) async fn complete_step(db: &Db, journey: &Journey, user_id: &str, amr
                 .filter(journeys::steps.eq(old_steps))
                 .filter(journeys::finished_at.is_null()),
         )
-        .set((journeys::steps.eq(new_steps), journeys::user_id.eq(user_id), journeys::amr.eq(amr)))
+        .set((
+            journeys::steps.eq(new_steps),
+            journeys::user_id.eq(user_id),
+            journeys::amr.eq(amr),
+        ))
         .execute(conn)?;
         Ok(n == 1)
     })
@@ -153,9 +169,13 @@ pub(crate) async fn complete_step(db: &Db, journey: &Journey, user_id: &str, amr
 pub(crate) async fn finish(db: &Db, id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
     let id = id.to_string();
     db.run(move |conn| {
-        let n = diesel::update(journeys::table.find(id).filter(journeys::finished_at.is_null()))
-            .set(journeys::finished_at.eq(naive(now)))
-            .execute(conn)?;
+        let n = diesel::update(
+            journeys::table
+                .find(id)
+                .filter(journeys::finished_at.is_null()),
+        )
+        .set(journeys::finished_at.eq(naive(now)))
+        .execute(conn)?;
         Ok(n == 1)
     })
     .await

@@ -17,7 +17,7 @@ use crate::store::schema::signing_keys;
 use crate::store::{Db, DbConnection, naive};
 
 /// Advisory lock that serialises first-start key generation among replicas on PostgreSQL.
-const KEYGEN_LOCK_KEY: i64 = 0x0_1dc_c0_4b;
+const KEYGEN_LOCK_KEY: i64 = 0x01dc_c04b;
 
 struct ActiveKey {
     kid: String,
@@ -33,7 +33,11 @@ pub(crate) struct KeySet {
 
 impl KeySet {
     /// Loads the keys, generating one per algorithm where none exists yet.
-    pub(crate) async fn load(db: &Db, config: &ProviderConfig, clock: &dyn Clock) -> Result<KeySet, Error> {
+    pub(crate) async fn load(
+        db: &Db,
+        config: &ProviderConfig,
+        clock: &dyn Clock,
+    ) -> Result<KeySet, Error> {
         let kek = config.kek;
         let now = naive(clock.now());
         let rows = db
@@ -87,15 +91,26 @@ impl KeySet {
                     )
                 }
             };
-            active.insert(alg, ActiveKey { kid: row.kid.clone(), signer });
+            active.insert(
+                alg,
+                ActiveKey {
+                    kid: row.kid.clone(),
+                    signer,
+                },
+            );
             verifiers.insert(row.kid.clone(), (alg, verifier));
-            let jwk: serde_json::Value = serde_json::from_str(&row.public_jwk)
-                .map_err(|e| Error::Crypto(format!("stored JWK of {} is not JSON: {e}", row.kid)))?;
+            let jwk: serde_json::Value = serde_json::from_str(&row.public_jwk).map_err(|e| {
+                Error::Crypto(format!("stored JWK of {} is not JSON: {e}", row.kid))
+            })?;
             keys.push(jwk);
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": keys }))
             .map_err(|e| Error::Internal(e.to_string()))?;
-        Ok(KeySet { active, verifiers, jwks: jwks.into() })
+        Ok(KeySet {
+            active,
+            verifiers,
+            jwks: jwks.into(),
+        })
     }
 
     /// The JWKS document (RFC 7517 §5), serialised once.
@@ -112,23 +127,34 @@ impl KeySet {
         let mut header = JwsHeader::new();
         header.set_token_type(typ);
         header.set_key_id(key.kid.clone());
-        Ok(josekit::jws::serialize_compact(payload, &header, key.signer.as_ref())?)
+        Ok(josekit::jws::serialize_compact(
+            payload,
+            &header,
+            key.signer.as_ref(),
+        )?)
     }
 
     /// Verifies a compact JWS made by one of our keys; returns its payload and header. Fails when
     /// the `kid` is unknown or the header's `alg` is not the key's (no algorithm confusion).
     pub(crate) fn verify(&self, token: &str) -> Result<(Vec<u8>, JwsHeader), Error> {
-        Ok(josekit::jws::deserialize_compact_with_selector(token, |header| {
-            let found = header.key_id().and_then(|kid| self.verifiers.get(kid));
-            Ok(match found {
-                Some((alg, v)) if header.algorithm() == Some(alg.as_str()) => Some(v.as_ref()),
-                _ => None,
-            })
-        })?)
+        Ok(josekit::jws::deserialize_compact_with_selector(
+            token,
+            |header| {
+                let found = header.key_id().and_then(|kid| self.verifiers.get(kid));
+                Ok(match found {
+                    Some((alg, v)) if header.algorithm() == Some(alg.as_str()) => Some(v.as_ref()),
+                    _ => None,
+                })
+            },
+        )?)
     }
 }
 
-fn generate(alg: SigningAlg, kek: &[u8; 32], now: chrono::NaiveDateTime) -> Result<SigningKeyRow, Error> {
+fn generate(
+    alg: SigningAlg,
+    kek: &[u8; 32],
+    now: chrono::NaiveDateTime,
+) -> Result<SigningKeyRow, Error> {
     let kid = crate::secret::b64url(&random_bytes(12)?);
     let (der, mut jwk): (Vec<u8>, Jwk) = match alg {
         SigningAlg::RS256 => {
@@ -145,7 +171,8 @@ fn generate(alg: SigningAlg, kek: &[u8; 32], now: chrono::NaiveDateTime) -> Resu
     jwk.set_key_use("sig");
     Ok(SigningKeyRow {
         private_key: seal(kek, &der, kid.as_bytes())?,
-        public_jwk: serde_json::to_string(jwk.as_ref()).map_err(|e| Error::Internal(e.to_string()))?,
+        public_jwk: serde_json::to_string(jwk.as_ref())
+            .map_err(|e| Error::Internal(e.to_string()))?,
         kid,
         alg: alg.as_str().into(),
         created_at: now,
@@ -159,7 +186,9 @@ mod tests {
 
     fn keyset() -> KeySet {
         let kek = [3u8; 32];
-        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap().naive_utc();
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0)
+            .unwrap()
+            .naive_utc();
         let rows = vec![
             generate(SigningAlg::RS256, &kek, now).unwrap(),
             generate(SigningAlg::ES256, &kek, now).unwrap(),
@@ -192,7 +221,11 @@ mod tests {
         let foreign = keyset().sign(SigningAlg::ES256, "JWT", b"{}").unwrap();
         assert!(ks.verify(&foreign).is_err());
         // alg=none is refused (RFC 7515 §10.7, RFC 8725 §2.1).
-        let none = format!("{}.{}.", crate::secret::b64url(br#"{"alg":"none"}"#), crate::secret::b64url(b"{}"));
+        let none = format!(
+            "{}.{}.",
+            crate::secret::b64url(br#"{"alg":"none"}"#),
+            crate::secret::b64url(b"{}")
+        );
         assert!(ks.verify(&none).is_err());
     }
 
@@ -214,7 +247,8 @@ mod tests {
     }
 
     // RFC 7515 Appendix A.1 payload, shared by A.2 and A.3 (note the CR LF line breaks).
-    const A1_PAYLOAD: &[u8] = b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
+    const A1_PAYLOAD: &[u8] =
+        b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
 
     #[test]
     fn rfc7515_a2_rs256_vector_through_the_sealed_key_path() {
@@ -227,7 +261,9 @@ mod tests {
             7Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUip\
             UTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
         let kek = [9u8; 32];
-        let pair = RS256.key_pair_from_pem(include_str!("rfc7515_a2_rsa.pem")).unwrap();
+        let pair = RS256
+            .key_pair_from_pem(include_str!("rfc7515_a2_rsa.pem"))
+            .unwrap();
         let kid = "rfc7515-a2".to_string();
         let row = SigningKeyRow {
             private_key: seal(&kek, &pair.to_der_private_key(), kid.as_bytes()).unwrap(),
@@ -243,7 +279,8 @@ mod tests {
         let signer = ks.active[&SigningAlg::RS256].signer.as_ref();
         let jws = josekit::jws::serialize_compact(A1_PAYLOAD, &header, signer).unwrap();
         assert_eq!(jws, expected);
-        let (payload, _) = josekit::jws::deserialize_compact(expected, ks.verifiers[&kid].1.as_ref()).unwrap();
+        let (payload, _) =
+            josekit::jws::deserialize_compact(expected, ks.verifiers[&kid].1.as_ref()).unwrap();
         assert_eq!(payload, A1_PAYLOAD);
     }
 
@@ -265,4 +302,3 @@ mod tests {
         assert!(josekit::jws::deserialize_compact(&tampered, &verifier).is_err());
     }
 }
-

@@ -90,12 +90,15 @@ impl RawParams {
             if v.is_empty() {
                 continue;
             }
-            if raw.map.contains_key(&k) {
-                if !raw.duplicated.contains(&k) {
-                    raw.duplicated.push(k);
+            match raw.map.entry(k) {
+                std::collections::hash_map::Entry::Occupied(e) => {
+                    if !raw.duplicated.contains(e.key()) {
+                        raw.duplicated.push(e.key().clone());
+                    }
                 }
-            } else {
-                raw.map.insert(k, v);
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
         }
         raw
@@ -115,28 +118,42 @@ impl RawParams {
 /// gives an error page.
 pub fn client_id(raw: &RawParams) -> Result<&str, AuthorizeError> {
     if raw.dup("client_id") {
-        return Err(AuthorizeError::Page("The request repeats the client_id parameter.".into()));
+        return Err(AuthorizeError::Page(
+            "The request repeats the client_id parameter.".into(),
+        ));
     }
     raw.get("client_id")
         .ok_or_else(|| AuthorizeError::Page("The request has no client_id.".into()))
 }
 
 /// Step two: every other rule, once the client is known.
-pub fn validate(raw: &RawParams, client_id: &str, client: &ClientPolicy<'_>) -> Result<AuthRequest, AuthorizeError> {
+pub fn validate(
+    raw: &RawParams,
+    client_id: &str,
+    client: &ClientPolicy<'_>,
+) -> Result<AuthRequest, AuthorizeError> {
     // Until the redirect URI is verified, nothing may be sent to it.
     if raw.dup("redirect_uri") {
-        return Err(AuthorizeError::Page("The request repeats the redirect_uri parameter.".into()));
+        return Err(AuthorizeError::Page(
+            "The request repeats the redirect_uri parameter.".into(),
+        ));
     }
     let Some(redirect_uri) = raw.get("redirect_uri") else {
         // OIDC Core §3.1.2.1: redirect_uri is REQUIRED.
-        return Err(AuthorizeError::Page("The request has no redirect_uri.".into()));
+        return Err(AuthorizeError::Page(
+            "The request has no redirect_uri.".into(),
+        ));
     };
     if !redirect_uri_matches(client.redirect_uris, redirect_uri) {
         return Err(AuthorizeError::Page(
             "The redirect_uri is not registered for this application.".into(),
         ));
     }
-    let state = if raw.dup("state") { None } else { raw.get("state").map(str::to_string) };
+    let state = if raw.dup("state") {
+        None
+    } else {
+        raw.get("state").map(str::to_string)
+    };
     let fail = |code: ErrorCode, msg: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.to_string(),
         error: OAuthError::new(code, msg),
@@ -144,17 +161,29 @@ pub fn validate(raw: &RawParams, client_id: &str, client: &ClientPolicy<'_>) -> 
     };
 
     if let Some(name) = raw.duplicated.first() {
-        return Err(fail(ErrorCode::InvalidRequest, &format!("parameter {name} is repeated")));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            &format!("parameter {name} is repeated"),
+        ));
     }
     // OIDC Core §6: refuse what is not supported rather than silently ignoring it.
     if raw.get("request").is_some() {
-        return Err(fail(ErrorCode::RequestNotSupported, "the request parameter is not supported"));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "the request parameter is not supported",
+        ));
     }
     if raw.get("request_uri").is_some() {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "the request_uri parameter is not supported"));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "the request_uri parameter is not supported",
+        ));
     }
     if raw.get("registration").is_some() {
-        return Err(fail(ErrorCode::RegistrationNotSupported, "the registration parameter is not supported"));
+        return Err(fail(
+            ErrorCode::RegistrationNotSupported,
+            "the registration parameter is not supported",
+        ));
     }
     match raw.get("response_type") {
         None => return Err(fail(ErrorCode::InvalidRequest, "response_type is required")),
@@ -168,11 +197,24 @@ pub fn validate(raw: &RawParams, client_id: &str, client: &ClientPolicy<'_>) -> 
     }
     match raw.get("response_mode") {
         None | Some("query") => {}
-        Some(_) => return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported")),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "only response_mode=query is supported",
+            ));
+        }
     }
-    let requested: Vec<&str> = raw.get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+    let requested: Vec<&str> = raw
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
     if !requested.contains(&"openid") {
-        return Err(fail(ErrorCode::InvalidScope, "the openid scope is required"));
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            "the openid scope is required",
+        ));
     }
     let mut scopes: Vec<String> = Vec::new();
     for s in requested {
@@ -185,7 +227,10 @@ pub fn validate(raw: &RawParams, client_id: &str, client: &ClientPolicy<'_>) -> 
     let code_challenge = match (raw.get("code_challenge"), method) {
         (Some(c), Some("S256")) => {
             if !pkce::is_valid_s256_challenge(c) {
-                return Err(fail(ErrorCode::InvalidRequest, "code_challenge is not a valid S256 challenge"));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is not a valid S256 challenge",
+                ));
             }
             Some(c.to_string())
         }
@@ -197,33 +242,58 @@ pub fn validate(raw: &RawParams, client_id: &str, client: &ClientPolicy<'_>) -> 
             ));
         }
         (None, None) if client.pkce_required => {
-            return Err(fail(ErrorCode::InvalidRequest, "PKCE is required: send code_challenge and code_challenge_method=S256"));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "PKCE is required: send code_challenge and code_challenge_method=S256",
+            ));
         }
         (None, None) => None,
     };
 
-    let prompts: Vec<&str> = raw.get("prompt").unwrap_or("").split(' ').filter(|s| !s.is_empty()).collect();
+    let prompts: Vec<&str> = raw
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
     if let Some(p) = prompts.iter().find(|p| !SUPPORTED_PROMPTS.contains(p)) {
-        return Err(fail(ErrorCode::InvalidRequest, &format!("prompt value {p} is not supported")));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            &format!("prompt value {p} is not supported"),
+        ));
     }
     let prompt_none = prompts.contains(&"none");
     if prompt_none && prompts.len() > 1 {
         // OIDC Core §3.1.2.1: none with any other value is an error.
-        return Err(fail(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
     }
     let max_age = match raw.get("max_age") {
         None => None,
         Some(v) => match v.parse::<u64>() {
             Ok(n) if v.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return Err(fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer")),
+            _ => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                ));
+            }
         },
     };
     let nonce = raw.get("nonce").map(str::to_string);
     if nonce.as_ref().is_some_and(|n| n.len() > 512) {
-        return Err(fail(ErrorCode::InvalidRequest, "nonce is longer than 512 characters"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "nonce is longer than 512 characters",
+        ));
     }
     if state.as_ref().is_some_and(|s| s.len() > 4096) {
-        return Err(fail(ErrorCode::InvalidRequest, "state is longer than 4096 characters"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "state is longer than 4096 characters",
+        ));
     }
     let login_hint = raw
         .get("login_hint")
@@ -279,14 +349,29 @@ mod tests {
         let regs = vec![CB.to_string()];
         let raw = RawParams::from_pairs(pairs);
         let id = client_id(&raw)?.to_string();
-        validate(&raw, &id, &ClientPolicy { redirect_uris: &regs, pkce_required: true })
+        validate(
+            &raw,
+            &id,
+            &ClientPolicy {
+                redirect_uris: &regs,
+                pkce_required: true,
+            },
+        )
     }
 
     fn code_of(r: Result<AuthRequest, AuthorizeError>) -> ErrorCode {
         match r {
-            Err(AuthorizeError::Redirect { error, state, redirect_uri }) => {
+            Err(AuthorizeError::Redirect {
+                error,
+                state,
+                redirect_uri,
+            }) => {
                 assert_eq!(redirect_uri, CB);
-                assert_eq!(state.as_deref(), Some("xyz"), "state must be echoed with errors");
+                assert_eq!(
+                    state.as_deref(),
+                    Some("xyz"),
+                    "state must be echoed with errors"
+                );
                 error.code
             }
             other => panic!("expected an error redirect, got {other:?}"),
@@ -304,10 +389,20 @@ mod tests {
 
     #[test]
     fn rfc6749_4_1_2_1_untrusted_client_or_redirect_uri_is_never_redirected_to() {
-        assert!(matches!(check(with(base(), "client_id", None)), Err(AuthorizeError::Page(_))));
-        assert!(matches!(check(with(base(), "redirect_uri", None)), Err(AuthorizeError::Page(_))));
         assert!(matches!(
-            check(with(base(), "redirect_uri", Some("https://evil.example/cb"))),
+            check(with(base(), "client_id", None)),
+            Err(AuthorizeError::Page(_))
+        ));
+        assert!(matches!(
+            check(with(base(), "redirect_uri", None)),
+            Err(AuthorizeError::Page(_))
+        ));
+        assert!(matches!(
+            check(with(
+                base(),
+                "redirect_uri",
+                Some("https://evil.example/cb")
+            )),
             Err(AuthorizeError::Page(_))
         ));
         let mut dup = base();
@@ -324,52 +419,130 @@ mod tests {
 
     #[test]
     fn response_type_rules() {
-        assert_eq!(code_of(check(with(base(), "response_type", None))), ErrorCode::InvalidRequest);
-        assert_eq!(code_of(check(with(base(), "response_type", Some("token")))), ErrorCode::UnsupportedResponseType);
-        assert_eq!(code_of(check(with(base(), "response_type", Some("code id_token")))), ErrorCode::UnsupportedResponseType);
-        assert_eq!(code_of(check(with(base(), "response_mode", Some("fragment")))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code_of(check(with(base(), "response_type", None))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(check(with(base(), "response_type", Some("token")))),
+            ErrorCode::UnsupportedResponseType
+        );
+        assert_eq!(
+            code_of(check(with(base(), "response_type", Some("code id_token")))),
+            ErrorCode::UnsupportedResponseType
+        );
+        assert_eq!(
+            code_of(check(with(base(), "response_mode", Some("fragment")))),
+            ErrorCode::InvalidRequest
+        );
         assert!(check(with(base(), "response_mode", Some("query"))).is_ok());
     }
 
     #[test]
     fn oidc_core_3_1_2_1_openid_scope_required_and_unknown_scopes_ignored() {
-        assert_eq!(code_of(check(with(base(), "scope", Some("profile")))), ErrorCode::InvalidScope);
-        assert_eq!(code_of(check(with(base(), "scope", None))), ErrorCode::InvalidScope);
+        assert_eq!(
+            code_of(check(with(base(), "scope", Some("profile")))),
+            ErrorCode::InvalidScope
+        );
+        assert_eq!(
+            code_of(check(with(base(), "scope", None))),
+            ErrorCode::InvalidScope
+        );
         let r = check(with(base(), "scope", Some("openid  email unknown openid"))).unwrap();
         assert_eq!(r.scopes, vec!["openid", "email"]);
     }
 
     #[test]
     fn rfc7636_pkce_s256_required_plain_refused() {
-        assert_eq!(code_of(check(with(base(), "code_challenge", None))), ErrorCode::InvalidRequest);
-        assert_eq!(code_of(check(with(base(), "code_challenge_method", Some("plain")))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code_of(check(with(base(), "code_challenge", None))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(check(with(base(), "code_challenge_method", Some("plain")))),
+            ErrorCode::InvalidRequest
+        );
         // RFC 7636 §4.3: an absent method defaults to plain, which is refused.
-        assert_eq!(code_of(check(with(base(), "code_challenge_method", None))), ErrorCode::InvalidRequest);
-        assert_eq!(code_of(check(with(base(), "code_challenge", Some("short")))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code_of(check(with(base(), "code_challenge_method", None))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(check(with(base(), "code_challenge", Some("short")))),
+            ErrorCode::InvalidRequest
+        );
         // A confidential client allowed to skip PKCE may omit it, but never send plain.
         let regs = vec![CB.to_string()];
-        let relaxed = ClientPolicy { redirect_uris: &regs, pkce_required: false };
-        let raw = RawParams::from_pairs(with(with(base(), "code_challenge", None), "code_challenge_method", None));
-        assert!(validate(&raw, "c1", &relaxed).unwrap().code_challenge.is_none());
+        let relaxed = ClientPolicy {
+            redirect_uris: &regs,
+            pkce_required: false,
+        };
+        let raw = RawParams::from_pairs(with(
+            with(base(), "code_challenge", None),
+            "code_challenge_method",
+            None,
+        ));
+        assert!(
+            validate(&raw, "c1", &relaxed)
+                .unwrap()
+                .code_challenge
+                .is_none()
+        );
     }
 
     #[test]
     fn oidc_core_6_request_objects_refused_not_ignored() {
-        assert_eq!(code_of(check(with(base(), "request", Some("eyJ...")))), ErrorCode::RequestNotSupported);
-        assert_eq!(code_of(check(with(base(), "request_uri", Some("https://x/r")))), ErrorCode::RequestUriNotSupported);
-        assert_eq!(code_of(check(with(base(), "registration", Some("{}")))), ErrorCode::RegistrationNotSupported);
+        assert_eq!(
+            code_of(check(with(base(), "request", Some("eyJ...")))),
+            ErrorCode::RequestNotSupported
+        );
+        assert_eq!(
+            code_of(check(with(base(), "request_uri", Some("https://x/r")))),
+            ErrorCode::RequestUriNotSupported
+        );
+        assert_eq!(
+            code_of(check(with(base(), "registration", Some("{}")))),
+            ErrorCode::RegistrationNotSupported
+        );
     }
 
     #[test]
     fn prompt_and_max_age() {
-        assert!(check(with(base(), "prompt", Some("none"))).unwrap().prompt_none);
-        assert!(check(with(base(), "prompt", Some("login"))).unwrap().prompt_login);
-        assert_eq!(code_of(check(with(base(), "prompt", Some("none login")))), ErrorCode::InvalidRequest);
-        assert_eq!(code_of(check(with(base(), "prompt", Some("bogus")))), ErrorCode::InvalidRequest);
-        assert_eq!(check(with(base(), "max_age", Some("300"))).unwrap().max_age, Some(300));
-        assert!(check(with(base(), "max_age", Some("0"))).unwrap().prompt_login);
-        assert_eq!(code_of(check(with(base(), "max_age", Some("-1")))), ErrorCode::InvalidRequest);
-        assert_eq!(code_of(check(with(base(), "max_age", Some("+5")))), ErrorCode::InvalidRequest);
+        assert!(
+            check(with(base(), "prompt", Some("none")))
+                .unwrap()
+                .prompt_none
+        );
+        assert!(
+            check(with(base(), "prompt", Some("login")))
+                .unwrap()
+                .prompt_login
+        );
+        assert_eq!(
+            code_of(check(with(base(), "prompt", Some("none login")))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(check(with(base(), "prompt", Some("bogus")))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            check(with(base(), "max_age", Some("300"))).unwrap().max_age,
+            Some(300)
+        );
+        assert!(
+            check(with(base(), "max_age", Some("0")))
+                .unwrap()
+                .prompt_login
+        );
+        assert_eq!(
+            code_of(check(with(base(), "max_age", Some("-1")))),
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            code_of(check(with(base(), "max_age", Some("+5")))),
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

@@ -86,7 +86,10 @@ pub struct OAuthError {
 impl OAuthError {
     /// Builds an error.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        Self { code, description: description.into() }
+        Self {
+            code,
+            description: description.into(),
+        }
     }
 }
 
@@ -106,6 +109,9 @@ mod tests {
     fn codes_are_the_registered_strings() {
         assert_eq!(ErrorCode::InvalidGrant.to_string(), "invalid_grant");
         assert_eq!(ErrorCode::LoginRequired.to_string(), "login_required");
-        assert_eq!(ErrorCode::RequestUriNotSupported.to_string(), "request_uri_not_supported");
+        assert_eq!(
+            ErrorCode::RequestUriNotSupported.to_string(),
+            "request_uri_not_supported"
+        );
     }
 }

@@ -60,7 +60,9 @@ pub(crate) async fn create(
     };
     let session = Session::from(row.clone());
     db.write(move |conn| {
-        diesel::insert_into(sessions::table).values(&row).execute(conn)?;
+        diesel::insert_into(sessions::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     })
     .await?;
@@ -69,7 +71,12 @@ pub(crate) async fn create(
 
 /// Finds the live session behind a cookie value, refreshing its idle timer (at most once a
 /// minute, to keep writes off the hot path).
-pub(crate) async fn lookup(db: &Db, cookie: &str, now: DateTime<Utc>, idle: std::time::Duration) -> Result<Option<Session>, Error> {
+pub(crate) async fn lookup(
+    db: &Db,
+    cookie: &str,
+    now: DateTime<Utc>,
+    idle: std::time::Duration,
+) -> Result<Option<Session>, Error> {
     if cookie.len() != 43 {
         return Ok(None);
     }
@@ -99,9 +106,13 @@ pub(crate) async fn lookup(db: &Db, cookie: &str, now: DateTime<Utc>, idle: std:
 pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Error> {
     let id = id.to_string();
     db.run(move |conn| {
-        diesel::update(sessions::table.find(id).filter(sessions::ended_at.is_null()))
-            .set(sessions::ended_at.eq(naive(now)))
-            .execute(conn)?;
+        diesel::update(
+            sessions::table
+                .find(id)
+                .filter(sessions::ended_at.is_null()),
+        )
+        .set(sessions::ended_at.eq(naive(now)))
+        .execute(conn)?;
         Ok(())
     })
     .await

@@ -21,7 +21,7 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// An arbitrary constant that names the migration lock among all advisory locks of the database.
-const MIGRATION_LOCK_KEY: i64 = 0x0_1dc_c0_4e;
+const MIGRATION_LOCK_KEY: i64 = 0x01dc_c04e;
 
 /// A connection to either backend.
 #[derive(diesel::MultiConnection)]
@@ -43,7 +43,10 @@ impl Backend {
     pub(crate) fn from_url(url: &str) -> Result<(Backend, String), Error> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok((Backend::Postgres, url.to_string()))
-        } else if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        } else if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
             if path.is_empty() {
                 return Err(Error::Config("sqlite:// URL has no file path".into()));
             }
@@ -68,14 +71,17 @@ impl diesel::r2d2::ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target).map(DbConnection::Postgresql),
+            Backend::Postgres => {
+                PgConnection::establish(&self.target).map(DbConnection::Postgresql)
+            }
             Backend::Sqlite => SqliteConnection::establish(&self.target).map(DbConnection::Sqlite),
         }
         .map_err(diesel::r2d2::Error::ConnectionError)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.batch_execute("SELECT 1").map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -112,14 +118,12 @@ impl Db {
     /// replicas starting together cannot race).
     pub(crate) async fn open(url: &str) -> Result<Db, Error> {
         let (backend, target) = Backend::from_url(url)?;
-        if backend == Backend::Sqlite {
-            if let Some(parent) = std::path::Path::new(&target).parent() {
-                if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).map_err(|e| {
-                        Error::Config(format!("cannot create {}: {e}", parent.display()))
-                    })?;
-                }
-            }
+        if backend == Backend::Sqlite
+            && let Some(parent) = std::path::Path::new(&target).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::Config(format!("cannot create {}: {e}", parent.display())))?;
         }
         let manager = Manager { backend, target };
         let pool = tokio::task::spawn_blocking(move || {
@@ -147,20 +151,21 @@ impl Db {
         self.run(|conn| {
             match conn {
                 DbConnection::Postgresql(pg) => {
-                    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+                    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                        .execute(pg)?;
                     let result = pg
                         .run_pending_migrations(POSTGRES_MIGRATIONS)
                         .map(|_| ())
                         .map_err(|e| Error::Database(format!("migration failed: {e}")));
-                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")).execute(pg)?;
+                    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                        .execute(pg)?;
                     result
                 }
                 DbConnection::Sqlite(lite) => {
                     // A write lock for the whole run: two processes opening one new file wait for
                     // each other instead of both creating tables.
                     lite.batch_execute("PRAGMA busy_timeout = 30000;")?;
-                    lite
-                        .run_pending_migrations(SQLITE_MIGRATIONS)
+                    lite.run_pending_migrations(SQLITE_MIGRATIONS)
                         .map(|_| ())
                         .map_err(|e| Error::Database(format!("migration failed: {e}")))
                 }
@@ -201,8 +206,12 @@ impl Db {
             let result = f(conn);
             let end = match (&result, conn) {
                 (Ok(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
-                (Ok(_), DbConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
-                (Err(_), DbConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+                (Ok(_), DbConnection::Postgresql(c)) => {
+                    AnsiTransactionManager::commit_transaction(c)
+                }
+                (Err(_), DbConnection::Sqlite(c)) => {
+                    AnsiTransactionManager::rollback_transaction(c)
+                }
                 (Err(_), DbConnection::Postgresql(c)) => {
                     AnsiTransactionManager::rollback_transaction(c)
                 }
@@ -236,10 +245,22 @@ mod tests {
 
     #[test]
     fn backend_from_url_is_explicit() {
-        assert_eq!(Backend::from_url("sqlite:///tmp/a.db").unwrap(), (Backend::Sqlite, "/tmp/a.db".into()));
-        assert_eq!(Backend::from_url("sqlite://data/a.db").unwrap(), (Backend::Sqlite, "data/a.db".into()));
-        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap().0, Backend::Postgres);
-        assert_eq!(Backend::from_url("postgresql://u@h/db").unwrap().0, Backend::Postgres);
+        assert_eq!(
+            Backend::from_url("sqlite:///tmp/a.db").unwrap(),
+            (Backend::Sqlite, "/tmp/a.db".into())
+        );
+        assert_eq!(
+            Backend::from_url("sqlite://data/a.db").unwrap(),
+            (Backend::Sqlite, "data/a.db".into())
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap().0,
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap().0,
+            Backend::Postgres
+        );
         assert!(Backend::from_url("mysql://h/db").is_err());
         assert!(Backend::from_url("/tmp/a.db").is_err());
         assert!(Backend::from_url("sqlite://").is_err());

@@ -35,7 +35,12 @@ pub(crate) struct CodeGrant {
 }
 
 /// Records a grant and issues its single-use code; returns the code (only the digest is stored).
-pub(crate) async fn issue_code(db: &Db, g: CodeGrant, now: DateTime<Utc>, ttl: std::time::Duration) -> Result<String, Error> {
+pub(crate) async fn issue_code(
+    db: &Db,
+    g: CodeGrant,
+    now: DateTime<Utc>,
+    ttl: std::time::Duration,
+) -> Result<String, Error> {
     let code = random_token()?;
     let ttl = Duration::from_std(ttl).map_err(|e| Error::Config(e.to_string()))?;
     let grant = GrantRow {
@@ -65,8 +70,12 @@ pub(crate) async fn issue_code(db: &Db, g: CodeGrant, now: DateTime<Utc>, ttl: s
         used_at: None,
     };
     db.write(move |conn| {
-        diesel::insert_into(grants::table).values(&grant).execute(conn)?;
-        diesel::insert_into(auth_codes::table).values(&row).execute(conn)?;
+        diesel::insert_into(grants::table)
+            .values(&grant)
+            .execute(conn)?;
+        diesel::insert_into(auth_codes::table)
+            .values(&row)
+            .execute(conn)?;
         Ok(())
     })
     .await?;
@@ -77,7 +86,7 @@ pub(crate) async fn issue_code(db: &Db, g: CodeGrant, now: DateTime<Utc>, ttl: s
 #[derive(Debug)]
 pub(crate) enum Redeemed {
     /// First use within its lifetime: the grant it carries.
-    Fresh(CodeGrant),
+    Fresh(Box<CodeGrant>),
     /// Used before: the grant and every token it issued are now revoked (RFC 6749 §4.1.2).
     Replayed,
     /// Unknown or expired.
@@ -85,7 +94,11 @@ pub(crate) enum Redeemed {
 }
 
 /// Claims a code with one conditional update: of two concurrent redemptions exactly one wins.
-pub(crate) async fn redeem_code(db: &Db, code: &str, now: DateTime<Utc>) -> Result<Redeemed, Error> {
+pub(crate) async fn redeem_code(
+    db: &Db,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Redeemed, Error> {
     if code.len() != 43 {
         return Ok(Redeemed::Invalid);
     }
@@ -106,7 +119,7 @@ pub(crate) async fn redeem_code(db: &Db, code: &str, now: DateTime<Utc>) -> Resu
             .optional()?;
         let Some(row) = row else { return Ok(Redeemed::Invalid) };
         if claimed == 1 {
-            return Ok(Redeemed::Fresh(CodeGrant {
+            return Ok(Redeemed::Fresh(Box::new(CodeGrant {
                 grant_id: row.grant_id,
                 client_id: row.client_id,
                 user_id: row.user_id,
@@ -118,7 +131,7 @@ pub(crate) async fn redeem_code(db: &Db, code: &str, now: DateTime<Utc>) -> Resu
                 auth_time: utc(row.auth_time),
                 amr: row.amr.split_whitespace().map(str::to_string).collect(),
                 acr: row.acr,
-            }));
+            })));
         }
         if row.used_at.is_some() {
             diesel::update(grants::table.find(&row.grant_id).filter(grants::revoked_at.is_null()))
@@ -206,7 +219,11 @@ pub(crate) fn mint(
         "sid": grant.session_id,
         "gid": grant.grant_id,
     });
-    let access_token = keys.sign(config.access_token_alg, ACCESS_TOKEN_TYP, &to_bytes(&access)?)?;
+    let access_token = keys.sign(
+        config.access_token_alg,
+        ACCESS_TOKEN_TYP,
+        &to_bytes(&access)?,
+    )?;
 
     let mut id = Map::new();
     id.insert("iss".into(), json!(config.issuer()));
@@ -214,7 +231,10 @@ pub(crate) fn mint(
     id.insert("aud".into(), json!(grant.client_id));
     id.insert("azp".into(), json!(grant.client_id));
     id.insert("iat".into(), json!(iat));
-    id.insert("exp".into(), json!(iat + config.id_token_ttl.as_secs() as i64));
+    id.insert(
+        "exp".into(),
+        json!(iat + config.id_token_ttl.as_secs() as i64),
+    );
     id.insert("auth_time".into(), json!(grant.auth_time.timestamp()));
     if let Some(n) = &grant.nonce {
         id.insert("nonce".into(), json!(n));
@@ -254,13 +274,15 @@ pub(crate) fn verify_access_token(
     audience: &str,
     now: DateTime<Utc>,
 ) -> Result<AccessClaims, TokenRejected> {
-    let (payload, header) = keys.verify(token).map_err(|_| TokenRejected("the token signature is invalid"))?;
+    let (payload, header) = keys
+        .verify(token)
+        .map_err(|_| TokenRejected("the token signature is invalid"))?;
     let typ = header.token_type().unwrap_or("");
     if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
         return Err(TokenRejected("the token is not an access token"));
     }
-    let claims: AccessClaims =
-        serde_json::from_slice(&payload).map_err(|_| TokenRejected("the token claims are malformed"))?;
+    let claims: AccessClaims = serde_json::from_slice(&payload)
+        .map_err(|_| TokenRejected("the token claims are malformed"))?;
     if claims.iss != config.issuer() {
         return Err(TokenRejected("the token was issued by someone else"));
     }
@@ -286,6 +308,9 @@ mod tests {
     fn at_hash_matches_oidc_core_example() {
         // OIDC Core Appendix A.3/A.4 uses RS256; this is the at_hash of its example access token
         // "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" (A.3).
-        assert_eq!(at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"), "77QmUPtjPfzWtF2AnpK9RQ");
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
     }
 }
