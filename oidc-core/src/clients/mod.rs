@@ -149,11 +149,16 @@ pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), Strin
     }
 }
 
-/// Does the requested redirect URI match a registered one? Exact string match, except that for a
-/// registered http loopback IP URI any port matches (RFC 8252 §7.3).
-pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str) -> bool {
+/// Does the requested redirect URI match a registered one? Exact string match, except that a
+/// native app (a public client) with a registered http loopback IP URI may use any port, since it
+/// listens on whatever port the OS gives it (RFC 8252 §7.3). Confidential clients are web servers
+/// on fixed ports: for them the match stays exact.
+pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str, native: bool) -> bool {
     if registered.iter().any(|r| r == requested) {
         return true;
+    }
+    if !native {
+        return false;
     }
     let Ok(req) = Url::parse(requested) else {
         return false;
@@ -317,16 +322,54 @@ mod tests {
             "https://rp.example.org/cb".to_string(),
             "http://127.0.0.1/native".to_string(),
         ];
-        assert!(redirect_uri_matches(&reg, "https://rp.example.org/cb"));
-        assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb/"));
-        assert!(!redirect_uri_matches(&reg, "https://rp.example.org/cb?x=1"));
-        assert!(!redirect_uri_matches(&reg, "https://RP.example.org/cb"));
+        for native in [false, true] {
+            assert!(redirect_uri_matches(
+                &reg,
+                "https://rp.example.org/cb",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "https://rp.example.org/cb/",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "https://rp.example.org/cb?x=1",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "https://RP.example.org/cb",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "https://rp.example.org:8443/cb",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "http://127.0.0.1:51234/other",
+                native
+            ));
+            assert!(!redirect_uri_matches(
+                &reg,
+                "http://localhost:51234/native",
+                native
+            ));
+        }
+        assert!(redirect_uri_matches(
+            &reg,
+            "http://127.0.0.1:51234/native",
+            true
+        ));
+        // A confidential client's loopback URI matches only exactly.
         assert!(!redirect_uri_matches(
             &reg,
-            "https://rp.example.org:8443/cb"
+            "http://127.0.0.1:51234/native",
+            false
         ));
-        assert!(redirect_uri_matches(&reg, "http://127.0.0.1:51234/native"));
-        assert!(!redirect_uri_matches(&reg, "http://127.0.0.1:51234/other"));
-        assert!(!redirect_uri_matches(&reg, "http://localhost:51234/native"));
+        assert!(redirect_uri_matches(&reg, "http://127.0.0.1/native", false));
     }
 }

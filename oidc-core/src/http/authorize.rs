@@ -74,6 +74,7 @@ async fn authorize(
     let policy = ClientPolicy {
         redirect_uris: &client.redirect_uris,
         pkce_required: client.row.pkce_required,
+        native: client.row.is_public,
     };
     let request = match authorize::validate(&raw, &client_id, &policy) {
         Ok(r) => r,

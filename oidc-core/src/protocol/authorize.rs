@@ -15,6 +15,9 @@ pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "roles"];
 /// The `prompt` values this provider acts on (OIDC Core §3.1.2.1).
 pub const SUPPORTED_PROMPTS: [&str; 3] = ["none", "login", "consent"];
 
+/// The longest `state` accepted (and echoed).
+const MAX_STATE: usize = 4096;
+
 /// What the client needs to supply for its request to be checked.
 #[derive(Debug, Clone)]
 pub struct ClientPolicy<'a> {
@@ -22,6 +25,8 @@ pub struct ClientPolicy<'a> {
     pub redirect_uris: &'a [String],
     /// Whether PKCE is required for this client.
     pub pkce_required: bool,
+    /// A public (native) client: its loopback redirect URIs match on any port (RFC 8252 §7.3).
+    pub native: bool,
 }
 
 /// A validated authorization request, kept server-side for the length of the sign-in journey.
@@ -144,15 +149,18 @@ pub fn validate(
             "The request has no redirect_uri.".into(),
         ));
     };
-    if !redirect_uri_matches(client.redirect_uris, redirect_uri) {
+    if !redirect_uri_matches(client.redirect_uris, redirect_uri, client.native) {
         return Err(AuthorizeError::Page(
             "The redirect_uri is not registered for this application.".into(),
         ));
     }
+    // An over-long state is refused and not echoed: it would only bloat the error redirect.
     let state = if raw.dup("state") {
         None
     } else {
-        raw.get("state").map(str::to_string)
+        raw.get("state")
+            .filter(|s| s.len() <= MAX_STATE)
+            .map(str::to_string)
     };
     let fail = |code: ErrorCode, msg: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.to_string(),
@@ -289,7 +297,7 @@ pub fn validate(
             "nonce is longer than 512 characters",
         ));
     }
-    if state.as_ref().is_some_and(|s| s.len() > 4096) {
+    if raw.get("state").is_some_and(|s| s.len() > MAX_STATE) {
         return Err(fail(
             ErrorCode::InvalidRequest,
             "state is longer than 4096 characters",
@@ -355,6 +363,7 @@ mod tests {
             &ClientPolicy {
                 redirect_uris: &regs,
                 pkce_required: true,
+                native: false,
             },
         )
     }
@@ -476,6 +485,7 @@ mod tests {
         let relaxed = ClientPolicy {
             redirect_uris: &regs,
             pkce_required: false,
+            native: false,
         };
         let raw = RawParams::from_pairs(with(
             with(base(), "code_challenge", None),
@@ -549,5 +559,18 @@ mod tests {
     fn empty_values_are_omitted_and_unknown_parameters_ignored() {
         let r = check(with(with(base(), "nonce", Some("")), "foo", Some("bar"))).unwrap();
         assert_eq!(r.nonce, None);
+    }
+
+    #[test]
+    fn an_over_long_state_is_refused_and_not_echoed() {
+        let long = "s".repeat(MAX_STATE + 1);
+        match check(with(base(), "state", Some(&long))) {
+            Err(AuthorizeError::Redirect { error, state, .. }) => {
+                assert_eq!(error.code, ErrorCode::InvalidRequest);
+                assert_eq!(state, None);
+            }
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+        assert!(check(with(base(), "state", Some(&"s".repeat(MAX_STATE)))).is_ok());
     }
 }

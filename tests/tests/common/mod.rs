@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use oidc_core::{Clock, NewClient, NewUser, Provider, ProviderConfig, RegisteredClient, SystemClock, User};
+use oidc_core::{
+    Clock, NewClient, NewUser, Provider, ProviderConfig, RegisteredClient, SystemClock, User,
+};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::Value;
@@ -83,15 +85,20 @@ impl Database {
             Ok(admin_url) if !admin_url.trim().is_empty() => {
                 let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());
                 let (admin, n) = (admin_url.clone(), name.clone());
-                tokio::task::spawn_blocking(move || {
-                    let mut conn = PgConnection::establish(&admin)
-                        .unwrap_or_else(|e| panic!("TEST_DATABASE_URL: cannot connect to {admin}: {e}"));
+                let created = tokio::task::spawn_blocking(move || -> Result<(), String> {
+                    let mut conn = PgConnection::establish(&admin).map_err(|e| {
+                        format!("TEST_DATABASE_URL: cannot connect to {admin}: {e}")
+                    })?;
                     diesel::sql_query(format!("CREATE DATABASE {n}"))
                         .execute(&mut conn)
-                        .unwrap_or_else(|e| panic!("cannot create database {n}: {e}"));
+                        .map_err(|e| format!("cannot create database {n}: {e}"))?;
+                    Ok(())
                 })
                 .await
                 .expect("create database task");
+                if let Err(e) = created {
+                    panic!("{e}");
+                }
                 let mut url = Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
                 url.set_path(&format!("/{name}"));
                 (Database::Postgres { admin_url, name }, url.to_string())
@@ -129,12 +136,19 @@ impl Drop for TestServer {
 impl TestServer {
     /// Starts a provider on a free loopback port over a fresh database and seeds it.
     pub async fn start() -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         let issuer = format!("http://127.0.0.1:{port}");
-        let config = ProviderConfig::builder(issuer.clone()).build().expect("provider configuration");
+        let config = ProviderConfig::builder(issuer.clone())
+            .build()
+            .expect("provider configuration");
         let (db, database_url) = Database::create().await;
-        let clock = Arc::new(TestClock { base: SystemClock.now(), offset_secs: AtomicI64::new(0) });
+        let clock = Arc::new(TestClock {
+            base: SystemClock.now(),
+            offset_secs: AtomicI64::new(0),
+        });
         let provider = Provider::builder(config, database_url)
             .clock(clock.clone())
             .build()
@@ -151,7 +165,9 @@ impl TestServer {
             .await
             .expect("seed the account");
         let client = provider
-            .register_client(NewClient::new("E2E confidential client", [REDIRECT_URI]).first_party(true))
+            .register_client(
+                NewClient::new("E2E confidential client", [REDIRECT_URI]).first_party(true),
+            )
             .await
             .expect("seed the client");
         let app = provider.router();
@@ -160,7 +176,15 @@ impl TestServer {
                 eprintln!("test server stopped: {e}");
             }
         });
-        TestServer { issuer, provider, user, client, clock, task, _db: db }
+        TestServer {
+            issuer,
+            provider,
+            user,
+            client,
+            clock,
+            task,
+            _db: db,
+        }
     }
 
     /// An absolute URL of this provider.
@@ -175,7 +199,11 @@ impl TestServer {
 
     /// The seeded client's secret.
     pub fn client_secret(&self) -> &str {
-        self.client.client_secret.as_ref().expect("the seeded client is confidential").secret()
+        self.client
+            .client_secret
+            .as_ref()
+            .expect("the seeded client is confidential")
+            .secret()
     }
 
     /// Moves the provider's clock forward.
@@ -230,12 +258,18 @@ impl TestServer {
             ("redirect_uri", REDIRECT_URI),
             ("code_verifier", verifier),
         ];
-        self.token_request(http, &form, Some((self.client_id(), self.client_secret()))).await
+        self.token_request(http, &form, Some((self.client_id(), self.client_secret())))
+            .await
     }
 
     /// Calls userinfo with a bearer token in the Authorization header.
     pub async fn userinfo(&self, http: &reqwest::Client, token: &str) -> JsonAnswer {
-        let res = http.get(self.url("/userinfo")).bearer_auth(token).send().await.expect("userinfo request");
+        let res = http
+            .get(self.url("/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("userinfo request");
         JsonAnswer::read(res).await
     }
 
@@ -261,7 +295,11 @@ impl JsonAnswer {
         let headers = res.headers().clone();
         let body = res.bytes().await.expect("response body");
         let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        JsonAnswer { status, headers, json }
+        JsonAnswer {
+            status,
+            headers,
+            json,
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -280,13 +318,20 @@ pub fn browser() -> reqwest::Client {
 
 /// The `Location` of a 303, resolved against the request URL.
 pub fn see_other_location(res: &reqwest::Response) -> Url {
-    assert_eq!(res.status(), StatusCode::SEE_OTHER, "expected a 303 from {}", res.url());
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "expected a 303 from {}",
+        res.url()
+    );
     let location = res
         .headers()
         .get(LOCATION)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_else(|| panic!("303 from {} without a Location", res.url()));
-    res.url().join(location).expect("Location is a URL reference")
+    res.url()
+        .join(location)
+        .expect("Location is a URL reference")
 }
 
 /// The sign-in page as served, with the values the form needs.
@@ -301,22 +346,39 @@ pub struct SigninPage {
 /// The value of the hidden `csrf` input of a sign-in page.
 pub fn csrf_of(body: &str) -> String {
     const MARK: &str = r#"name="csrf" value=""#;
-    let start = body.find(MARK).unwrap_or_else(|| panic!("no csrf field in the page:\n{body}")) + MARK.len();
+    let start = body
+        .find(MARK)
+        .unwrap_or_else(|| panic!("no csrf field in the page:\n{body}"))
+        + MARK.len();
     let len = body[start..].find('"').expect("csrf value is quoted");
     body[start..start + len].to_string()
 }
 
 /// Follows an authorization response that should be a 303 to the sign-in page, and loads it.
-pub async fn open_signin(http: &reqwest::Client, authorize_response: reqwest::Response) -> SigninPage {
+pub async fn open_signin(
+    http: &reqwest::Client,
+    authorize_response: reqwest::Response,
+) -> SigninPage {
     let url = see_other_location(&authorize_response);
-    assert!(url.path().starts_with("/signin/"), "expected a redirect to the sign-in page, got {url}");
+    assert!(
+        url.path().starts_with("/signin/"),
+        "expected a redirect to the sign-in page, got {url}"
+    );
     let journey_id = url.path().trim_start_matches("/signin/").to_string();
     let res = http.get(url.clone()).send().await.expect("sign-in page");
     assert_eq!(res.status(), StatusCode::OK, "sign-in page status");
     let body = res.text().await.expect("sign-in page body");
-    assert!(body.contains(SIGNIN_HEADING), "not the sign-in page:\n{body}");
+    assert!(
+        body.contains(SIGNIN_HEADING),
+        "not the sign-in page:\n{body}"
+    );
     let csrf = csrf_of(&body);
-    SigninPage { url, journey_id, csrf, body }
+    SigninPage {
+        url,
+        journey_id,
+        csrf,
+        body,
+    }
 }
 
 /// Submits the sign-in form of `page`.
@@ -327,7 +389,11 @@ pub async fn submit_password(
     password: &str,
 ) -> reqwest::Response {
     http.post(page.url.clone())
-        .form(&[("csrf", page.csrf.as_str()), ("username", username), ("password", password)])
+        .form(&[
+            ("csrf", page.csrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ])
         .send()
         .await
         .expect("sign-in form submission")
@@ -340,7 +406,10 @@ pub async fn sign_in_from(http: &reqwest::Client, authorize_response: reqwest::R
     let res = submit_password(http, &page, USERNAME, PASSWORD).await;
     if res.status() != StatusCode::SEE_OTHER {
         let status = res.status();
-        panic!("sign-in did not redirect ({status}):\n{}", res.text().await.unwrap_or_default());
+        panic!(
+            "sign-in did not redirect ({status}):\n{}",
+            res.text().await.unwrap_or_default()
+        );
     }
     see_other_location(&res)
 }
@@ -348,7 +417,11 @@ pub async fn sign_in_from(http: &reqwest::Client, authorize_response: reqwest::R
 /// GETs `authorize_url`, follows the 303 to the sign-in page, signs the seeded user in and
 /// returns the final `Location` (the client's redirect URI with the response parameters).
 pub async fn sign_in(http: &reqwest::Client, authorize_url: &str) -> Url {
-    let res = http.get(authorize_url).send().await.expect("authorization request");
+    let res = http
+        .get(authorize_url)
+        .send()
+        .await
+        .expect("authorization request");
     sign_in_from(http, res).await
 }
 
@@ -356,22 +429,39 @@ pub async fn sign_in(http: &reqwest::Client, authorize_url: &str) -> Url {
 pub fn query_of(url: &Url) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for (k, v) in url.query_pairs() {
-        assert!(out.insert(k.to_string(), v.to_string()).is_none(), "parameter {k} repeated in {url}");
+        assert!(
+            out.insert(k.to_string(), v.to_string()).is_none(),
+            "parameter {k} repeated in {url}"
+        );
     }
     out
 }
 
 /// Checks a successful authorization response (RFC 6749 §4.1.2, RFC 9207) and returns its
 /// parameters.
-pub fn assert_code_redirect(location: &Url, server: &TestServer, state: Option<&str>) -> HashMap<String, String> {
+pub fn assert_code_redirect(
+    location: &Url,
+    server: &TestServer,
+    state: Option<&str>,
+) -> HashMap<String, String> {
     assert!(
         location.as_str().starts_with(&format!("{REDIRECT_URI}?")),
         "expected the client's redirect URI, got {location}"
     );
     let params = query_of(location);
-    assert!(params.get("code").is_some_and(|c| !c.is_empty()), "no code in {location}");
-    assert!(!params.contains_key("error"), "unexpected error in {location}");
-    assert_eq!(params.get("state").map(String::as_str), state, "state in {location}");
+    assert!(
+        params.get("code").is_some_and(|c| !c.is_empty()),
+        "no code in {location}"
+    );
+    assert!(
+        !params.contains_key("error"),
+        "unexpected error in {location}"
+    );
+    assert_eq!(
+        params.get("state").map(String::as_str),
+        state,
+        "state in {location}"
+    );
     assert_eq!(params.get("iss"), Some(&server.issuer), "iss in {location}");
     params
 }
@@ -390,11 +480,27 @@ pub fn assert_error_redirect(
         "expected the client's redirect URI, got {location}"
     );
     let params = query_of(&location);
-    assert_eq!(params.get("error").map(String::as_str), Some(error), "error in {location}");
-    assert!(params.get("error_description").is_some_and(|d| !d.is_empty()), "no error_description in {location}");
-    assert_eq!(params.get("state").map(String::as_str), state, "state in {location}");
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some(error),
+        "error in {location}"
+    );
+    assert!(
+        params
+            .get("error_description")
+            .is_some_and(|d| !d.is_empty()),
+        "no error_description in {location}"
+    );
+    assert_eq!(
+        params.get("state").map(String::as_str),
+        state,
+        "state in {location}"
+    );
     assert_eq!(params.get("iss"), Some(&server.issuer), "iss in {location}");
-    assert!(!params.contains_key("code"), "an error response carries no code: {location}");
+    assert!(
+        !params.contains_key("code"),
+        "an error response carries no code: {location}"
+    );
     params
 }
 
@@ -402,12 +508,28 @@ pub fn assert_error_redirect(
 /// RFC 6749 §4.1.2.1 first paragraph) and that it says `message`.
 pub async fn assert_error_page(res: reqwest::Response, message: &str) -> String {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.headers().get(LOCATION).is_none(), "an error page must not redirect");
-    let content_type = res.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-    assert!(content_type.starts_with("text/html"), "content-type {content_type}");
+    assert!(
+        res.headers().get(LOCATION).is_none(),
+        "an error page must not redirect"
+    );
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        content_type.starts_with("text/html"),
+        "content-type {content_type}"
+    );
     let body = res.text().await.expect("error page body");
-    assert!(body.contains("This sign-in request cannot be processed"), "not the error page:\n{body}");
-    assert!(body.contains(message), "the page does not say {message:?}:\n{body}");
+    assert!(
+        body.contains("This sign-in request cannot be processed"),
+        "not the error page:\n{body}"
+    );
+    assert!(
+        body.contains(message),
+        "the page does not say {message:?}:\n{body}"
+    );
     body
 }
 
@@ -415,6 +537,8 @@ pub async fn assert_error_page(res: reqwest::Response, message: &str) -> String 
 pub fn jwt_part(token: &str, index: usize) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(index).expect("compact JWS part");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url JWS part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url JWS part");
     serde_json::from_slice(&bytes).expect("JSON JWS part")
 }
