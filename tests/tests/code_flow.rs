@@ -1204,3 +1204,52 @@ async fn rfc8252_7_3_loopback_redirect_any_port_only_for_native_public_clients()
         .unwrap();
     assert_error_page(res, "not registered").await;
 }
+
+#[tokio::test]
+async fn session_idle_and_absolute_limits_end_single_sign_on() {
+    let server = TestServer::start().await;
+    let http = browser();
+    server.code_for_default_request(&http).await;
+    let mut params = server.authorize_params();
+    params.push(("prompt".into(), "none".into()));
+
+    // Used within the idle limit (30 min) the session keeps answering, and each use restarts
+    // the idle timer...
+    for _ in 0..3 {
+        server.advance_clock(25 * 60);
+        let res = http
+            .get(server.authorize_url(&params))
+            .send()
+            .await
+            .unwrap();
+        assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    }
+    // ...but 31 idle minutes end it.
+    server.advance_clock(31 * 60);
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    assert_error_redirect(&res, &server, "login_required", Some("st-123"));
+
+    // A fresh session used every 20 minutes still ends at the absolute limit (12 h).
+    server.code_for_default_request(&http).await;
+    let mut answered = Vec::new();
+    for _ in 0..(12 * 3) {
+        server.advance_clock(20 * 60);
+        let res = http
+            .get(server.authorize_url(&params))
+            .send()
+            .await
+            .unwrap();
+        answered.push(query_of(&see_other_location(&res)).contains_key("code"));
+    }
+    // Every use up to 11 h 40 min answered with a code; the one at 12 h did not.
+    assert_eq!(
+        answered.iter().filter(|ok| **ok).count(),
+        35,
+        "{answered:?}"
+    );
+    assert_eq!(answered.last(), Some(&false));
+}

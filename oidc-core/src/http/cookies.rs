@@ -43,3 +43,44 @@ pub(crate) fn set(config: &ProviderConfig, base: &str, value: &str) -> HeaderVal
     // Our values are base64url: always a valid header.
     HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_cookies_are_host_prefixed_secure_and_cross_site() {
+        let c = ProviderConfig::builder("https://iam.example.org")
+            .key_encryption_key([1; 32])
+            .build()
+            .unwrap();
+        assert_eq!(
+            set(&c, SESSION, "v").to_str().unwrap(),
+            "__Host-iam_session=v; Path=/; HttpOnly; SameSite=None; Secure"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("iam_session=plain; __Host-iam_session=good"),
+        );
+        assert_eq!(get(&c, &h, SESSION).as_deref(), Some("good"));
+    }
+
+    #[test]
+    fn loopback_http_cookies_fall_back_to_lax() {
+        let c = ProviderConfig::builder("http://127.0.0.1:8080")
+            .build()
+            .unwrap();
+        assert_eq!(
+            set(&c, BROWSER, "v").to_str().unwrap(),
+            "iam_browser=v; Path=/; HttpOnly; SameSite=Lax"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("other=1; iam_browser=abc"),
+        );
+        assert_eq!(get(&c, &h, BROWSER).as_deref(), Some("abc"));
+        assert_eq!(get(&c, &h, SESSION), None);
+    }
+}
