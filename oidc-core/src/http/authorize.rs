@@ -23,19 +23,7 @@ pub(crate) async fn get(
 
 /// OIDC Core §3.1.2.1: the endpoint MUST support POST with form serialisation.
 pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    let pairs = if is_form {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body).ok()
-    } else {
-        None
-    };
+    let pairs = super::form_pairs(&headers, &body);
     authorize(s, headers, pairs).await
 }
 

@@ -80,6 +80,20 @@ async fn security_headers(mut res: Response) -> Response {
     res
 }
 
+/// The decoded pairs of an `application/x-www-form-urlencoded` body; `None` for another content
+/// type or a body that does not decode.
+pub(crate) fn form_pairs(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Option<Vec<(String, String)>> {
+    let content_type = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = content_type.split(';').next()?.trim();
+    if !essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        return None;
+    }
+    serde_urlencoded::from_bytes(body).ok()
+}
+
 fn json_bytes(bytes: Arc<[u8]>, cache: &'static str) -> Response {
     (
         [

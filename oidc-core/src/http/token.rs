@@ -187,24 +187,12 @@ async fn handle(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<tokens::TokenResponse, TokenError> {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    if !is_form {
-        return Err(TokenError::new(
+    let params = Params(super::form_pairs(headers, body).ok_or_else(|| {
+        TokenError::new(
             ErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
-        ));
-    }
-    let params =
-        Params(serde_urlencoded::from_bytes(body).map_err(|_| {
-            TokenError::new(ErrorCode::InvalidRequest, "the body is not form-encoded")
-        })?);
+        )
+    })?);
     let grant_type = params.require("grant_type")?;
     let client = authenticate(s, headers, &params).await?;
     if grant_type != "authorization_code" {

@@ -72,24 +72,11 @@ pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: By
         Ok(t) => t,
         Err(r) => return r,
     };
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-    let in_body = if is_form {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .ok()
-            .and_then(|p| {
-                p.into_iter()
-                    .find(|(k, _)| k == "access_token")
-                    .map(|(_, v)| v)
-            })
-    } else {
-        None
-    };
+    let in_body = super::form_pairs(&headers, &body).and_then(|p| {
+        p.into_iter()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v)
+    });
     match (in_header, in_body) {
         (Some(_), Some(_)) => invalid_request("send the access token by one method only"),
         (Some(t), None) | (None, Some(t)) => answer(&s, &t).await,
