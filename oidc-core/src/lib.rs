@@ -37,6 +37,7 @@ mod error;
 mod http;
 mod journey;
 mod keys;
+pub mod mfa;
 pub mod protocol;
 mod provider;
 mod secret;

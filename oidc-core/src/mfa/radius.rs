@@ -1,0 +1,1 @@
+//! RADIUS second factor (being written).

@@ -1,0 +1,1 @@
+//! Seed files of hardware tokens (being written).
