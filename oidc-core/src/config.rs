@@ -72,6 +72,11 @@ pub struct ProviderConfig {
     pub(crate) kek: [u8; 32],
     pub(crate) development_kek: bool,
     pub(crate) service_name: String,
+    pub(crate) reveal_password_result: bool,
+    pub(crate) fallback_factor: Option<String>,
+    pub(crate) soft_token_activation_ttl: Duration,
+    pub(crate) lockout_threshold: u32,
+    pub(crate) lockout_duration: Duration,
 }
 
 impl ProviderConfig {
@@ -90,6 +95,11 @@ impl ProviderConfig {
             access_token_alg: SigningAlg::RS256,
             kek: None,
             service_name: "AHS IAM".into(),
+            reveal_password_result: false,
+            fallback_factor: None,
+            soft_token_activation_ttl: Duration::from_secs(7 * 86400),
+            lockout_threshold: 10,
+            lockout_duration: Duration::from_secs(15 * 60),
         }
     }
 
@@ -135,6 +145,11 @@ pub struct ProviderConfigBuilder {
     access_token_alg: SigningAlg,
     kek: Option<[u8; 32]>,
     service_name: String,
+    reveal_password_result: bool,
+    fallback_factor: Option<String>,
+    soft_token_activation_ttl: Duration,
+    lockout_threshold: u32,
+    lockout_duration: Duration,
 }
 
 impl ProviderConfigBuilder {
@@ -191,6 +206,38 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// By default the passcode page follows every password attempt, right or wrong, and one
+    /// message covers every failure, so the password step reveals nothing. `true` switches to the
+    /// simpler behaviour: a wrong password is reported at once and the passcode page follows only a
+    /// right one.
+    pub fn reveal_password_result(mut self, reveal: bool) -> Self {
+        self.reveal_password_result = reveal;
+        self
+    }
+    /// The factor (by [`SecondFactor::kind`](crate::mfa::SecondFactor::kind), e.g. `"radius"`)
+    /// for accounts that hold no token of the provider's own. Default: none (such accounts cannot
+    /// pass a second-factor step).
+    pub fn fallback_factor(mut self, kind: impl Into<String>) -> Self {
+        self.fallback_factor = Some(kind.into());
+        self
+    }
+    /// How long a soft token's activation code stays valid. Default 7 days.
+    pub fn soft_token_activation_ttl(mut self, d: Duration) -> Self {
+        self.soft_token_activation_ttl = d;
+        self
+    }
+    /// Consecutive failed sign-ins (passwords and passcodes) after which an account is locked for
+    /// [`lockout_duration`](Self::lockout_duration). Default 10.
+    pub fn lockout_threshold(mut self, n: u32) -> Self {
+        self.lockout_threshold = n;
+        self
+    }
+    /// How long a lock lasts. Default 15 min.
+    pub fn lockout_duration(mut self, d: Duration) -> Self {
+        self.lockout_duration = d;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
@@ -236,6 +283,8 @@ impl ProviderConfigBuilder {
             ("session_idle", self.session_idle),
             ("session_absolute", self.session_absolute),
             ("journey_ttl", self.journey_ttl),
+            ("soft_token_activation_ttl", self.soft_token_activation_ttl),
+            ("lockout_duration", self.lockout_duration),
         ] {
             if d.is_zero() {
                 return Err(Error::Config(format!("{name} must be greater than zero")));
@@ -272,6 +321,11 @@ impl ProviderConfigBuilder {
             kek: self.kek.unwrap_or(DEVELOPMENT_KEK),
             development_kek,
             service_name: self.service_name,
+            reveal_password_result: self.reveal_password_result,
+            fallback_factor: self.fallback_factor,
+            soft_token_activation_ttl: self.soft_token_activation_ttl,
+            lockout_threshold: self.lockout_threshold.max(1),
+            lockout_duration: self.lockout_duration,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The provider: configuration, database and plug-ins assembled, with its router and the admin
 //! operations as library calls.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::accounts::{self, NewUser, User};
@@ -9,6 +10,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::keys::KeySet;
+use crate::mfa::tokens::{TokenStore, TotpFactor};
+use crate::mfa::{ImportReport, SecondFactor, SoftTokenEnrolment, TokenInfo, TokenState};
 use crate::store::Db;
 
 pub(crate) struct Inner {
@@ -20,6 +23,10 @@ pub(crate) struct Inner {
     pub discovery: Arc<[u8]>,
     /// The `aud` of access tokens for the provider's own userinfo resource.
     pub userinfo_audience: String,
+    /// Second factors by kind; the built-in `totp` is always there.
+    pub factors: HashMap<String, Arc<dyn SecondFactor>>,
+    /// The provider's own OATH tokens.
+    pub tokens: Arc<TokenStore>,
 }
 
 impl Inner {
@@ -57,12 +64,21 @@ pub struct ProviderBuilder {
     config: ProviderConfig,
     database_url: String,
     clock: Arc<dyn Clock>,
+    factors: Vec<Arc<dyn SecondFactor>>,
 }
 
 impl ProviderBuilder {
     /// Replaces the clock (tests move time with their own).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Registers a second factor. An account uses the factor its token names, or the configured
+    /// [fallback factor](crate::ProviderConfigBuilder::fallback_factor). The built-in `totp`
+    /// factor is always registered; registering another factor of the same kind replaces it.
+    pub fn second_factor(mut self, factor: Arc<dyn SecondFactor>) -> Self {
+        self.factors.push(factor);
         self
     }
 
@@ -86,6 +102,26 @@ impl ProviderBuilder {
             .map_err(|e| Error::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(accounts::password::warm_up).await?;
         let userinfo_audience = self.config.endpoint(crate::http::paths::USERINFO);
+        let tokens = Arc::new(TokenStore {
+            db: db.clone(),
+            kek: self.config.kek,
+            clock: self.clock.clone(),
+            issuer_label: self.config.service_name.clone(),
+            activation_ttl: self.config.soft_token_activation_ttl,
+        });
+        let mut factors: HashMap<String, Arc<dyn SecondFactor>> = HashMap::new();
+        factors.insert(crate::mfa::TOTP.into(), Arc::new(TotpFactor { store: tokens.clone() }));
+        for f in self.factors {
+            factors.insert(f.kind().to_string(), f);
+        }
+        if let Some(fallback) = &self.config.fallback_factor
+            && !factors.contains_key(fallback)
+        {
+            return Err(Error::Config(format!(
+                "fallback factor {fallback:?} is not registered (registered: {})",
+                factors.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
         Ok(Provider {
             inner: Arc::new(Inner {
                 config: self.config,
@@ -94,6 +130,8 @@ impl ProviderBuilder {
                 keys,
                 discovery: discovery.into(),
                 userinfo_audience,
+                factors,
+                tokens,
             }),
         })
     }
@@ -107,6 +145,7 @@ impl Provider {
             config,
             database_url: database_url.into(),
             clock: Arc::new(SystemClock),
+            factors: Vec::new(),
         }
     }
 
@@ -147,5 +186,66 @@ impl Provider {
     /// Every registered client (never their secrets).
     pub async fn list_clients(&self) -> Result<Vec<ClientInfo>, Error> {
         clients::list(&self.inner.db).await
+    }
+
+    /// Imports hardware tokens from a seed file: CSV (`serial,seed_hex[,digits,period,algorithm]`)
+    /// or PSKC (RFC 6030, plain or encrypted with `pre_shared_key`). Every bad row is reported
+    /// with its line; unless `partial`, nothing is imported when any row is bad.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] listing the bad rows (or a wrong pre-shared key).
+    pub async fn import_tokens(&self, file: &[u8], pre_shared_key: Option<&[u8]>, partial: bool) -> Result<ImportReport, Error> {
+        self.inner.tokens.import(file, pre_shared_key, partial).await
+    }
+
+    /// Assigns an unassigned hardware token to a user, with an optional PIN (4 to 8 digits) that
+    /// then prefixes every tokencode. With `replace`, the user's current token is disabled.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown user or serial, [`Error::Conflict`] when the token is not
+    /// unassigned or the user already holds one (without `replace`).
+    pub async fn assign_token(&self, username: &str, serial: &str, pin: Option<String>, replace: bool) -> Result<TokenInfo, Error> {
+        self.inner.tokens.assign(username, serial, pin, replace).await
+    }
+
+    /// Creates a soft token for a user. The returned activation code is shown once and must reach
+    /// the user by another channel than email; they enter it with their username on the
+    /// activation page, scan the QR code and confirm with a first code.
+    ///
+    /// # Errors
+    /// As [`Provider::assign_token`].
+    pub async fn add_soft_token(&self, username: &str, pin: Option<String>, replace: bool) -> Result<SoftTokenEnrolment, Error> {
+        self.inner.tokens.add_soft(username, pin, replace).await
+    }
+
+    /// Every token, by serial.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, Error> {
+        self.inner.tokens.list().await
+    }
+
+    /// Disables a token, marks it lost, or (with [`TokenState::Unassigned`]) takes it back.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown serial; [`Error::InvalidInput`] for a state that only
+    /// assignment or a first passcode can set.
+    pub async fn set_token_state(&self, serial: &str, state: TokenState) -> Result<TokenInfo, Error> {
+        self.inner.tokens.set_state(serial, state).await
+    }
+
+    /// The current tokencode of a token whose seed the provider holds: a support and demo aid,
+    /// refused unless the database is a demo database or `i_am_support` is set.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when refused, [`Error::NotFound`] for an unknown serial.
+    pub async fn current_tokencode(&self, serial: &str, i_am_support: bool) -> Result<String, Error> {
+        self.inner.tokens.current_code(serial, i_am_support).await
+    }
+
+    /// Marks a new, empty database as a demo database (tokencodes may then be printed).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] when the database already holds accounts.
+    pub async fn mark_demo_database(&self) -> Result<(), Error> {
+        self.inner.tokens.mark_demo().await
     }
 }

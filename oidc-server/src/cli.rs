@@ -31,13 +31,94 @@ pub enum Command {
     /// Run the provider.
     Serve,
     /// Create or upgrade the database schema, then exit.
-    Migrate,
+    Migrate {
+        /// Mark a new, empty database as a demo database (`token code` then works without
+        /// --i-am-support).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
     /// Manage relying parties.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage OATH tokens (hardware and soft).
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Token commands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Import hardware tokens from a seed file (CSV `serial,seed_hex[,digits,period,algorithm]`
+    /// or PSKC, RFC 6030).
+    Import {
+        /// The seed file.
+        file: PathBuf,
+        /// Import the good rows even when some are bad (each bad row is reported).
+        #[arg(long)]
+        partial: bool,
+        /// The PSKC pre-shared key, in hex (for an encrypted PSKC file).
+        #[arg(long)]
+        psk_hex: Option<String>,
+    },
+    /// Assign an imported hardware token to a user.
+    Assign {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// The token's serial.
+        #[arg(long)]
+        serial: String,
+        /// Read a PIN (4 to 8 digits, typed before each tokencode) from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Disable the token the user holds now.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Create a soft token for a user: prints its serial, one-time activation code and otpauth URI.
+    AddSoft {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// Read a PIN (4 to 8 digits) from standard input.
+        #[arg(long)]
+        pin_stdin: bool,
+        /// Disable the token the user holds now.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// List tokens.
+    List,
+    /// Disable a token.
+    Disable {
+        /// The token's serial.
+        #[arg(long)]
+        serial: String,
+    },
+    /// Mark a token lost.
+    Lost {
+        /// The token's serial.
+        #[arg(long)]
+        serial: String,
+    },
+    /// Take a hardware token back from its user (a soft token is disabled instead).
+    Unassign {
+        /// The token's serial.
+        #[arg(long)]
+        serial: String,
+    },
+    /// Print the current tokencode of a token (demo databases, or support staff).
+    Code {
+        /// The token's serial.
+        #[arg(long)]
+        serial: String,
+        /// Confirms a support engineer is asking, on a real database.
+        #[arg(long)]
+        i_am_support: bool,
+    },
 }
 
 /// Account commands.
@@ -91,6 +172,9 @@ pub enum ClientCommand {
         /// The `aud` of this client's access tokens (default: the provider's userinfo resource).
         #[arg(long)]
         access_token_audience: Option<String>,
+        /// Sign-ins to this client need only a password (default: password and token passcode).
+        #[arg(long)]
+        no_mfa: bool,
     },
     /// List clients.
     List,
@@ -127,11 +211,21 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         .await?;
     match cli.command {
         Command::Serve => serve(provider, &settings.bind).await,
-        Command::Migrate => print(
-            cli.json,
-            json!({ "migrated": true }),
-            "The database schema is up to date.".into(),
-        ),
+        Command::Migrate { demo } => {
+            if demo {
+                provider.mark_demo_database().await?;
+            }
+            print(
+                cli.json,
+                json!({ "migrated": true, "demo": demo }),
+                if demo {
+                    "The database schema is up to date; this is a demo database.".into()
+                } else {
+                    "The database schema is up to date.".into()
+                },
+            )
+        }
+        Command::Token(cmd) => token(&provider, cli.json, cmd).await,
         Command::User(UserCommand::Add {
             username,
             email,
@@ -186,6 +280,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             first_party,
             pkce_optional,
             access_token_audience,
+            no_mfa,
         }) => {
             let mut new = NewClient::new(name, redirect_uris)
                 .post_logout_redirect_uris(post_logout_redirect_uris)
@@ -193,6 +288,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .first_party(first_party);
             new.pkce_required = !pkce_optional;
             new.access_token_audience = access_token_audience;
+            new.mfa_required = !no_mfa;
             let reg = provider.register_client(new).await?;
             let secret = reg.client_secret.as_ref().map(|s| s.secret().to_string());
             let mut value = serde_json::to_value(&reg.client).unwrap_or_default();
@@ -257,4 +353,97 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn read_stdin_line(enabled: bool) -> Result<Option<String>, CliError> {
+    if !enabled {
+        return Ok(None);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CliError::Io(e.to_string()))?;
+    Ok(Some(line.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+fn token_line(t: &oidc_core::mfa::TokenInfo) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}",
+        t.serial,
+        t.kind,
+        t.state.as_str(),
+        t.username.as_deref().unwrap_or("-"),
+        if t.next_tokencode_mode { "next-tokencode" } else { "" }
+    )
+}
+
+async fn token(provider: &Provider, json_out: bool, cmd: TokenCommand) -> Result<(), CliError> {
+    use oidc_core::mfa::TokenState;
+    let show = |t: oidc_core::mfa::TokenInfo| {
+        let text = token_line(&t);
+        print(json_out, serde_json::to_value(&t).unwrap_or_default(), text)
+    };
+    match cmd {
+        TokenCommand::Import { file, partial, psk_hex } => {
+            let bytes = std::fs::read(&file).map_err(|e| CliError::Io(format!("{}: {e}", file.display())))?;
+            let psk = match psk_hex {
+                Some(h) => Some(decode_hex(&h).ok_or_else(|| CliError::Io("--psk-hex is not hex".into()))?),
+                None => None,
+            };
+            let report = provider.import_tokens(&bytes, psk.as_deref(), partial).await?;
+            let mut text = format!("Imported {} token(s).", report.imported.len());
+            for (line, msg) in &report.errors {
+                text.push_str(&format!("\nline {line}: {msg}"));
+            }
+            print(json_out, serde_json::to_value(&report).unwrap_or_default(), text)
+        }
+        TokenCommand::Assign { username, serial, pin_stdin, replace } => {
+            let pin = read_stdin_line(pin_stdin)?;
+            show(provider.assign_token(&username, &serial, pin, replace).await?)
+        }
+        TokenCommand::AddSoft { username, pin_stdin, replace } => {
+            let pin = read_stdin_line(pin_stdin)?;
+            let e = provider.add_soft_token(&username, pin, replace).await?;
+            let value = json!({
+                "serial": e.serial,
+                "activation_code": e.activation_code.secret(),
+                "activation_expires_at": e.activation_expires_at.to_rfc3339(),
+                "otpauth_uri": e.otpauth_uri.secret(),
+                "secret_base32": e.secret_base32.secret(),
+            });
+            let text = format!(
+                "serial: {}\nactivation code: {} (give it to the user by phone or in person, not by email; \
+                 valid until {})\notpauth URI: {}",
+                e.serial,
+                e.activation_code.secret(),
+                e.activation_expires_at.to_rfc3339(),
+                e.otpauth_uri.secret()
+            );
+            print(json_out, value, text)
+        }
+        TokenCommand::List => {
+            let tokens = provider.list_tokens().await?;
+            let text = tokens.iter().map(token_line).collect::<Vec<_>>().join("\n");
+            print(json_out, serde_json::to_value(&tokens).unwrap_or_default(), text)
+        }
+        TokenCommand::Disable { serial } => show(provider.set_token_state(&serial, TokenState::Disabled).await?),
+        TokenCommand::Lost { serial } => show(provider.set_token_state(&serial, TokenState::Lost).await?),
+        TokenCommand::Unassign { serial } => show(provider.set_token_state(&serial, TokenState::Unassigned).await?),
+        TokenCommand::Code { serial, i_am_support } => {
+            let code = provider.current_tokencode(&serial, i_am_support).await?;
+            print(json_out, json!({ "serial": serial, "tokencode": code }), code)
+        }
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    let s = s.trim();
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
+        .collect()
 }

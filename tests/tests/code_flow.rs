@@ -841,6 +841,7 @@ async fn rfc6749_2_1_public_client_exchanges_a_code_with_auth_method_none() {
         .provider
         .register_client(
             oidc_core::NewClient::new("E2E public client", [REDIRECT_URI])
+                .mfa_required(false)
                 .first_party(true)
                 .public(true),
         )
@@ -1173,6 +1174,7 @@ async fn rfc8252_7_3_loopback_redirect_any_port_only_for_native_public_clients()
         .provider
         .register_client(
             oidc_core::NewClient::new("E2E native app", ["http://127.0.0.1/callback"])
+                .mfa_required(false)
                 .first_party(true)
                 .public(true),
         )

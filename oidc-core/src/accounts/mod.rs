@@ -158,6 +158,8 @@ pub(crate) async fn create(
         disabled: false,
         created_at: naive(now),
         updated_at: naive(now),
+        failed_attempts: 0,
+        locked_until: None,
     };
     let user = User::from(&row);
     db.write(move |conn| {
@@ -223,6 +225,50 @@ pub(crate) async fn find_by_subject(db: &Db, subject: &str) -> Result<Option<Use
             .select(UserRow::as_select())
             .first(conn)
             .optional()?)
+    })
+    .await
+}
+
+/// Is the account locked now?
+pub(crate) fn is_locked(row: &UserRow, now: chrono::DateTime<chrono::Utc>) -> bool {
+    row.locked_until.is_some_and(|t| t > naive(now))
+}
+
+/// Counts a failed sign-in (wrong password or passcode); the threshold-th consecutive one locks
+/// the account. Both are single statements, so concurrent failures are all counted.
+pub(crate) async fn record_failure(
+    db: &Db,
+    user_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    threshold: u32,
+    lock_for: std::time::Duration,
+) -> Result<(), Error> {
+    let id = user_id.to_string();
+    let until = naive(now + chrono::Duration::from_std(lock_for).map_err(|e| Error::Config(e.to_string()))?);
+    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set(users::failed_attempts.eq(users::failed_attempts + 1))
+            .execute(conn)?;
+        let locked = diesel::update(users::table.find(&id).filter(users::failed_attempts.ge(threshold)))
+            .set((users::locked_until.eq(Some(until)), users::failed_attempts.eq(0)))
+            .execute(conn)?;
+        if locked == 1 {
+            tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins");
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A successful sign-in clears the failure count.
+pub(crate) async fn record_success(db: &Db, user_id: &str) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id).filter(users::failed_attempts.gt(0)))
+            .set(users::failed_attempts.eq(0))
+            .execute(conn)?;
+        Ok(())
     })
     .await
 }

@@ -32,6 +32,8 @@ pub struct NewClient {
     pub pkce_required: bool,
     /// The `aud` of this client's access tokens; `None` means the provider's userinfo resource.
     pub access_token_audience: Option<String>,
+    /// Sign-ins to this client need a second factor after the password. Default: true.
+    pub mfa_required: bool,
 }
 
 impl NewClient {
@@ -49,7 +51,13 @@ impl NewClient {
             first_party: false,
             pkce_required: true,
             access_token_audience: None,
+            mfa_required: true,
         }
+    }
+    /// Whether sign-ins to this client need a second factor (default true).
+    pub fn mfa_required(mut self, required: bool) -> Self {
+        self.mfa_required = required;
+        self
     }
     /// Marks the client public (no secret).
     pub fn public(mut self, public: bool) -> Self {
@@ -89,6 +97,8 @@ pub struct ClientInfo {
     pub post_logout_redirect_uris: Vec<String>,
     /// Whether PKCE is required.
     pub pkce_required: bool,
+    /// Whether sign-ins need a second factor.
+    pub mfa_required: bool,
 }
 
 /// The result of a registration: the only time the secret is available.
@@ -110,6 +120,7 @@ impl From<&ClientRow> for ClientInfo {
             redirect_uris: split_lines(&r.redirect_uris),
             post_logout_redirect_uris: split_lines(&r.post_logout_redirect_uris),
             pkce_required: r.pkce_required,
+            mfa_required: r.mfa_required,
         }
     }
 }
@@ -231,6 +242,7 @@ pub(crate) async fn register(
         id_token_alg: None,
         disabled: false,
         created_at: naive(now),
+        mfa_required: new.mfa_required,
     };
     let client = ClientInfo::from(&row);
     db.write(move |conn| {

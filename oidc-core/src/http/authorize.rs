@@ -75,6 +75,10 @@ async fn authorize(
             return error_redirect(&s, &redirect_uri, &error, state.as_deref());
         }
     };
+    let needs_mfa = match request.needs_second_factor(client.row.mfa_required) {
+        Ok(m) => m,
+        Err(e) => return error_redirect(&s, &request.redirect_uri, &e, request.state.as_deref()),
+    };
     let now = s.now();
     let session = match cookies::get(&s.config, &headers, cookies::SESSION) {
         Some(c) => match sessions::lookup(&s.db, &c, now, s.config.session_idle).await {
@@ -87,7 +91,9 @@ async fn authorize(
         let fresh_enough = request.max_age.is_none_or(|m| {
             now - session.auth_time <= Duration::seconds(i64::try_from(m).unwrap_or(i64::MAX))
         });
-        if !request.prompt_login && fresh_enough {
+        // A password-only session does not satisfy a client that needs the second factor.
+        let strong_enough = !needs_mfa || session.acr.as_deref() == Some(crate::mfa::ACR_PASSWORD_OTP);
+        if !request.prompt_login && fresh_enough && strong_enough {
             match accounts::find_by_id(&s.db, &session.user_id).await {
                 Ok(Some(user)) if !user.disabled => {
                     return issue_code(&s, &request, &session, None).await;
@@ -101,10 +107,20 @@ async fn authorize(
         let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
         return error_redirect(&s, &request.redirect_uri, &e, request.state.as_deref());
     }
-    start_journey(&s, &headers, request).await
+    let steps = if needs_mfa {
+        vec![journey::Step::Password, journey::Step::SecondFactor]
+    } else {
+        vec![journey::Step::Password]
+    };
+    start_journey(&s, &headers, request, steps).await
 }
 
-async fn start_journey(s: &AppState, headers: &HeaderMap, request: AuthRequest) -> Response {
+async fn start_journey(
+    s: &AppState,
+    headers: &HeaderMap,
+    request: AuthRequest,
+    steps: Vec<journey::Step>,
+) -> Response {
     let now = s.now();
     let (browser_key, new_cookie) = match cookies::get(&s.config, headers, cookies::BROWSER) {
         Some(k) if k.len() == 43 => (k, None),
@@ -116,7 +132,6 @@ async fn start_journey(s: &AppState, headers: &HeaderMap, request: AuthRequest) 
             Err(e) => return pages::internal(s, &e),
         },
     };
-    let steps = vec![journey::Step::Password];
     let j = match journey::start(
         &s.db,
         &browser_key,

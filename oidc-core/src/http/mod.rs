@@ -4,6 +4,7 @@
 // Handlers return a finished `Response` as their error: boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod activation;
 mod authorize;
 mod cookies;
 mod pages;
@@ -35,6 +36,8 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// The sign-in journey's pages: `/signin/{journey id}`.
     pub const SIGNIN: &str = "/signin";
+    /// Soft-token activation (username + activation code, then the first code).
+    pub const ACTIVATE_TOKEN: &str = "/activate-token";
     /// The stylesheet of the provider's pages.
     pub const STYLESHEET: &str = "/assets/iam.css";
 }
@@ -52,6 +55,8 @@ pub(crate) fn router(inner: AppState) -> Router {
             &format!("{}/{{id}}", paths::SIGNIN),
             get(signin::show).post(signin::submit),
         )
+        .route(paths::ACTIVATE_TOKEN, get(activation::show).post(activation::submit))
+        .route(&format!("{}/confirm", paths::ACTIVATE_TOKEN), post(activation::confirm))
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))

@@ -27,6 +27,64 @@ pub(crate) struct SigninPage<'a> {
     pub error: Option<&'a str>,
 }
 
+#[derive(Template)]
+#[template(path = "passcode.html")]
+pub(crate) struct PasscodePage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub heading: &'a str,
+    pub journey_id: &'a str,
+    pub csrf: &'a str,
+    pub masked_email: &'a str,
+    pub label: &'a str,
+    pub hint: &'a str,
+    pub numeric: bool,
+    pub max_len: usize,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "activate.html")]
+pub(crate) struct ActivatePage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "activate_confirm.html")]
+pub(crate) struct ConfirmPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub activation_code: &'a str,
+    pub serial: &'a str,
+    pub qr_svg: &'a str,
+    pub secret_base32: &'a str,
+    pub error: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    service: &'a str,
+    base: &'a str,
+    title: &'a str,
+    message: &'a str,
+}
+
+/// A page that tells one thing (a success, a notice).
+pub(crate) fn message(s: &AppState, title: &str, message: &str) -> Response {
+    let page = MessagePage { service: &s.config.service_name, base: s.config.base_path(), title, message };
+    html(StatusCode::OK, page.render())
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

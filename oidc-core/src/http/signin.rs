@@ -1,19 +1,61 @@
 //! The sign-in journey's pages: `/signin/{id}` shows the current step, a POST completes it.
+//!
+//! With a second factor, the passcode page follows every password attempt, right or wrong (unless
+//! the provider is configured to reveal the password result), and one message covers every
+//! failure: the password step tells nothing to someone who does not know the password.
+
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::authorize::{issue_code, see_other};
-use super::pages::{self, SigninPage};
+use super::pages::{self, PasscodePage, SigninPage};
 use super::{AppState, cookies, paths};
 use crate::journey::{self, Journey, Step};
+use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
+use crate::store::models::UserRow;
 use crate::{accounts, sessions};
 
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
+const BAD_ANY: &str = "The username, password or passcode is incorrect. Please sign in again.";
+const STALE_FORM: &str = "This form was open too long or was sent from elsewhere. Please try again.";
+
+/// A factor's pending challenge, kept in the journey between the two answers.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    state: String,
+    label: String,
+    hint: String,
+    numeric: bool,
+    max_len: usize,
+}
+
+impl Pending {
+    fn new(prompt: &Prompt, state: String) -> Self {
+        let (numeric, max_len) = match prompt.input {
+            InputKind::Numeric { max_len } => (true, max_len),
+            InputKind::Text { max_len } => (false, max_len),
+        };
+        Pending { state, label: prompt.label.clone(), hint: prompt.hint.clone(), numeric, max_len }
+    }
+    fn prompt(&self) -> Prompt {
+        let input = if self.numeric {
+            InputKind::Numeric { max_len: self.max_len }
+        } else {
+            InputKind::Text { max_len: self.max_len }
+        };
+        Prompt { label: self.label.clone(), hint: self.hint.clone(), input }
+    }
+}
+
+fn here(s: &AppState, j: &Journey) -> String {
+    format!("{}{}/{}", s.config.base_path(), paths::SIGNIN, j.id)
+}
 
 async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Response> {
     let expired = || {
@@ -35,13 +77,7 @@ async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Re
     }
 }
 
-fn signin_page(
-    s: &AppState,
-    j: &Journey,
-    status: StatusCode,
-    username: &str,
-    error: Option<&str>,
-) -> Response {
+fn signin_page(s: &AppState, j: &Journey, status: StatusCode, username: &str, error: Option<&str>) -> Response {
     pages::render(
         status,
         &SigninPage {
@@ -56,11 +92,72 @@ fn signin_page(
     )
 }
 
-pub(crate) async fn show(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+/// The account behind the journey, if the password step named one that exists.
+async fn journey_user(s: &AppState, j: &Journey) -> Result<Option<UserRow>, Response> {
+    match &j.user_id {
+        Some(id) => accounts::find_by_id(&s.db, id).await.map_err(|e| pages::internal(s, &e)),
+        None => Ok(None),
+    }
+}
+
+/// The factor an account uses: its own token's, else the configured fallback.
+async fn factor_for(s: &AppState, user_id: &str) -> Result<Option<Arc<dyn SecondFactor>>, crate::Error> {
+    if let Some(token) = s.tokens.usable_token(user_id).await? {
+        return Ok(s.factors.get(&token.factor).cloned());
+    }
+    Ok(s.config.fallback_factor.as_ref().and_then(|f| s.factors.get(f).cloned()))
+}
+
+fn account_of(u: &UserRow) -> FactorAccount {
+    FactorAccount { user_id: u.id.clone(), username: u.username.clone(), email: u.email.clone() }
+}
+
+async fn passcode_page(s: &AppState, j: &Journey, status: StatusCode, error: Option<&str>) -> Response {
+    let user = match journey_user(s, j).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let masked = match &user {
+        Some(u) => mfa::mask_email(&u.email),
+        None => mfa::fake_masked_email(&s.config.kek, j.claimed_username.as_deref().unwrap_or("")),
+    };
+    let pending: Option<Pending> = j.factor_state.as_deref().and_then(|p| serde_json::from_str(p).ok());
+    // The factor's own question only once the password is known to be right: before that every
+    // account sees the same default page.
+    let prompt = match (&pending, &user) {
+        (Some(p), _) => p.prompt(),
+        (None, Some(u)) if j.password_ok => match factor_for(s, &u.id).await {
+            Ok(Some(f)) => f.prompt(&account_of(u)),
+            Ok(None) => mfa::tokens::passcode_prompt(),
+            Err(e) => return pages::internal(s, &e),
+        },
+        _ => mfa::tokens::passcode_prompt(),
+    };
+    let (numeric, max_len) = match prompt.input {
+        InputKind::Numeric { max_len } => (true, max_len),
+        InputKind::Text { max_len } => (false, max_len),
+    };
+    let heading = if pending.is_some() { "Next tokencode" } else { "Verify your identity" };
+    pages::render(
+        status,
+        &PasscodePage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: heading,
+            heading,
+            journey_id: &j.id,
+            csrf: &j.csrf,
+            masked_email: &masked,
+            label: &prompt.label,
+            hint: &prompt.hint,
+            numeric,
+            max_len,
+            error,
+        },
+    )
+}
+
+pub(crate) async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     let j = match load(&s, &headers, &id).await {
         Ok(j) => j,
         Err(r) => return r,
@@ -70,18 +167,21 @@ pub(crate) async fn show(
             let hint = j.request.login_hint.clone().unwrap_or_default();
             signin_page(&s, &j, StatusCode::OK, &hint, None)
         }
+        Some(Step::SecondFactor) => passcode_page(&s, &j, StatusCode::OK, None).await,
         None => finish(&s, &headers, j).await,
     }
 }
 
 #[derive(Deserialize, Default)]
-struct PasswordForm {
+struct StepForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     username: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    passcode: String,
 }
 
 pub(crate) async fn submit(
@@ -94,86 +194,169 @@ pub(crate) async fn submit(
         Ok(j) => j,
         Err(r) => return r,
     };
+    let form: StepForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let csrf_ok = ct_eq(form.csrf.as_bytes(), j.csrf.as_bytes());
     match j.current() {
-        Some(Step::Password) => password_step(&s, &headers, j, &body).await,
+        Some(Step::Password) if !csrf_ok => signin_page(&s, &j, StatusCode::BAD_REQUEST, &form.username, Some(STALE_FORM)),
+        Some(Step::Password) => password_step(&s, &headers, j, form).await,
+        Some(Step::SecondFactor) if !csrf_ok => passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await,
+        Some(Step::SecondFactor) => second_factor_step(&s, &headers, j, form.passcode).await,
         None => finish(&s, &headers, j).await,
     }
 }
 
-async fn password_step(s: &AppState, headers: &HeaderMap, j: Journey, body: &[u8]) -> Response {
-    let form: PasswordForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    if !ct_eq(form.csrf.as_bytes(), j.csrf.as_bytes()) {
-        return signin_page(
-            s,
-            &j,
-            StatusCode::BAD_REQUEST,
-            &form.username,
-            Some("This form was open too long or was sent from elsewhere. Please sign in again."),
-        );
+/// Saves the journey and continues with its next step (or finishes it).
+async fn save_and_continue(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
+    match journey::save(&s.db, &j).await {
+        Ok(true) if j.steps.is_empty() => finish(s, headers, j).await,
+        // Saved, or another submit of the same form won the race: show whatever comes next.
+        Ok(_) => see_other(&here(s, &j)),
+        Err(e) => pages::internal(s, &e),
     }
-    let username = form.username.trim();
-    if username.is_empty()
-        || form.password.is_empty()
-        || username.len() > 254
-        || form.password.len() > 1024
-    {
-        return signin_page(s, &j, StatusCode::OK, username, Some(BAD_CREDENTIALS));
-    }
-    let user = match accounts::find_by_username(&s.db, username).await {
-        Ok(u) => u.filter(|u| !u.disabled),
-        Err(e) => return pages::internal(s, &e),
-    };
-    // Unknown users and users without a password are checked against the dummy hash, so that every
-    // failure costs the same time and shows the same page.
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-    let ok = match accounts::password::verify(form.password, stored).await {
-        Ok(ok) => ok,
-        Err(e) => return pages::internal(s, &e),
-    };
-    let Some(user) = user.filter(|_| ok) else {
-        return signin_page(s, &j, StatusCode::OK, username, Some(BAD_CREDENTIALS));
-    };
-    match journey::complete_step(&s.db, &j, &user.id, &["pwd"]).await {
-        Ok(true) => {}
-        // Another submit of the same form won the race: show whatever comes next.
-        Ok(false) => {
-            return see_other(&format!(
-                "{}{}/{}",
-                s.config.base_path(),
-                paths::SIGNIN,
-                j.id
-            ));
+}
+
+async fn count_failure(s: &AppState, user_id: &str) -> Result<(), crate::Error> {
+    accounts::record_failure(&s.db, user_id, s.now(), s.config.lockout_threshold, s.config.lockout_duration).await
+}
+
+async fn password_step(s: &AppState, headers: &HeaderMap, mut j: Journey, form: StepForm) -> Response {
+    let username = form.username.trim().to_string();
+    let well_formed =
+        !username.is_empty() && !form.password.is_empty() && username.len() <= 254 && form.password.len() <= 1024;
+    let user = if well_formed {
+        match accounts::find_by_username(&s.db, &username).await {
+            Ok(u) => u.filter(|u| !u.disabled),
+            Err(e) => return pages::internal(s, &e),
         }
-        Err(e) => return pages::internal(s, &e),
-    }
-    let mut next = j;
-    next.steps.remove(0);
-    next.user_id = Some(user.id);
-    if !next.amr.iter().any(|a| a == "pwd") {
-        next.amr.push("pwd".into());
-    }
-    if next.steps.is_empty() {
-        finish(s, headers, next).await
     } else {
-        see_other(&format!(
-            "{}{}/{}",
-            s.config.base_path(),
-            paths::SIGNIN,
-            next.id
-        ))
+        None
+    };
+    // Unknown users, users without a password and locked users are all checked against a hash
+    // (the dummy one where there is none), so that every failure costs the same time.
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let right = match accounts::password::verify(form.password, stored).await {
+        Ok(ok) => ok && well_formed,
+        Err(e) => return pages::internal(s, &e),
+    };
+    let locked = user.as_ref().is_some_and(|u| accounts::is_locked(u, s.now()));
+    let ok = right && !locked;
+    if !ok && let Some(u) = &user
+        && !locked
+        && let Err(e) = count_failure(s, &u.id).await
+    {
+        return pages::internal(s, &e);
+    }
+    let conceal = j.steps.contains(&Step::SecondFactor) && !s.config.reveal_password_result;
+    if !ok && !conceal {
+        return signin_page(s, &j, StatusCode::OK, &username, Some(BAD_CREDENTIALS));
+    }
+    j.claimed_username = Some(accounts::normalize_username(&username));
+    j.user_id = user.map(|u| u.id);
+    j.password_ok = ok;
+    if ok {
+        j.add_amr(&["pwd".to_string()]);
+        j.acr = Some(mfa::ACR_PASSWORD.to_string());
+    }
+    j.advance();
+    save_and_continue(s, headers, j).await
+}
+
+fn is_well_formed(prompt: &Prompt, answer: &str) -> Result<(), &'static str> {
+    let (numeric, max_len) = match prompt.input {
+        InputKind::Numeric { max_len } => (true, max_len),
+        InputKind::Text { max_len } => (false, max_len),
+    };
+    if answer.is_empty() {
+        return Err("Enter your passcode.");
+    }
+    if answer.chars().count() > max_len {
+        return Err("That passcode is too long.");
+    }
+    if numeric && !answer.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("A passcode has digits only.");
+    }
+    if answer.chars().any(char::is_control) {
+        return Err("That passcode has characters a passcode cannot have.");
+    }
+    Ok(())
+}
+
+async fn second_factor_step(s: &AppState, headers: &HeaderMap, mut j: Journey, passcode: String) -> Response {
+    let passcode = passcode.trim().to_string();
+    let pending: Option<Pending> = j.factor_state.as_deref().and_then(|p| serde_json::from_str(p).ok());
+    let shape = pending.as_ref().map(Pending::prompt).unwrap_or_else(mfa::tokens::passcode_prompt);
+    if let Err(msg) = is_well_formed(&shape, &passcode) {
+        // A malformed answer is not an attempt: nothing is spent or counted.
+        return passcode_page(s, &j, StatusCode::OK, Some(msg)).await;
+    }
+    let user = match journey_user(s, &j).await {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let outcome = match &user {
+        Some(u) if j.password_ok && !accounts::is_locked(u, s.now()) => match factor_for(s, &u.id).await {
+            Ok(Some(f)) => {
+                let state = pending.as_ref().map(|p| p.state.as_str());
+                match f.verify(&account_of(u), &passcode, state).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!(error = %e, factor = f.kind(), "second factor failed");
+                        Verification::Rejected
+                    }
+                }
+            }
+            Ok(None) => Verification::Rejected,
+            Err(e) => return pages::internal(s, &e),
+        },
+        Some(u) => {
+            // A wrong password: the tokencode is spent all the same, and nothing else happens.
+            if let Err(e) = s.tokens.spend(&u.id, &passcode).await {
+                return pages::internal(s, &e);
+            }
+            Verification::Rejected
+        }
+        None => Verification::Rejected,
+    };
+    match outcome {
+        Verification::Accepted { amr } => {
+            if let Some(u) = &user
+                && let Err(e) = accounts::record_success(&s.db, &u.id).await
+            {
+                return pages::internal(s, &e);
+            }
+            j.add_amr(&amr);
+            j.add_amr(&["mfa".to_string()]);
+            j.acr = Some(mfa::ACR_PASSWORD_OTP.to_string());
+            j.factor_state = None;
+            j.advance();
+            save_and_continue(s, headers, j).await
+        }
+        Verification::Challenge { prompt, state } => {
+            let pending = Pending::new(&prompt, state.chars().take(1024).collect());
+            j.factor_state = serde_json::to_string(&pending).ok();
+            save_and_continue(s, headers, j).await
+        }
+        Verification::Rejected => {
+            if let Some(u) = &user
+                && j.password_ok
+                && let Err(e) = count_failure(s, &u.id).await
+            {
+                return pages::internal(s, &e);
+            }
+            j.restart(vec![Step::Password, Step::SecondFactor]);
+            match journey::save(&s.db, &j).await {
+                Ok(_) => signin_page(s, &j, StatusCode::OK, "", Some(BAD_ANY)),
+                Err(e) => pages::internal(s, &e),
+            }
+        }
     }
 }
 
 /// Every step is done: start a new session (a fresh id, replacing any old one) and answer the
 /// client. Exactly one request finishes a journey.
 async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
-    let Some(user_id) = j.user_id.clone() else {
-        return pages::error(
-            s,
-            StatusCode::BAD_REQUEST,
-            "This sign-in cannot continue",
-            "Please start again.",
-        );
+    let Some(user_id) = j.user_id.clone().filter(|_| j.password_ok) else {
+        return pages::error(s, StatusCode::BAD_REQUEST, "This sign-in cannot continue", "Please start again.");
     };
     let now = s.now();
     match journey::finish(&s.db, &j.id, now).await {
@@ -194,16 +377,10 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
     {
         return pages::internal(s, &e);
     }
-    let created = sessions::create(
-        &s.db,
-        &user_id,
-        now,
-        &j.amr,
-        None,
-        now,
-        s.config.session_absolute,
-    )
-    .await;
+    if let Err(e) = accounts::record_success(&s.db, &user_id).await {
+        return pages::internal(s, &e);
+    }
+    let created = sessions::create(&s.db, &user_id, now, &j.amr, j.acr.clone(), now, s.config.session_absolute).await;
     let (session, secret) = match created {
         Ok(v) => v,
         Err(e) => return pages::internal(s, &e),

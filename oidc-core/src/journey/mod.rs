@@ -2,9 +2,9 @@
 //!
 //! A journey row holds the pending authorization request, the account once identified, and the
 //! steps still to do. It is bound to the browser that started it (a random browser key in a
-//! cookie, stored as a digest) and carries its own CSRF token. Each step handler validates its form
-//! and reports the step done; when no step is left the journey is finished exactly once (a
-//! conditional update decides) and the authentication is complete.
+//! cookie, stored as a digest) and carries its own CSRF token. Every change is an optimistic
+//! update on the row's `version`, so a double submit or two tabs cannot both advance it; the
+//! journey is finished exactly once.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -17,12 +17,14 @@ use crate::store::models::JourneyRow;
 use crate::store::schema::journeys;
 use crate::store::{Db, naive, new_id};
 
-/// A step of a journey. The second factor and the required actions (password change, recovery
-/// enrolment) and consent slot in here as later capabilities arrive.
+/// A step of a journey. Required actions (password change, recovery enrolment) and consent slot
+/// in here as later capabilities arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Step {
     /// Username and password.
     Password,
+    /// The account's second factor (passcode).
+    SecondFactor,
 }
 
 /// A journey in progress.
@@ -31,16 +33,53 @@ pub(crate) struct Journey {
     pub id: String,
     pub csrf: String,
     pub request: AuthRequest,
+    /// The account, once the password step has named one that exists.
     pub user_id: Option<String>,
     pub steps: Vec<Step>,
     pub amr: Vec<String>,
-    steps_json: String,
+    /// Whether the password was right. The passcode page follows a wrong password too, so that
+    /// it reveals nothing; this flag then makes the passcode step fail whatever is typed.
+    pub password_ok: bool,
+    /// The username as typed (normalised), to derive the masked address shown for it.
+    pub claimed_username: Option<String>,
+    /// A factor's pending challenge (next tokencode, new PIN).
+    pub factor_state: Option<String>,
+    /// The `acr` earned so far.
+    pub acr: Option<String>,
+    version: i32,
 }
 
 impl Journey {
     /// The step to show now.
     pub(crate) fn current(&self) -> Option<Step> {
         self.steps.first().copied()
+    }
+
+    /// The steps a fresh attempt goes through: a failed passcode sends the person back here.
+    pub(crate) fn restart(&mut self, steps: Vec<Step>) {
+        self.steps = steps;
+        self.user_id = None;
+        self.amr.clear();
+        self.password_ok = false;
+        self.claimed_username = None;
+        self.factor_state = None;
+        self.acr = None;
+    }
+
+    /// Marks the current step done.
+    pub(crate) fn advance(&mut self) {
+        if !self.steps.is_empty() {
+            self.steps.remove(0);
+        }
+    }
+
+    /// Adds `amr` values, without duplicates.
+    pub(crate) fn add_amr(&mut self, values: &[String]) {
+        for v in values {
+            if !self.amr.contains(v) {
+                self.amr.push(v.clone());
+            }
+        }
     }
 }
 
@@ -56,7 +95,11 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
         user_id: row.user_id,
         steps,
         amr: row.amr.split_whitespace().map(str::to_string).collect(),
-        steps_json: row.steps,
+        password_ok: row.password_ok,
+        claimed_username: row.claimed_username,
+        factor_state: row.factor_state,
+        acr: row.acr,
+        version: row.version,
     })
 }
 
@@ -81,6 +124,11 @@ pub(crate) async fn start(
         created_at: naive(now),
         expires_at: naive(now + ttl),
         finished_at: None,
+        password_ok: false,
+        claimed_username: None,
+        factor_state: None,
+        acr: None,
+        version: 0,
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {
@@ -124,40 +172,27 @@ pub(crate) async fn load(
     }
 }
 
-/// Records the current step as done by `user_id` with the given `amr` values. Returns false when
-/// another request completed the step first (a double submit): the caller then re-reads.
-pub(crate) async fn complete_step(
-    db: &Db,
-    journey: &Journey,
-    user_id: &str,
-    amr: &[&str],
-) -> Result<bool, Error> {
-    let mut steps = journey.steps.clone();
-    if !steps.is_empty() {
-        steps.remove(0);
-    }
-    let mut all_amr = journey.amr.clone();
-    for a in amr {
-        if !all_amr.iter().any(|x| x == a) {
-            all_amr.push((*a).to_string());
-        }
-    }
-    let id = journey.id.clone();
-    let old_steps = journey.steps_json.clone();
-    let new_steps = serde_json::to_string(&steps).map_err(|e| Error::Internal(e.to_string()))?;
-    let user_id = user_id.to_string();
-    let amr = all_amr.join(" ");
+/// Writes the journey's new state if nobody changed it since it was loaded. Returns false when
+/// another request got there first (a double submit): the caller then re-reads.
+pub(crate) async fn save(db: &Db, journey: &Journey) -> Result<bool, Error> {
+    let j = journey.clone();
+    let steps = serde_json::to_string(&j.steps).map_err(|e| Error::Internal(e.to_string()))?;
     db.run(move |conn| {
         let n = diesel::update(
             journeys::table
-                .find(id)
-                .filter(journeys::steps.eq(old_steps))
+                .find(&j.id)
+                .filter(journeys::version.eq(j.version))
                 .filter(journeys::finished_at.is_null()),
         )
         .set((
-            journeys::steps.eq(new_steps),
-            journeys::user_id.eq(user_id),
-            journeys::amr.eq(amr),
+            journeys::steps.eq(steps),
+            journeys::user_id.eq(&j.user_id),
+            journeys::amr.eq(j.amr.join(" ")),
+            journeys::password_ok.eq(j.password_ok),
+            journeys::claimed_username.eq(&j.claimed_username),
+            journeys::factor_state.eq(&j.factor_state),
+            journeys::acr.eq(&j.acr),
+            journeys::version.eq(j.version + 1),
         ))
         .execute(conn)?;
         Ok(n == 1)

@@ -148,7 +148,48 @@ pub trait SecondFactor: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Verification, Error>>;
 }
 
+/// `acr` of a sign-in with a password alone.
+pub const ACR_PASSWORD: &str = "urn:oidc-core:acr:password";
+/// `acr` of a sign-in with a password and a token passcode (TOTP or RADIUS).
+pub const ACR_PASSWORD_OTP: &str = "urn:oidc-core:acr:password+otp";
+
+/// An address shown on the passcode page: the first and last letters of the local part and the
+/// first letter of the domain, with a fixed number of stars so that lengths tell nothing.
+pub(crate) fn mask_email(email: &str) -> String {
+    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+    let first = |s: &str| s.chars().next().unwrap_or('x');
+    let last = |s: &str| s.chars().last().unwrap_or('x');
+    format!("{}*****{}@{}*****", first(local), last(local), first(domain))
+}
+
+/// The masked address shown for a username that does not exist: derived from a keyed hash of the
+/// username, so it is stable for that name and looks like any other.
+pub(crate) fn fake_masked_email(key: &[u8], username: &str) -> String {
+    let mac = crate::secret::hmac_sha256(key, format!("fake-email:{username}").as_bytes()).unwrap_or_default();
+    let letter = |i: usize| char::from(b'a' + mac.get(i).copied().unwrap_or(0) % 26);
+    format!("{}*****{}@{}*****", letter(0), letter(1), letter(2))
+}
+
 pub mod otp;
 #[cfg(feature = "radius")]
 pub mod radius;
 pub(crate) mod seedfile;
+pub(crate) mod tokens;
+
+pub use tokens::{ImportReport, SoftTokenEnrolment, TOTP, TokenInfo, TokenState};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masked_addresses_hide_lengths_and_fakes_look_alike() {
+        assert_eq!(mask_email("nancyakitt@healthy.bewell.ca"), "n*****t@h*****");
+        assert_eq!(mask_email("a@b.ca"), "a*****a@b*****");
+        let fake = fake_masked_email(b"k", "nobody");
+        assert_eq!(fake, fake_masked_email(b"k", "nobody"));
+        assert_ne!(fake, fake_masked_email(b"other key", "nobody"));
+        assert_eq!(fake.len(), mask_email("nancyakitt@healthy.bewell.ca").len());
+        assert!(fake.contains("*****@"));
+    }
+}

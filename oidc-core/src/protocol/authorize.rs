@@ -52,6 +52,13 @@ pub struct AuthRequest {
     pub max_age: Option<u64>,
     /// `login_hint`: prefills the username.
     pub login_hint: Option<String>,
+    /// `acr_values`: a voluntary preference (OIDC Core §3.1.2.1).
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+    /// The values of an essential `acr` claim request (`claims` parameter, OIDC Core §5.5.1.1);
+    /// empty when any `acr` will do, `None` when `acr` is not essential.
+    #[serde(default)]
+    pub essential_acr: Option<Vec<String>>,
 }
 
 impl AuthRequest {
@@ -59,6 +66,54 @@ impl AuthRequest {
     pub fn scope(&self) -> String {
         self.scopes.join(" ")
     }
+
+    /// Does this sign-in need the second factor? `client_requires` is the client's policy.
+    ///
+    /// # Errors
+    /// `unmet_authentication_requirements` when an essential `acr` asks for values this provider
+    /// cannot give the client.
+    pub fn needs_second_factor(&self, client_requires: bool) -> Result<bool, OAuthError> {
+        use crate::mfa::{ACR_PASSWORD, ACR_PASSWORD_OTP};
+        let voluntary = self.acr_values.iter().any(|v| v == ACR_PASSWORD_OTP);
+        match &self.essential_acr {
+            Some(values) if !values.is_empty() => {
+                let mfa_ok = values.iter().any(|v| v == ACR_PASSWORD_OTP);
+                let pwd_ok = values.iter().any(|v| v == ACR_PASSWORD);
+                if !mfa_ok && (!pwd_ok || client_requires) {
+                    return Err(OAuthError::new(
+                        ErrorCode::UnmetAuthenticationRequirements,
+                        "none of the essential acr values can be met",
+                    ));
+                }
+                Ok(client_requires || !pwd_ok || voluntary)
+            }
+            _ => Ok(client_requires || voluntary),
+        }
+    }
+}
+
+/// The essential `acr` request of a `claims` parameter (OIDC Core §5.5): `Ok(None)` when `acr` is
+/// not requested as essential in the ID token.
+fn essential_acr(claims: &str) -> Result<Option<Vec<String>>, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(claims).map_err(|_| "the claims parameter is not JSON".to_string())?;
+    if !v.is_object() {
+        return Err("the claims parameter must be a JSON object".into());
+    }
+    let Some(acr) = v.get("id_token").and_then(|t| t.get("acr")) else {
+        return Ok(None);
+    };
+    if acr.get("essential").and_then(serde_json::Value::as_bool) != Some(true) {
+        return Ok(None);
+    }
+    let mut values: Vec<String> = Vec::new();
+    if let Some(s) = acr.get("value").and_then(serde_json::Value::as_str) {
+        values.push(s.to_string());
+    }
+    if let Some(list) = acr.get("values").and_then(serde_json::Value::as_array) {
+        values.extend(list.iter().filter_map(|x| x.as_str().map(str::to_string)));
+    }
+    Ok(Some(values))
 }
 
 /// Why a request cannot proceed, and how the answer must be delivered.
@@ -303,6 +358,17 @@ pub fn validate(
             "state is longer than 4096 characters",
         ));
     }
+    let essential_acr = match raw.get("claims") {
+        Some(c) => essential_acr(c).map_err(|m| fail(ErrorCode::InvalidRequest, &m))?,
+        None => None,
+    };
+    let acr_values: Vec<String> = raw
+        .get("acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     let login_hint = raw
         .get("login_hint")
         .filter(|h| h.len() <= 254)
@@ -320,6 +386,8 @@ pub fn validate(
         prompt_login: prompts.contains(&"login") || max_age == Some(0),
         max_age,
         login_hint,
+        acr_values,
+        essential_acr,
     })
 }
 
@@ -572,5 +640,34 @@ mod tests {
             other => panic!("expected an error redirect, got {other:?}"),
         }
         assert!(check(with(base(), "state", Some(&"s".repeat(MAX_STATE)))).is_ok());
+    }
+
+    #[test]
+    fn oidc_core_5_5_1_1_essential_acr_from_the_claims_parameter() {
+        use crate::mfa::{ACR_PASSWORD, ACR_PASSWORD_OTP};
+        let claims = |v: &str| {
+            check(with(base(), "claims", Some(v))).unwrap()
+        };
+        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#));
+        assert_eq!(r.essential_acr, Some(vec![ACR_PASSWORD_OTP.to_string()]));
+        assert_eq!(r.needs_second_factor(false), Ok(true));
+        // Not essential: a mere preference.
+        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#));
+        assert_eq!(r.essential_acr, None);
+        assert_eq!(r.needs_second_factor(false), Ok(false));
+        // An essential value nobody can give.
+        let r = claims(r#"{"id_token":{"acr":{"essential":true,"value":"urn:example:loa:4"}}}"#);
+        assert_eq!(
+            r.needs_second_factor(true).unwrap_err().code,
+            ErrorCode::UnmetAuthenticationRequirements
+        );
+        // Password only, but the client insists on a second factor: unmet.
+        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"essential":true,"value":"{ACR_PASSWORD}"}}}}}}"#));
+        assert!(r.needs_second_factor(true).is_err());
+        assert_eq!(r.needs_second_factor(false), Ok(false));
+        // acr_values is voluntary: honoured, never an error.
+        let r = check(with(base(), "acr_values", Some(&format!("urn:x {ACR_PASSWORD_OTP}")))).unwrap();
+        assert_eq!(r.needs_second_factor(false), Ok(true));
+        assert_eq!(code_of(check(with(base(), "claims", Some("not json")))), ErrorCode::InvalidRequest);
     }
 }

@@ -8,7 +8,7 @@ use crate::config::{ProviderConfig, SigningAlg};
 use crate::http::paths;
 
 /// Claims the provider can release (OIDC Discovery `claims_supported`).
-pub const SUPPORTED_CLAIMS: [&str; 15] = [
+pub const SUPPORTED_CLAIMS: [&str; 17] = [
     "sub",
     "iss",
     "aud",
@@ -24,6 +24,8 @@ pub const SUPPORTED_CLAIMS: [&str; 15] = [
     "email_verified",
     "roles",
     "at_hash",
+    "acr",
+    "amr",
 ];
 
 /// The metadata document. Every list is explicit: several of the specs' defaults (for example
@@ -48,6 +50,7 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "claims_supported": SUPPORTED_CLAIMS,
         "claim_types_supported": ["normal"],
         "prompt_values_supported": SUPPORTED_PROMPTS,
+        "acr_values_supported": [crate::mfa::ACR_PASSWORD_OTP, crate::mfa::ACR_PASSWORD],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     RegistrationNotSupported,
     /// RFC 6750 §3.1: the access token is expired, revoked, malformed or invalid.
     InvalidToken,
+    /// OpenID Connect Unmet Authentication Requirements 1.0: an essential `acr` cannot be met.
+    UnmetAuthenticationRequirements,
 }
 
 impl ErrorCode {
@@ -63,6 +65,7 @@ impl ErrorCode {
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
             ErrorCode::InvalidToken => "invalid_token",
+            ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct UserRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub failed_attempts: i32,
+    pub locked_until: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -35,6 +37,7 @@ pub(crate) struct ClientRow {
     pub id_token_alg: Option<String>,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
+    pub mfa_required: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -76,6 +79,11 @@ pub(crate) struct JourneyRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
+    pub password_ok: bool,
+    pub claimed_username: Option<String>,
+    pub factor_state: Option<String>,
+    pub acr: Option<String>,
+    pub version: i32,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -108,4 +116,28 @@ pub(crate) struct AuthCodeRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = otp_tokens)]
+pub(crate) struct OtpTokenRow {
+    pub id: String,
+    pub serial: String,
+    pub kind: String,
+    pub factor: String,
+    pub user_id: Option<String>,
+    pub state: String,
+    pub secret: Vec<u8>,
+    pub algorithm: String,
+    pub digits: i32,
+    pub period: i32,
+    pub pin_hash: Option<String>,
+    pub drift: i32,
+    pub last_step: Option<i64>,
+    pub failures: i32,
+    pub next_code_mode: bool,
+    pub activation_hash: Option<String>,
+    pub activation_expires_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub activated_at: Option<NaiveDateTime>,
 }

@@ -13,6 +13,8 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        failed_attempts -> Integer,
+        locked_until -> Nullable<Timestamp>,
     }
 }
 
@@ -30,6 +32,7 @@ diesel::table! {
         id_token_alg -> Nullable<Text>,
         disabled -> Bool,
         created_at -> Timestamp,
+        mfa_required -> Bool,
     }
 }
 
@@ -71,6 +74,11 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        password_ok -> Bool,
+        claimed_username -> Nullable<Text>,
+        factor_state -> Nullable<Text>,
+        acr -> Nullable<Text>,
+        version -> Integer,
     }
 }
 
@@ -105,3 +113,36 @@ diesel::table! {
         used_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    otp_tokens (id) {
+        id -> Text,
+        serial -> Text,
+        kind -> Text,
+        factor -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        secret -> Binary,
+        algorithm -> Text,
+        digits -> Integer,
+        period -> Integer,
+        pin_hash -> Nullable<Text>,
+        drift -> Integer,
+        last_step -> Nullable<BigInt>,
+        failures -> Integer,
+        next_code_mode -> Bool,
+        activation_hash -> Nullable<Text>,
+        activation_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        activated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    meta (name) {
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, otp_tokens);

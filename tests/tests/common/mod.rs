@@ -166,7 +166,11 @@ impl TestServer {
             .expect("seed the account");
         let client = provider
             .register_client(
-                NewClient::new("E2E confidential client", [REDIRECT_URI]).first_party(true),
+                // The code-flow tests exercise the password step alone; the second-factor tests
+                // register clients that need the passcode too (the default).
+                NewClient::new("E2E confidential client", [REDIRECT_URI])
+                    .first_party(true)
+                    .mfa_required(false),
             )
             .await
             .expect("seed the client");

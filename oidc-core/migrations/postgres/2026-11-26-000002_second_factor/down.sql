@@ -1,0 +1,10 @@
+DROP TABLE otp_tokens;
+DROP TABLE meta;
+ALTER TABLE users DROP COLUMN failed_attempts;
+ALTER TABLE users DROP COLUMN locked_until;
+ALTER TABLE clients DROP COLUMN mfa_required;
+ALTER TABLE journeys DROP COLUMN password_ok;
+ALTER TABLE journeys DROP COLUMN claimed_username;
+ALTER TABLE journeys DROP COLUMN factor_state;
+ALTER TABLE journeys DROP COLUMN acr;
+ALTER TABLE journeys DROP COLUMN version;
