@@ -110,7 +110,12 @@ impl ProviderBuilder {
             activation_ttl: self.config.soft_token_activation_ttl,
         });
         let mut factors: HashMap<String, Arc<dyn SecondFactor>> = HashMap::new();
-        factors.insert(crate::mfa::TOTP.into(), Arc::new(TotpFactor { store: tokens.clone() }));
+        factors.insert(
+            crate::mfa::TOTP.into(),
+            Arc::new(TotpFactor {
+                store: tokens.clone(),
+            }),
+        );
         for f in self.factors {
             factors.insert(f.kind().to_string(), f);
         }
@@ -194,8 +199,16 @@ impl Provider {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] listing the bad rows (or a wrong pre-shared key).
-    pub async fn import_tokens(&self, file: &[u8], pre_shared_key: Option<&[u8]>, partial: bool) -> Result<ImportReport, Error> {
-        self.inner.tokens.import(file, pre_shared_key, partial).await
+    pub async fn import_tokens(
+        &self,
+        file: &[u8],
+        pre_shared_key: Option<&[u8]>,
+        partial: bool,
+    ) -> Result<ImportReport, Error> {
+        self.inner
+            .tokens
+            .import(file, pre_shared_key, partial)
+            .await
     }
 
     /// Assigns an unassigned hardware token to a user, with an optional PIN (4 to 8 digits) that
@@ -204,8 +217,17 @@ impl Provider {
     /// # Errors
     /// [`Error::NotFound`] for an unknown user or serial, [`Error::Conflict`] when the token is not
     /// unassigned or the user already holds one (without `replace`).
-    pub async fn assign_token(&self, username: &str, serial: &str, pin: Option<String>, replace: bool) -> Result<TokenInfo, Error> {
-        self.inner.tokens.assign(username, serial, pin, replace).await
+    pub async fn assign_token(
+        &self,
+        username: &str,
+        serial: &str,
+        pin: Option<String>,
+        replace: bool,
+    ) -> Result<TokenInfo, Error> {
+        self.inner
+            .tokens
+            .assign(username, serial, pin, replace)
+            .await
     }
 
     /// Creates a soft token for a user. The returned activation code is shown once and must reach
@@ -214,7 +236,12 @@ impl Provider {
     ///
     /// # Errors
     /// As [`Provider::assign_token`].
-    pub async fn add_soft_token(&self, username: &str, pin: Option<String>, replace: bool) -> Result<SoftTokenEnrolment, Error> {
+    pub async fn add_soft_token(
+        &self,
+        username: &str,
+        pin: Option<String>,
+        replace: bool,
+    ) -> Result<SoftTokenEnrolment, Error> {
         self.inner.tokens.add_soft(username, pin, replace).await
     }
 
@@ -228,7 +255,11 @@ impl Provider {
     /// # Errors
     /// [`Error::NotFound`] for an unknown serial; [`Error::InvalidInput`] for a state that only
     /// assignment or a first passcode can set.
-    pub async fn set_token_state(&self, serial: &str, state: TokenState) -> Result<TokenInfo, Error> {
+    pub async fn set_token_state(
+        &self,
+        serial: &str,
+        state: TokenState,
+    ) -> Result<TokenInfo, Error> {
         self.inner.tokens.set_state(serial, state).await
     }
 
@@ -237,7 +268,11 @@ impl Provider {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] when refused, [`Error::NotFound`] for an unknown serial.
-    pub async fn current_tokencode(&self, serial: &str, i_am_support: bool) -> Result<String, Error> {
+    pub async fn current_tokencode(
+        &self,
+        serial: &str,
+        i_am_support: bool,
+    ) -> Result<String, Error> {
         self.inner.tokens.current_code(serial, i_am_support).await
     }
 

@@ -109,6 +109,20 @@ pub(crate) fn open(kek: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>,
     })
 }
 
+/// HMAC-SHA-256 of `data` under `key`: for values derived from a server secret (the fake masked
+/// address of an unknown username, form tokens) that must be stable yet unpredictable.
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    let pkey = openssl::pkey::PKey::hmac(key).map_err(|e| Error::Crypto(e.to_string()))?;
+    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey)
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    signer
+        .update(data)
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    signer
+        .sign_to_vec()
+        .map_err(|e| Error::Crypto(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,14 +163,4 @@ mod tests {
         // SHA-256("abc") from FIPS 180-2, base64url.
         assert_eq!(digest("abc"), "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
     }
-}
-
-/// HMAC-SHA-256 of `data` under `key`: for values derived from a server secret (the fake masked
-/// address of an unknown username, form tokens) that must be stable yet unpredictable.
-pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
-    let pkey = openssl::pkey::PKey::hmac(key).map_err(|e| Error::Crypto(e.to_string()))?;
-    let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey)
-        .map_err(|e| Error::Crypto(e.to_string()))?;
-    signer.update(data).map_err(|e| Error::Crypto(e.to_string()))?;
-    signer.sign_to_vec().map_err(|e| Error::Crypto(e.to_string()))
 }

@@ -1,17 +1,21 @@
-//! The README's path, through the real binary: register a client and a user with the CLI (`--json`),
-//! start `oidc-server serve` on the same settings, and sign in with the openidconnect crate.
+//! The README's path, through the real binary: a demo database, a client and a user registered with
+//! the CLI (`--json`), a soft token created and activated on the activation pages, then
+//! `oidc-server serve` and a sign-in with password and passcode through the openidconnect crate.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::HashMap;
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use oidc_core::mfa::otp::{OtpAlgorithm, time_step, totp_at_step};
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType};
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
+use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_oidc-server");
 
@@ -31,18 +35,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn cli(
-    dir: &std::path::Path,
-    port: u16,
-    args: &[&str],
-    stdin: Option<&str>,
-) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("IAM_DATA_DIR", dir)
+fn command(dir: &std::path::Path, port: u16) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("IAM_DATA_DIR", dir)
         .env("IAM_BIND", format!("127.0.0.1:{port}"))
         .env_remove("IAM_DATABASE_URL")
         .env_remove("IAM_ISSUER")
+        .env_remove("IAM_CONFIG");
+    c
+}
+
+fn cli(dir: &std::path::Path, port: u16, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = command(dir, port)
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -59,63 +64,106 @@ fn cli(
     child.wait_with_output().unwrap()
 }
 
+fn json_of(out: &Output, what: &str) -> Value {
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn field(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    page.split(&marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {name} in\n{page}"))
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn code_at(secret_b32: &str, offset: i64) -> String {
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret_b32.as_bytes())
+        .unwrap();
+    #[allow(clippy::disallowed_methods)] // the test compares with the server's wall clock
+    let now = chrono::Utc::now().timestamp();
+    totp_at_step(&secret, time_step(now, 30) + offset, 6, OtpAlgorithm::Sha1).unwrap()
+}
+
 #[tokio::test]
-async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
+async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let redirect = "http://127.0.0.1:9000/callback";
 
+    // A real database never prints tokencodes...
     let out = cli(
         dir.path(),
         port,
-        &[
-            "client",
-            "add",
-            "--name",
-            "CLI app",
-            "--redirect-uri",
-            redirect,
-            "--first-party",
-            "--json",
-        ],
+        &["token", "code", "--serial", "SOFT-1"],
         None,
     );
-    assert!(
-        out.status.success(),
-        "client add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a demo database"));
+    // ...a new one can be made a demo database.
+    let migrated = json_of(
+        &cli(dir.path(), port, &["migrate", "--demo", "--json"], None),
+        "migrate",
     );
-    let client: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(migrated["demo"], true);
+
+    let client = json_of(
+        &cli(
+            dir.path(),
+            port,
+            &[
+                "client",
+                "add",
+                "--name",
+                "CLI app",
+                "--redirect-uri",
+                redirect,
+                "--first-party",
+                "--json",
+            ],
+            None,
+        ),
+        "client add",
+    );
     let client_id = client["client_id"].as_str().unwrap().to_string();
     let client_secret = client["client_secret"].as_str().unwrap().to_string();
     assert_eq!(client["redirect_uris"], serde_json::json!([redirect]));
+    assert_eq!(
+        client["mfa_required"], true,
+        "clients need the second factor by default"
+    );
 
-    let out = cli(
-        dir.path(),
-        port,
-        &[
-            "user",
-            "add",
-            "--username",
-            "NAkitt",
-            "--email",
-            "nancy@example.org",
-            "--name",
-            "Nancy Akitt",
-            "--role",
-            "cpar_panel_admin",
-            "--password-stdin",
-            "--json",
-        ],
-        Some("correct horse battery staple\n"),
+    let user = json_of(
+        &cli(
+            dir.path(),
+            port,
+            &[
+                "user",
+                "add",
+                "--username",
+                "NAkitt",
+                "--email",
+                "nancy@example.org",
+                "--name",
+                "Nancy Akitt",
+                "--role",
+                "cpar_panel_admin",
+                "--password-stdin",
+                "--json",
+            ],
+            Some("correct horse battery staple\n"),
+        ),
+        "user add",
     );
-    assert!(
-        out.status.success(),
-        "user add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let user: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(user["username"], "nakitt");
     let subject = user["subject"].as_str().unwrap().to_string();
 
@@ -140,21 +188,44 @@ async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let out = cli(dir.path(), port, &["client", "list", "--json"], None);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = json_of(
+        &cli(dir.path(), port, &["client", "list", "--json"], None),
+        "client list",
+    );
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(
         list[0].get("client_secret").is_none(),
         "list must never show secrets"
     );
 
+    let soft = json_of(
+        &cli(
+            dir.path(),
+            port,
+            &["token", "add-soft", "--username", "nakitt", "--json"],
+            None,
+        ),
+        "add-soft",
+    );
+    let serial = soft["serial"].as_str().unwrap().to_string();
+    let activation_code = soft["activation_code"].as_str().unwrap().to_string();
+    let secret_b32 = soft["secret_base32"].as_str().unwrap().to_string();
+    assert!(
+        soft["otpauth_uri"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/")
+    );
+    let tokens = json_of(
+        &cli(dir.path(), port, &["token", "list", "--json"], None),
+        "token list",
+    );
+    assert_eq!(tokens[0]["state"], "assigned");
+    assert!(tokens[0].get("secret_base32").is_none());
+
     let _server = Server(
-        Command::new(BIN)
+        command(dir.path(), port)
             .arg("serve")
-            .env("IAM_DATA_DIR", dir.path())
-            .env("IAM_BIND", format!("127.0.0.1:{port}"))
-            .env_remove("IAM_DATABASE_URL")
-            .env_remove("IAM_ISSUER")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -177,6 +248,56 @@ async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let metadata = metadata.expect("the server did not come up");
+
+    // Activation: username + activation code, then the first code (printed by `token code`).
+    let page = http
+        .get(format!("{issuer}/activate-token"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&page, "csrf");
+    let page = http
+        .post(format!("{issuer}/activate-token"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "nakitt"),
+            ("activation_code", activation_code.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<svg"), "no QR code:\n{page}");
+    let first = json_of(
+        &cli(
+            dir.path(),
+            port,
+            &["token", "code", "--serial", &serial, "--json"],
+            None,
+        ),
+        "token code",
+    );
+    let page = http
+        .post(format!("{issuer}/activate-token/confirm"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "nakitt"),
+            ("activation_code", activation_code.as_str()),
+            ("code", first["tokencode"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Your token is active"), "{page}");
+
     let client = CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(client_id),
@@ -206,18 +327,10 @@ async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
         .await
         .unwrap();
     assert!(page.contains("Sign in with your AHS account"));
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
     let res = http
         .post(&signin)
         .form(&[
-            ("csrf", csrf.as_str()),
+            ("csrf", field(&page, "csrf").as_str()),
             ("username", "nakitt"),
             ("password", "correct horse battery staple"),
         ])
@@ -225,8 +338,30 @@ async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
         .await
         .unwrap();
     assert_eq!(res.status(), 303);
+    let page = http
+        .get(&signin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Enter your RSA SecurID passcode."), "{page}");
+    assert!(page.contains("n*****y@e*****"), "masked address:\n{page}");
+    // The activation spent the current step's code; a person would wait for the next one, the
+    // test takes the next step's code at once (the window accepts one step ahead).
+    let res = http
+        .post(&signin)
+        .form(&[
+            ("csrf", field(&page, "csrf").as_str()),
+            ("passcode", code_at(&secret_b32, 1).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 303);
     let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    let q: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+    let q: HashMap<_, _> = back.query_pairs().into_owned().collect();
     assert_eq!(q["state"], *state.secret());
     assert_eq!(q["iss"], issuer);
 
@@ -243,4 +378,15 @@ async fn readme_path_cli_registration_then_sign_in_against_the_served_binary() {
         .claims(&client.id_token_verifier(), &nonce)
         .unwrap();
     assert_eq!(claims.subject().as_str(), subject);
+    let amr: Vec<String> = claims
+        .auth_method_refs()
+        .unwrap()
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(amr, ["pwd", "otp", "mfa"]);
+    assert_eq!(
+        claims.auth_context_ref().unwrap().as_str(),
+        "urn:oidc-core:acr:password+otp"
+    );
 }

@@ -244,15 +244,24 @@ pub(crate) async fn record_failure(
     lock_for: std::time::Duration,
 ) -> Result<(), Error> {
     let id = user_id.to_string();
-    let until = naive(now + chrono::Duration::from_std(lock_for).map_err(|e| Error::Config(e.to_string()))?);
+    let until = naive(
+        now + chrono::Duration::from_std(lock_for).map_err(|e| Error::Config(e.to_string()))?,
+    );
     let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
     db.run(move |conn| {
         diesel::update(users::table.find(&id))
             .set(users::failed_attempts.eq(users::failed_attempts + 1))
             .execute(conn)?;
-        let locked = diesel::update(users::table.find(&id).filter(users::failed_attempts.ge(threshold)))
-            .set((users::locked_until.eq(Some(until)), users::failed_attempts.eq(0)))
-            .execute(conn)?;
+        let locked = diesel::update(
+            users::table
+                .find(&id)
+                .filter(users::failed_attempts.ge(threshold)),
+        )
+        .set((
+            users::locked_until.eq(Some(until)),
+            users::failed_attempts.eq(0),
+        ))
+        .execute(conn)?;
         if locked == 1 {
             tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins");
         }

@@ -11,12 +11,14 @@ use super::pages::{self, ActivatePage, ConfirmPage};
 use super::{AppState, cookies};
 use crate::secret::{b64url, ct_eq, hmac_sha256, random_token};
 
-const NOT_VALID: &str =
-    "The username or activation code is not valid, or the code has expired. Check them, or ask for a new activation code.";
+const NOT_VALID: &str = "The username or activation code is not valid, or the code has expired. Check them, or ask for a new activation code.";
 
 /// The browser key and the form token derived from it (double submit: the token is a keyed hash
 /// of the cookie, so a page of another site cannot produce it).
-fn browser_and_csrf(s: &AppState, headers: &HeaderMap) -> Result<(String, String, Option<HeaderValue>), crate::Error> {
+fn browser_and_csrf(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<(String, String, Option<HeaderValue>), crate::Error> {
     let (key, cookie) = match cookies::get(&s.config, headers, cookies::BROWSER) {
         Some(k) if k.len() == 43 => (k, None),
         _ => {
@@ -25,7 +27,10 @@ fn browser_and_csrf(s: &AppState, headers: &HeaderMap) -> Result<(String, String
             (k, Some(c))
         }
     };
-    let csrf = b64url(&hmac_sha256(&s.config.kek, format!("form:{key}").as_bytes())?);
+    let csrf = b64url(&hmac_sha256(
+        &s.config.kek,
+        format!("form:{key}").as_bytes(),
+    )?);
     Ok((key, csrf, cookie))
 }
 
@@ -80,8 +85,16 @@ fn qr_svg(uri: &str) -> String {
     }
 }
 
-async fn confirm_page(s: &AppState, csrf: &str, form: &ActivateForm, error: Option<&str>) -> Response {
-    let begun = s.tokens.begin_activation(&form.username, &form.activation_code).await;
+async fn confirm_page(
+    s: &AppState,
+    csrf: &str,
+    form: &ActivateForm,
+    error: Option<&str>,
+) -> Response {
+    let begun = s
+        .tokens
+        .begin_activation(&form.username, &form.activation_code)
+        .await;
     let (serial, uri) = match begun {
         Ok(Some(v)) => v,
         Ok(None) => return activate_page(s, csrf, form.username.trim(), Some(NOT_VALID)),
@@ -89,7 +102,11 @@ async fn confirm_page(s: &AppState, csrf: &str, form: &ActivateForm, error: Opti
     };
     let secret = url::Url::parse(&uri)
         .ok()
-        .and_then(|u| u.query_pairs().find(|(k, _)| k == "secret").map(|(_, v)| v.into_owned()))
+        .and_then(|u| {
+            u.query_pairs()
+                .find(|(k, _)| k == "secret")
+                .map(|(_, v)| v.into_owned())
+        })
         .unwrap_or_default();
     pages::render(
         StatusCode::OK,
@@ -108,10 +125,16 @@ async fn confirm_page(s: &AppState, csrf: &str, form: &ActivateForm, error: Opti
     )
 }
 
-async fn parse(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(String, ActivateForm), Response> {
+async fn parse(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(String, ActivateForm), Response> {
     let (_, csrf, _) = browser_and_csrf(s, headers).map_err(|e| pages::internal(s, &e))?;
     let form: ActivateForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    if cookies::get(&s.config, headers, cookies::BROWSER).is_none() || !ct_eq(form.csrf.as_bytes(), csrf.as_bytes()) {
+    if cookies::get(&s.config, headers, cookies::BROWSER).is_none()
+        || !ct_eq(form.csrf.as_bytes(), csrf.as_bytes())
+    {
         return Err(activate_page(
             s,
             &csrf,
@@ -132,12 +155,20 @@ pub(crate) async fn submit(State(s): State<AppState>, headers: HeaderMap, body: 
     }
 }
 
-pub(crate) async fn confirm(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub(crate) async fn confirm(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (csrf, form) = match parse(&s, &headers, &body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
-    match s.tokens.complete_activation(&form.username, &form.activation_code, &form.code).await {
+    match s
+        .tokens
+        .complete_activation(&form.username, &form.activation_code, &form.code)
+        .await
+    {
         Ok(true) => pages::message(
             &s,
             "Your token is active",

@@ -92,7 +92,8 @@ async fn authorize(
             now - session.auth_time <= Duration::seconds(i64::try_from(m).unwrap_or(i64::MAX))
         });
         // A password-only session does not satisfy a client that needs the second factor.
-        let strong_enough = !needs_mfa || session.acr.as_deref() == Some(crate::mfa::ACR_PASSWORD_OTP);
+        let strong_enough =
+            !needs_mfa || session.acr.as_deref() == Some(crate::mfa::ACR_PASSWORD_OTP);
         if !request.prompt_login && fresh_enough && strong_enough {
             match accounts::find_by_id(&s.db, &session.user_id).await {
                 Ok(Some(user)) if !user.disabled => {

@@ -55,8 +55,14 @@ pub(crate) fn router(inner: AppState) -> Router {
             &format!("{}/{{id}}", paths::SIGNIN),
             get(signin::show).post(signin::submit),
         )
-        .route(paths::ACTIVATE_TOKEN, get(activation::show).post(activation::submit))
-        .route(&format!("{}/confirm", paths::ACTIVATE_TOKEN), post(activation::confirm))
+        .route(
+            paths::ACTIVATE_TOKEN,
+            get(activation::show).post(activation::submit),
+        )
+        .route(
+            &format!("{}/confirm", paths::ACTIVATE_TOKEN),
+            post(activation::confirm),
+        )
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))

@@ -81,7 +81,12 @@ struct MessagePage<'a> {
 
 /// A page that tells one thing (a success, a notice).
 pub(crate) fn message(s: &AppState, title: &str, message: &str) -> Response {
-    let page = MessagePage { service: &s.config.service_name, base: s.config.base_path(), title, message };
+    let page = MessagePage {
+        service: &s.config.service_name,
+        base: s.config.base_path(),
+        title,
+        message,
+    };
     html(StatusCode::OK, page.render())
 }
 

@@ -23,7 +23,8 @@ use crate::{accounts, sessions};
 
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
 const BAD_ANY: &str = "The username, password or passcode is incorrect. Please sign in again.";
-const STALE_FORM: &str = "This form was open too long or was sent from elsewhere. Please try again.";
+const STALE_FORM: &str =
+    "This form was open too long or was sent from elsewhere. Please try again.";
 
 /// A factor's pending challenge, kept in the journey between the two answers.
 #[derive(Serialize, Deserialize)]
@@ -41,15 +42,29 @@ impl Pending {
             InputKind::Numeric { max_len } => (true, max_len),
             InputKind::Text { max_len } => (false, max_len),
         };
-        Pending { state, label: prompt.label.clone(), hint: prompt.hint.clone(), numeric, max_len }
+        Pending {
+            state,
+            label: prompt.label.clone(),
+            hint: prompt.hint.clone(),
+            numeric,
+            max_len,
+        }
     }
     fn prompt(&self) -> Prompt {
         let input = if self.numeric {
-            InputKind::Numeric { max_len: self.max_len }
+            InputKind::Numeric {
+                max_len: self.max_len,
+            }
         } else {
-            InputKind::Text { max_len: self.max_len }
+            InputKind::Text {
+                max_len: self.max_len,
+            }
         };
-        Prompt { label: self.label.clone(), hint: self.hint.clone(), input }
+        Prompt {
+            label: self.label.clone(),
+            hint: self.hint.clone(),
+            input,
+        }
     }
 }
 
@@ -77,7 +92,13 @@ async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Re
     }
 }
 
-fn signin_page(s: &AppState, j: &Journey, status: StatusCode, username: &str, error: Option<&str>) -> Response {
+fn signin_page(
+    s: &AppState,
+    j: &Journey,
+    status: StatusCode,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
     pages::render(
         status,
         &SigninPage {
@@ -95,24 +116,41 @@ fn signin_page(s: &AppState, j: &Journey, status: StatusCode, username: &str, er
 /// The account behind the journey, if the password step named one that exists.
 async fn journey_user(s: &AppState, j: &Journey) -> Result<Option<UserRow>, Response> {
     match &j.user_id {
-        Some(id) => accounts::find_by_id(&s.db, id).await.map_err(|e| pages::internal(s, &e)),
+        Some(id) => accounts::find_by_id(&s.db, id)
+            .await
+            .map_err(|e| pages::internal(s, &e)),
         None => Ok(None),
     }
 }
 
 /// The factor an account uses: its own token's, else the configured fallback.
-async fn factor_for(s: &AppState, user_id: &str) -> Result<Option<Arc<dyn SecondFactor>>, crate::Error> {
+async fn factor_for(
+    s: &AppState,
+    user_id: &str,
+) -> Result<Option<Arc<dyn SecondFactor>>, crate::Error> {
     if let Some(token) = s.tokens.usable_token(user_id).await? {
         return Ok(s.factors.get(&token.factor).cloned());
     }
-    Ok(s.config.fallback_factor.as_ref().and_then(|f| s.factors.get(f).cloned()))
+    Ok(s.config
+        .fallback_factor
+        .as_ref()
+        .and_then(|f| s.factors.get(f).cloned()))
 }
 
 fn account_of(u: &UserRow) -> FactorAccount {
-    FactorAccount { user_id: u.id.clone(), username: u.username.clone(), email: u.email.clone() }
+    FactorAccount {
+        user_id: u.id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+    }
 }
 
-async fn passcode_page(s: &AppState, j: &Journey, status: StatusCode, error: Option<&str>) -> Response {
+async fn passcode_page(
+    s: &AppState,
+    j: &Journey,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let user = match journey_user(s, j).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -121,7 +159,10 @@ async fn passcode_page(s: &AppState, j: &Journey, status: StatusCode, error: Opt
         Some(u) => mfa::mask_email(&u.email),
         None => mfa::fake_masked_email(&s.config.kek, j.claimed_username.as_deref().unwrap_or("")),
     };
-    let pending: Option<Pending> = j.factor_state.as_deref().and_then(|p| serde_json::from_str(p).ok());
+    let pending: Option<Pending> = j
+        .factor_state
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
     // The factor's own question only once the password is known to be right: before that every
     // account sees the same default page.
     let prompt = match (&pending, &user) {
@@ -137,7 +178,11 @@ async fn passcode_page(s: &AppState, j: &Journey, status: StatusCode, error: Opt
         InputKind::Numeric { max_len } => (true, max_len),
         InputKind::Text { max_len } => (false, max_len),
     };
-    let heading = if pending.is_some() { "Next tokencode" } else { "Verify your identity" };
+    let heading = if pending.is_some() {
+        "Next tokencode"
+    } else {
+        "Verify your identity"
+    };
     pages::render(
         status,
         &PasscodePage {
@@ -157,7 +202,11 @@ async fn passcode_page(s: &AppState, j: &Journey, status: StatusCode, error: Opt
     )
 }
 
-pub(crate) async fn show(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+pub(crate) async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
     let j = match load(&s, &headers, &id).await {
         Ok(j) => j,
         Err(r) => return r,
@@ -197,9 +246,17 @@ pub(crate) async fn submit(
     let form: StepForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let csrf_ok = ct_eq(form.csrf.as_bytes(), j.csrf.as_bytes());
     match j.current() {
-        Some(Step::Password) if !csrf_ok => signin_page(&s, &j, StatusCode::BAD_REQUEST, &form.username, Some(STALE_FORM)),
+        Some(Step::Password) if !csrf_ok => signin_page(
+            &s,
+            &j,
+            StatusCode::BAD_REQUEST,
+            &form.username,
+            Some(STALE_FORM),
+        ),
         Some(Step::Password) => password_step(&s, &headers, j, form).await,
-        Some(Step::SecondFactor) if !csrf_ok => passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await,
+        Some(Step::SecondFactor) if !csrf_ok => {
+            passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await
+        }
         Some(Step::SecondFactor) => second_factor_step(&s, &headers, j, form.passcode).await,
         None => finish(&s, &headers, j).await,
     }
@@ -216,13 +273,27 @@ async fn save_and_continue(s: &AppState, headers: &HeaderMap, j: Journey) -> Res
 }
 
 async fn count_failure(s: &AppState, user_id: &str) -> Result<(), crate::Error> {
-    accounts::record_failure(&s.db, user_id, s.now(), s.config.lockout_threshold, s.config.lockout_duration).await
+    accounts::record_failure(
+        &s.db,
+        user_id,
+        s.now(),
+        s.config.lockout_threshold,
+        s.config.lockout_duration,
+    )
+    .await
 }
 
-async fn password_step(s: &AppState, headers: &HeaderMap, mut j: Journey, form: StepForm) -> Response {
+async fn password_step(
+    s: &AppState,
+    headers: &HeaderMap,
+    mut j: Journey,
+    form: StepForm,
+) -> Response {
     let username = form.username.trim().to_string();
-    let well_formed =
-        !username.is_empty() && !form.password.is_empty() && username.len() <= 254 && form.password.len() <= 1024;
+    let well_formed = !username.is_empty()
+        && !form.password.is_empty()
+        && username.len() <= 254
+        && form.password.len() <= 1024;
     let user = if well_formed {
         match accounts::find_by_username(&s.db, &username).await {
             Ok(u) => u.filter(|u| !u.disabled),
@@ -238,9 +309,12 @@ async fn password_step(s: &AppState, headers: &HeaderMap, mut j: Journey, form: 
         Ok(ok) => ok && well_formed,
         Err(e) => return pages::internal(s, &e),
     };
-    let locked = user.as_ref().is_some_and(|u| accounts::is_locked(u, s.now()));
+    let locked = user
+        .as_ref()
+        .is_some_and(|u| accounts::is_locked(u, s.now()));
     let ok = right && !locked;
-    if !ok && let Some(u) = &user
+    if !ok
+        && let Some(u) = &user
         && !locked
         && let Err(e) = count_failure(s, &u.id).await
     {
@@ -281,10 +355,21 @@ fn is_well_formed(prompt: &Prompt, answer: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-async fn second_factor_step(s: &AppState, headers: &HeaderMap, mut j: Journey, passcode: String) -> Response {
+async fn second_factor_step(
+    s: &AppState,
+    headers: &HeaderMap,
+    mut j: Journey,
+    passcode: String,
+) -> Response {
     let passcode = passcode.trim().to_string();
-    let pending: Option<Pending> = j.factor_state.as_deref().and_then(|p| serde_json::from_str(p).ok());
-    let shape = pending.as_ref().map(Pending::prompt).unwrap_or_else(mfa::tokens::passcode_prompt);
+    let pending: Option<Pending> = j
+        .factor_state
+        .as_deref()
+        .and_then(|p| serde_json::from_str(p).ok());
+    let shape = pending
+        .as_ref()
+        .map(Pending::prompt)
+        .unwrap_or_else(mfa::tokens::passcode_prompt);
     if let Err(msg) = is_well_formed(&shape, &passcode) {
         // A malformed answer is not an attempt: nothing is spent or counted.
         return passcode_page(s, &j, StatusCode::OK, Some(msg)).await;
@@ -294,20 +379,22 @@ async fn second_factor_step(s: &AppState, headers: &HeaderMap, mut j: Journey, p
         Err(r) => return r,
     };
     let outcome = match &user {
-        Some(u) if j.password_ok && !accounts::is_locked(u, s.now()) => match factor_for(s, &u.id).await {
-            Ok(Some(f)) => {
-                let state = pending.as_ref().map(|p| p.state.as_str());
-                match f.verify(&account_of(u), &passcode, state).await {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tracing::error!(error = %e, factor = f.kind(), "second factor failed");
-                        Verification::Rejected
+        Some(u) if j.password_ok && !accounts::is_locked(u, s.now()) => {
+            match factor_for(s, &u.id).await {
+                Ok(Some(f)) => {
+                    let state = pending.as_ref().map(|p| p.state.as_str());
+                    match f.verify(&account_of(u), &passcode, state).await {
+                        Ok(v) => v,
+                        Err(e) => {
+                            tracing::error!(error = %e, factor = f.kind(), "second factor failed");
+                            Verification::Rejected
+                        }
                     }
                 }
+                Ok(None) => Verification::Rejected,
+                Err(e) => return pages::internal(s, &e),
             }
-            Ok(None) => Verification::Rejected,
-            Err(e) => return pages::internal(s, &e),
-        },
+        }
         Some(u) => {
             // A wrong password: the tokencode is spent all the same, and nothing else happens.
             if let Err(e) = s.tokens.spend(&u.id, &passcode).await {
@@ -356,7 +443,12 @@ async fn second_factor_step(s: &AppState, headers: &HeaderMap, mut j: Journey, p
 /// client. Exactly one request finishes a journey.
 async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
     let Some(user_id) = j.user_id.clone().filter(|_| j.password_ok) else {
-        return pages::error(s, StatusCode::BAD_REQUEST, "This sign-in cannot continue", "Please start again.");
+        return pages::error(
+            s,
+            StatusCode::BAD_REQUEST,
+            "This sign-in cannot continue",
+            "Please start again.",
+        );
     };
     let now = s.now();
     match journey::finish(&s.db, &j.id, now).await {
@@ -380,7 +472,16 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
     if let Err(e) = accounts::record_success(&s.db, &user_id).await {
         return pages::internal(s, &e);
     }
-    let created = sessions::create(&s.db, &user_id, now, &j.amr, j.acr.clone(), now, s.config.session_absolute).await;
+    let created = sessions::create(
+        &s.db,
+        &user_id,
+        now,
+        &j.amr,
+        j.acr.clone(),
+        now,
+        s.config.session_absolute,
+    )
+    .await;
     let (session, secret) = match created {
         Ok(v) => v,
         Err(e) => return pages::internal(s, &e),

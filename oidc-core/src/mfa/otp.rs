@@ -51,12 +51,18 @@ impl OtpAlgorithm {
 /// left-padded with zeros.
 pub fn hotp(secret: &[u8], counter: u64, digits: u32, alg: OtpAlgorithm) -> Result<String, Error> {
     if !(6..=9).contains(&digits) {
-        return Err(Error::InvalidInput(format!("{digits} digits: an OATH code has 6 to 9")));
+        return Err(Error::InvalidInput(format!(
+            "{digits} digits: an OATH code has 6 to 9"
+        )));
     }
     let key = PKey::hmac(secret).map_err(|e| Error::Crypto(e.to_string()))?;
     let mut signer = Signer::new(alg.digest(), &key).map_err(|e| Error::Crypto(e.to_string()))?;
-    signer.update(&counter.to_be_bytes()).map_err(|e| Error::Crypto(e.to_string()))?;
-    let mac = signer.sign_to_vec().map_err(|e| Error::Crypto(e.to_string()))?;
+    signer
+        .update(&counter.to_be_bytes())
+        .map_err(|e| Error::Crypto(e.to_string()))?;
+    let mac = signer
+        .sign_to_vec()
+        .map_err(|e| Error::Crypto(e.to_string()))?;
     let offset = usize::from(mac.last().copied().unwrap_or(0) & 0x0f);
     let bytes: [u8; 4] = mac
         .get(offset..offset + 4)
@@ -74,8 +80,14 @@ pub fn time_step(unix_time: i64, period: u64) -> i64 {
 }
 
 /// RFC 6238: the TOTP value for a time step.
-pub fn totp_at_step(secret: &[u8], step: i64, digits: u32, alg: OtpAlgorithm) -> Result<String, Error> {
-    let counter = u64::try_from(step).map_err(|_| Error::InvalidInput("time before 1970".into()))?;
+pub fn totp_at_step(
+    secret: &[u8],
+    step: i64,
+    digits: u32,
+    alg: OtpAlgorithm,
+) -> Result<String, Error> {
+    let counter =
+        u64::try_from(step).map_err(|_| Error::InvalidInput("time before 1970".into()))?;
     hotp(secret, counter, digits, alg)
 }
 
@@ -87,11 +99,14 @@ mod tests {
     fn rfc4226_appendix_d_hotp_vectors() {
         let secret = b"12345678901234567890";
         let expected = [
-            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871",
-            "520489",
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
         ];
         for (counter, want) in expected.iter().enumerate() {
-            assert_eq!(hotp(secret, counter as u64, 6, OtpAlgorithm::Sha1).unwrap(), *want);
+            assert_eq!(
+                hotp(secret, counter as u64, 6, OtpAlgorithm::Sha1).unwrap(),
+                *want
+            );
         }
     }
 
@@ -111,9 +126,21 @@ mod tests {
         ];
         for (t, w1, w256, w512) in table {
             let step = time_step(t, 30);
-            assert_eq!(totp_at_step(&sha1, step, 8, OtpAlgorithm::Sha1).unwrap(), w1, "SHA1 at {t}");
-            assert_eq!(totp_at_step(&sha256, step, 8, OtpAlgorithm::Sha256).unwrap(), w256, "SHA256 at {t}");
-            assert_eq!(totp_at_step(&sha512, step, 8, OtpAlgorithm::Sha512).unwrap(), w512, "SHA512 at {t}");
+            assert_eq!(
+                totp_at_step(&sha1, step, 8, OtpAlgorithm::Sha1).unwrap(),
+                w1,
+                "SHA1 at {t}"
+            );
+            assert_eq!(
+                totp_at_step(&sha256, step, 8, OtpAlgorithm::Sha256).unwrap(),
+                w256,
+                "SHA256 at {t}"
+            );
+            assert_eq!(
+                totp_at_step(&sha512, step, 8, OtpAlgorithm::Sha512).unwrap(),
+                w512,
+                "SHA512 at {t}"
+            );
         }
     }
 
@@ -124,7 +151,10 @@ mod tests {
         assert_eq!(time_step(-1, 30), -1);
         assert!(hotp(b"k", 0, 5, OtpAlgorithm::Sha1).is_err());
         assert!(totp_at_step(b"k", -1, 6, OtpAlgorithm::Sha1).is_err());
-        assert_eq!(OtpAlgorithm::parse("hmac-sha-256"), Some(OtpAlgorithm::Sha256));
+        assert_eq!(
+            OtpAlgorithm::parse("hmac-sha-256"),
+            Some(OtpAlgorithm::Sha256)
+        );
         assert_eq!(OtpAlgorithm::parse("md5"), None);
     }
 }

@@ -8,9 +8,6 @@
 //! bad lines and keep the good ones; only a failure that puts the whole file in doubt (not text,
 //! not XML, a wrong key) rejects it as a whole. No message ever quotes a seed.
 
-// used by token import (mfa::tokens), landing with the same issue
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::fmt;
 

@@ -182,11 +182,21 @@ impl TokenStore {
 
     fn open_row(&self, row: OtpTokenRow) -> Result<Live, Error> {
         let secret = open(&self.kek, &row.secret, row.id.as_bytes())?;
-        let alg = OtpAlgorithm::parse(&row.algorithm)
-            .ok_or_else(|| Error::Internal(format!("token {} has algorithm {}", row.serial, row.algorithm)))?;
+        let alg = OtpAlgorithm::parse(&row.algorithm).ok_or_else(|| {
+            Error::Internal(format!(
+                "token {} has algorithm {}",
+                row.serial, row.algorithm
+            ))
+        })?;
         let digits = u32::try_from(row.digits).map_err(|_| Error::Internal("bad digits".into()))?;
         let period = u64::try_from(row.period).map_err(|_| Error::Internal("bad period".into()))?;
-        Ok(Live { row, secret, alg, digits, period })
+        Ok(Live {
+            row,
+            secret,
+            alg,
+            digits,
+            period,
+        })
     }
 
     /// The token a user signs in with: assigned or active, and for soft tokens activated.
@@ -199,9 +209,9 @@ impl TokenStore {
                     .filter(otp_tokens::state.eq_any(["assigned", "active"]))
                     .select(OtpTokenRow::as_select())
                     .load(conn)?;
-                Ok(rows
-                    .into_iter()
-                    .find(|r| r.state == "active" || (r.kind == "hardware" && r.state == "assigned")))
+                Ok(rows.into_iter().find(|r| {
+                    r.state == "active" || (r.kind == "hardware" && r.state == "assigned")
+                }))
             })
             .await
     }
@@ -212,14 +222,18 @@ impl TokenStore {
         let id = id.to_string();
         self.db
             .run(move |conn| {
-                let target = otp_tokens::table
-                    .find(&id)
-                    .filter(otp_tokens::last_step.is_null().or(otp_tokens::last_step.lt(step)));
+                let target = otp_tokens::table.find(&id).filter(
+                    otp_tokens::last_step
+                        .is_null()
+                        .or(otp_tokens::last_step.lt(step)),
+                );
                 let n = match drift {
                     Some(d) => diesel::update(target)
                         .set((otp_tokens::last_step.eq(step), otp_tokens::drift.eq(d)))
                         .execute(conn)?,
-                    None => diesel::update(target).set(otp_tokens::last_step.eq(step)).execute(conn)?,
+                    None => diesel::update(target)
+                        .set(otp_tokens::last_step.eq(step))
+                        .execute(conn)?,
                 };
                 Ok(n == 1)
             })
@@ -251,7 +265,10 @@ impl TokenStore {
         self.db
             .run(move |conn| {
                 diesel::update(otp_tokens::table.find(&id))
-                    .set((otp_tokens::failures.eq(0), otp_tokens::next_code_mode.eq(false)))
+                    .set((
+                        otp_tokens::failures.eq(0),
+                        otp_tokens::next_code_mode.eq(false),
+                    ))
                     .execute(conn)?;
                 // A hardware token turns active at its first correct passcode.
                 diesel::update(
@@ -260,7 +277,10 @@ impl TokenStore {
                         .filter(otp_tokens::state.eq("assigned"))
                         .filter(otp_tokens::kind.eq("hardware")),
                 )
-                .set((otp_tokens::state.eq("active"), otp_tokens::activated_at.eq(now)))
+                .set((
+                    otp_tokens::state.eq("active"),
+                    otp_tokens::activated_at.eq(now),
+                ))
                 .execute(conn)?;
                 Ok(())
             })
@@ -286,7 +306,10 @@ impl TokenStore {
         }
         if let Some(state) = challenge {
             // Next tokencode: exactly the step after the one accepted with the passcode.
-            let Some(prev) = state.strip_prefix("next:").and_then(|s| s.parse::<i64>().ok()) else {
+            let Some(prev) = state
+                .strip_prefix("next:")
+                .and_then(|s| s.parse::<i64>().ok())
+            else {
                 return Ok(Verification::Rejected);
             };
             let step = prev + 1;
@@ -346,7 +369,9 @@ impl TokenStore {
     /// cannot be used again, and nothing else changes (no failure counted, no next-tokencode mode:
     /// that would tell a stranger the password was wrong).
     pub(crate) async fn spend(&self, user_id: &str, response: &str) -> Result<(), Error> {
-        let Some(row) = self.usable_token(user_id).await? else { return Ok(()) };
+        let Some(row) = self.usable_token(user_id).await? else {
+            return Ok(());
+        };
         if !is_digits(response) || response.len() > 16 {
             return Ok(());
         }
@@ -362,8 +387,17 @@ impl TokenStore {
         Ok(())
     }
 
-    fn otpauth_uri(&self, username: &str, secret: &[u8], alg: OtpAlgorithm, digits: u32, period: u32) -> String {
-        let enc = |s: &str| percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
+    fn otpauth_uri(
+        &self,
+        username: &str,
+        secret: &[u8],
+        alg: OtpAlgorithm,
+        digits: u32,
+        period: u32,
+    ) -> String {
+        let enc = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
         format!(
             "otpauth://totp/{}:{}?secret={}&issuer={}&algorithm={}&digits={digits}&period={period}",
             enc(&self.issuer_label),
@@ -378,11 +412,20 @@ impl TokenStore {
         accounts::find_by_username(&self.db, username)
             .await?
             .map(|u| u.id)
-            .ok_or_else(|| Error::NotFound(format!("no user {:?}", accounts::normalize_username(username))))
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })
     }
 
     /// Disables the user's current token when replacing it; refuses when not replacing.
-    fn make_room(conn: &mut crate::store::DbConnection, user_id: &str, replace: bool) -> Result<(), Error> {
+    fn make_room(
+        conn: &mut crate::store::DbConnection,
+        user_id: &str,
+        replace: bool,
+    ) -> Result<(), Error> {
         let current: Vec<String> = otp_tokens::table
             .filter(otp_tokens::user_id.eq(user_id))
             .filter(otp_tokens::state.eq_any(["assigned", "active"]))
@@ -403,12 +446,21 @@ impl TokenStore {
         Ok(())
     }
 
-    pub(crate) async fn import(&self, bytes: &[u8], psk: Option<&[u8]>, partial: bool) -> Result<ImportReport, Error> {
+    pub(crate) async fn import(
+        &self,
+        bytes: &[u8],
+        psk: Option<&[u8]>,
+        partial: bool,
+    ) -> Result<ImportReport, Error> {
         let parsed = super::seedfile::parse(bytes, psk)
             .map_err(|e| Error::InvalidInput(format!("line {}: {}", e.line, e.message)))?;
         let mut report = ImportReport {
             imported: Vec::new(),
-            errors: parsed.errors.iter().map(|e| (e.line, e.message.clone())).collect(),
+            errors: parsed
+                .errors
+                .iter()
+                .map(|e| (e.line, e.message.clone()))
+                .collect(),
         };
         let mut rows = Vec::new();
         let now = naive(self.now());
@@ -449,7 +501,9 @@ impl TokenStore {
                     .load(conn)?;
                 for (line, r) in &rows {
                     if existing.contains(&r.serial) {
-                        report.errors.push((*line, format!("serial {} is already imported", r.serial)));
+                        report
+                            .errors
+                            .push((*line, format!("serial {} is already imported", r.serial)));
                     }
                 }
                 report.errors.sort();
@@ -457,14 +511,20 @@ impl TokenStore {
                     return Ok(report);
                 }
                 for (_, r) in rows.iter().filter(|(_, r)| !existing.contains(&r.serial)) {
-                    diesel::insert_into(otp_tokens::table).values(r).execute(conn)?;
+                    diesel::insert_into(otp_tokens::table)
+                        .values(r)
+                        .execute(conn)?;
                     report.imported.push(r.serial.clone());
                 }
                 Ok(report)
             })
             .await?;
         if !report.errors.is_empty() && !partial {
-            let lines: Vec<String> = report.errors.iter().map(|(l, m)| format!("line {l}: {m}")).collect();
+            let lines: Vec<String> = report
+                .errors
+                .iter()
+                .map(|(l, m)| format!("line {l}: {m}"))
+                .collect();
             return Err(Error::InvalidInput(format!(
                 "nothing imported ({} bad rows; pass --partial to import the good rows only):\n{}",
                 report.errors.len(),
@@ -474,7 +534,13 @@ impl TokenStore {
         Ok(report)
     }
 
-    pub(crate) async fn assign(&self, username: &str, serial: &str, pin: Option<String>, replace: bool) -> Result<TokenInfo, Error> {
+    pub(crate) async fn assign(
+        &self,
+        username: &str,
+        serial: &str,
+        pin: Option<String>,
+        replace: bool,
+    ) -> Result<TokenInfo, Error> {
         let user_id = self.user_id_of(username).await?;
         let pin_hash = match pin {
             Some(p) => Some(password::hash(check_pin(&p)?).await?),
@@ -493,7 +559,9 @@ impl TokenStore {
                     None => return Err(Error::NotFound(format!("no token with serial {s2}"))),
                     Some("unassigned") => {}
                     Some(other) => {
-                        return Err(Error::Conflict(format!("token {s2} is {other}, not unassigned")));
+                        return Err(Error::Conflict(format!(
+                            "token {s2} is {other}, not unassigned"
+                        )));
                     }
                 }
                 Self::make_room(conn, &user_id, replace)?;
@@ -511,7 +579,9 @@ impl TokenStore {
                 ))
                 .execute(conn)?;
                 if n != 1 {
-                    return Err(Error::Conflict(format!("token {s2} was assigned meanwhile")));
+                    return Err(Error::Conflict(format!(
+                        "token {s2} was assigned meanwhile"
+                    )));
                 }
                 Ok(())
             })
@@ -519,10 +589,20 @@ impl TokenStore {
         self.info(&serial).await
     }
 
-    pub(crate) async fn add_soft(&self, username: &str, pin: Option<String>, replace: bool) -> Result<SoftTokenEnrolment, Error> {
+    pub(crate) async fn add_soft(
+        &self,
+        username: &str,
+        pin: Option<String>,
+        replace: bool,
+    ) -> Result<SoftTokenEnrolment, Error> {
         let user = accounts::find_by_username(&self.db, username)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no user {:?}", accounts::normalize_username(username))))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })?;
         let pin_hash = match pin {
             Some(p) => Some(password::hash(check_pin(&p)?).await?),
             None => None,
@@ -533,7 +613,8 @@ impl TokenStore {
         let activation_code = format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]);
         let activation_hash = password::hash(code.clone()).await?;
         let now = self.now();
-        let expires = now + Duration::from_std(self.activation_ttl).map_err(|e| Error::Config(e.to_string()))?;
+        let expires = now
+            + Duration::from_std(self.activation_ttl).map_err(|e| Error::Config(e.to_string()))?;
         let id = new_id();
         let row = OtpTokenRow {
             secret: seal(&self.kek, &secret, id.as_bytes())?,
@@ -560,7 +641,9 @@ impl TokenStore {
         self.db
             .write(move |conn| {
                 Self::make_room(conn, &user_id, replace)?;
-                diesel::insert_into(otp_tokens::table).values(&row).execute(conn)?;
+                diesel::insert_into(otp_tokens::table)
+                    .values(&row)
+                    .execute(conn)?;
                 Ok(())
             })
             .await?;
@@ -568,15 +651,28 @@ impl TokenStore {
             serial,
             activation_code: Secret::new(activation_code),
             activation_expires_at: expires,
-            otpauth_uri: Secret::new(self.otpauth_uri(&user.username, &secret, OtpAlgorithm::Sha1, 6, 30)),
+            otpauth_uri: Secret::new(self.otpauth_uri(
+                &user.username,
+                &secret,
+                OtpAlgorithm::Sha1,
+                6,
+                30,
+            )),
             secret_base32: Secret::new(data_encoding::BASE32_NOPAD.encode(&secret)),
         })
     }
 
     /// The soft token awaiting activation for this username and activation code; the code is
     /// checked in constant time against its hash (a dummy hash when there is no such token).
-    async fn pending_activation(&self, username: &str, activation_code: &str) -> Result<Option<Live>, Error> {
-        let code: String = activation_code.chars().filter(char::is_ascii_digit).collect();
+    async fn pending_activation(
+        &self,
+        username: &str,
+        activation_code: &str,
+    ) -> Result<Option<Live>, Error> {
+        let code: String = activation_code
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect();
         let user = accounts::find_by_username(&self.db, username).await?;
         let now = naive(self.now());
         let row = match &user {
@@ -598,7 +694,8 @@ impl TokenStore {
             }
             None => None,
         };
-        let ok = password::verify(code, row.as_ref().and_then(|r| r.activation_hash.clone())).await?;
+        let ok =
+            password::verify(code, row.as_ref().and_then(|r| r.activation_hash.clone())).await?;
         match row {
             Some(r) if ok => Ok(Some(self.open_row(r)?)),
             Some(r) => {
@@ -627,7 +724,11 @@ impl TokenStore {
 
     /// Step one of activation: the username and activation code are right; returns the
     /// `otpauth://` URI to show (with its QR code).
-    pub(crate) async fn begin_activation(&self, username: &str, activation_code: &str) -> Result<Option<(String, String)>, Error> {
+    pub(crate) async fn begin_activation(
+        &self,
+        username: &str,
+        activation_code: &str,
+    ) -> Result<Option<(String, String)>, Error> {
         let Some(live) = self.pending_activation(username, activation_code).await? else {
             return Ok(None);
         };
@@ -642,7 +743,12 @@ impl TokenStore {
     }
 
     /// Step two: the first code from the app proves the enrolment; the token turns active.
-    pub(crate) async fn complete_activation(&self, username: &str, activation_code: &str, code: &str) -> Result<bool, Error> {
+    pub(crate) async fn complete_activation(
+        &self,
+        username: &str,
+        activation_code: &str,
+        code: &str,
+    ) -> Result<bool, Error> {
         let Some(live) = self.pending_activation(username, activation_code).await? else {
             return Ok(false);
         };
@@ -657,15 +763,19 @@ impl TokenStore {
         let now = naive(now);
         self.db
             .run(move |conn| {
-                let n = diesel::update(otp_tokens::table.find(&id).filter(otp_tokens::state.eq("assigned")))
-                    .set((
-                        otp_tokens::state.eq("active"),
-                        otp_tokens::activated_at.eq(now),
-                        otp_tokens::activation_hash.eq(None::<String>),
-                        otp_tokens::activation_expires_at.eq(None::<chrono::NaiveDateTime>),
-                        otp_tokens::failures.eq(0),
-                    ))
-                    .execute(conn)?;
+                let n = diesel::update(
+                    otp_tokens::table
+                        .find(&id)
+                        .filter(otp_tokens::state.eq("assigned")),
+                )
+                .set((
+                    otp_tokens::state.eq("active"),
+                    otp_tokens::activated_at.eq(now),
+                    otp_tokens::activation_hash.eq(None::<String>),
+                    otp_tokens::activation_expires_at.eq(None::<chrono::NaiveDateTime>),
+                    otp_tokens::failures.eq(0),
+                ))
+                .execute(conn)?;
                 Ok(n == 1)
             })
             .await
@@ -702,7 +812,11 @@ impl TokenStore {
 
     /// Disables a token, marks it lost, or unassigns it (back to the pool; a soft token cannot be
     /// reused and is disabled instead).
-    pub(crate) async fn set_state(&self, serial: &str, state: TokenState) -> Result<TokenInfo, Error> {
+    pub(crate) async fn set_state(
+        &self,
+        serial: &str,
+        state: TokenState,
+    ) -> Result<TokenInfo, Error> {
         let s = serial.to_string();
         self.db
             .run(move |conn| {
@@ -726,14 +840,18 @@ impl TokenStore {
                         ))
                         .execute(conn)?,
                     TokenState::Unassigned => diesel::update(target)
-                        .set((otp_tokens::state.eq("disabled"), otp_tokens::user_id.eq(None::<String>)))
+                        .set((
+                            otp_tokens::state.eq("disabled"),
+                            otp_tokens::user_id.eq(None::<String>),
+                        ))
                         .execute(conn)?,
-                    TokenState::Disabled | TokenState::Lost => {
-                        diesel::update(target).set(otp_tokens::state.eq(state.as_str())).execute(conn)?
-                    }
+                    TokenState::Disabled | TokenState::Lost => diesel::update(target)
+                        .set(otp_tokens::state.eq(state.as_str()))
+                        .execute(conn)?,
                     TokenState::Assigned | TokenState::Active => {
                         return Err(Error::InvalidInput(
-                            "a token becomes assigned by assign and active by its first passcode".into(),
+                            "a token becomes assigned by assign and active by its first passcode"
+                                .into(),
                         ));
                     }
                 };
@@ -744,10 +862,15 @@ impl TokenStore {
     }
 
     /// The current tokencode of a token whose seed the server holds (support and demo aid).
-    pub(crate) async fn current_code(&self, serial: &str, i_am_support: bool) -> Result<String, Error> {
+    pub(crate) async fn current_code(
+        &self,
+        serial: &str,
+        i_am_support: bool,
+    ) -> Result<String, Error> {
         if !i_am_support && !self.is_demo().await? {
             return Err(Error::InvalidInput(
-                "refused: this is not a demo database; a support engineer may pass --i-am-support".into(),
+                "refused: this is not a demo database; a support engineer may pass --i-am-support"
+                    .into(),
             ));
         }
         let s = serial.to_string();
@@ -786,7 +909,11 @@ impl TokenStore {
         self.db
             .write(|conn| {
                 let users: i64 = users::table.count().get_result(conn)?;
-                let demo: Option<String> = meta::table.find("demo").select(meta::value).first(conn).optional()?;
+                let demo: Option<String> = meta::table
+                    .find("demo")
+                    .select(meta::value)
+                    .first(conn)
+                    .optional()?;
                 if demo.as_deref() == Some("true") {
                     return Ok(());
                 }
@@ -863,6 +990,9 @@ impl SecondFactor for TotpFactor {
         response: &'a str,
         challenge: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Verification, Error>> {
-        Box::pin(self.store.verify_passcode(&account.user_id, response, challenge))
+        Box::pin(
+            self.store
+                .verify_passcode(&account.user_id, response, challenge),
+        )
     }
 }

@@ -645,14 +645,16 @@ mod tests {
     #[test]
     fn oidc_core_5_5_1_1_essential_acr_from_the_claims_parameter() {
         use crate::mfa::{ACR_PASSWORD, ACR_PASSWORD_OTP};
-        let claims = |v: &str| {
-            check(with(base(), "claims", Some(v))).unwrap()
-        };
-        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#));
+        let claims = |v: &str| check(with(base(), "claims", Some(v))).unwrap();
+        let r = claims(&format!(
+            r#"{{"id_token":{{"acr":{{"essential":true,"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#
+        ));
         assert_eq!(r.essential_acr, Some(vec![ACR_PASSWORD_OTP.to_string()]));
         assert_eq!(r.needs_second_factor(false), Ok(true));
         // Not essential: a mere preference.
-        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#));
+        let r = claims(&format!(
+            r#"{{"id_token":{{"acr":{{"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#
+        ));
         assert_eq!(r.essential_acr, None);
         assert_eq!(r.needs_second_factor(false), Ok(false));
         // An essential value nobody can give.
@@ -662,12 +664,22 @@ mod tests {
             ErrorCode::UnmetAuthenticationRequirements
         );
         // Password only, but the client insists on a second factor: unmet.
-        let r = claims(&format!(r#"{{"id_token":{{"acr":{{"essential":true,"value":"{ACR_PASSWORD}"}}}}}}"#));
+        let r = claims(&format!(
+            r#"{{"id_token":{{"acr":{{"essential":true,"value":"{ACR_PASSWORD}"}}}}}}"#
+        ));
         assert!(r.needs_second_factor(true).is_err());
         assert_eq!(r.needs_second_factor(false), Ok(false));
         // acr_values is voluntary: honoured, never an error.
-        let r = check(with(base(), "acr_values", Some(&format!("urn:x {ACR_PASSWORD_OTP}")))).unwrap();
+        let r = check(with(
+            base(),
+            "acr_values",
+            Some(&format!("urn:x {ACR_PASSWORD_OTP}")),
+        ))
+        .unwrap();
         assert_eq!(r.needs_second_factor(false), Ok(true));
-        assert_eq!(code_of(check(with(base(), "claims", Some("not json")))), ErrorCode::InvalidRequest);
+        assert_eq!(
+            code_of(check(with(base(), "claims", Some("not json")))),
+            ErrorCode::InvalidRequest
+        );
     }
 }
