@@ -32,6 +32,23 @@ pub struct FileSettings {
     pub id_token_alg: Option<String>,
     /// `RS256` (default) or `ES256` (`IAM_ACCESS_TOKEN_ALG`).
     pub access_token_alg: Option<String>,
+    /// Second-factor behaviour.
+    #[serde(default)]
+    pub mfa: MfaSettings,
+}
+
+/// The `[mfa]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MfaSettings {
+    /// Report a wrong password at once instead of always continuing to the passcode page
+    /// (`IAM_REVEAL_PASSWORD_RESULT`, default false).
+    pub reveal_password_result: Option<bool>,
+    /// The factor for accounts without a token of the provider's own, e.g. `radius`
+    /// (`IAM_FALLBACK_FACTOR`).
+    pub fallback_factor: Option<String>,
+    /// Days a soft token's activation code stays valid (default 7).
+    pub activation_days: Option<u64>,
 }
 
 /// Lifetimes in seconds; unset ones keep the library's defaults.
@@ -140,6 +157,19 @@ impl Settings {
             env("IAM_ACCESS_TOKEN_ALG").or(f.access_token_alg),
         )? {
             b = b.access_token_alg(a);
+        }
+        let reveal = match env("IAM_REVEAL_PASSWORD_RESULT") {
+            Some(v) => Some(matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            None => f.mfa.reveal_password_result,
+        };
+        if let Some(r) = reveal {
+            b = b.reveal_password_result(r);
+        }
+        if let Some(factor) = env("IAM_FALLBACK_FACTOR").or(f.mfa.fallback_factor) {
+            b = b.fallback_factor(factor);
+        }
+        if let Some(days) = f.mfa.activation_days {
+            b = b.soft_token_activation_ttl(Duration::from_secs(days.saturating_mul(86400)));
         }
         let l = f.lifetimes;
         let secs = Duration::from_secs;
