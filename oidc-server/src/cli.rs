@@ -206,9 +206,11 @@ fn print(json_out: bool, value: serde_json::Value, text: String) -> Result<(), C
 /// Any failure, with a message meant for the operator.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let provider = Provider::builder(settings.config, &settings.database_url)
-        .build()
-        .await?;
+    let mut builder = Provider::builder(settings.config, &settings.database_url);
+    if let Some(radius) = &settings.radius {
+        builder = builder.second_factor(radius_factor(radius)?);
+    }
+    let provider = builder.build().await?;
     match cli.command {
         Command::Serve => serve(provider, &settings.bind).await,
         Command::Migrate { demo } => {
@@ -497,4 +499,35 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| s.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
         .collect()
+}
+
+#[cfg(feature = "radius")]
+fn radius_factor(
+    r: &crate::settings::RadiusSettings,
+) -> Result<std::sync::Arc<dyn oidc_core::mfa::SecondFactor>, CliError> {
+    use oidc_core::mfa::radius::{RadiusConfig, RadiusFactor};
+    let mut config = RadiusConfig::new(r.nas_identifier.clone().unwrap_or_else(|| "ahs-iam".into()));
+    if let Some(t) = r.timeout_secs {
+        config = config.timeout(std::time::Duration::from_secs(t));
+    }
+    if let Some(n) = r.retries {
+        config = config.retries(n);
+    }
+    for s in &r.servers {
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&s.address)
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| CliError::Io(format!("[radius] server address {:?} does not resolve", s.address)))?;
+        config = config.server(addr, s.secret.clone());
+    }
+    Ok(std::sync::Arc::new(RadiusFactor::new(config)?))
+}
+
+#[cfg(not(feature = "radius"))]
+fn radius_factor(
+    _: &crate::settings::RadiusSettings,
+) -> Result<std::sync::Arc<dyn oidc_core::mfa::SecondFactor>, CliError> {
+    Err(CliError::Io(
+        "this build has no RADIUS support: build oidc-server with the `radius` feature".into(),
+    ))
 }

@@ -35,6 +35,33 @@ pub struct FileSettings {
     /// Second-factor behaviour.
     #[serde(default)]
     pub mfa: MfaSettings,
+    /// A RADIUS server (RSA Authentication Manager or any RADIUS MFA server) as a second factor.
+    pub radius: Option<RadiusSettings>,
+}
+
+/// The `[radius]` section: registers the `radius` factor (use `[mfa] fallback_factor = "radius"`
+/// to make it the factor of every account without a token of the provider's own).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusSettings {
+    /// The NAS-Identifier sent with each request (default "ahs-iam").
+    pub nas_identifier: Option<String>,
+    /// Seconds to wait for each answer (default 3).
+    pub timeout_secs: Option<u64>,
+    /// Retransmissions per server (default 2).
+    pub retries: Option<u32>,
+    /// The servers, primary first.
+    pub servers: Vec<RadiusServerSettings>,
+}
+
+/// One RADIUS server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RadiusServerSettings {
+    /// host:port (UDP).
+    pub address: String,
+    /// The shared secret.
+    pub secret: String,
 }
 
 /// The `[mfa]` section.
@@ -76,6 +103,8 @@ pub struct Settings {
     pub bind: String,
     /// The database URL.
     pub database_url: String,
+    /// The RADIUS factor's configuration, when `[radius]` is present.
+    pub radius: Option<RadiusSettings>,
 }
 
 /// Why settings could not be resolved.
@@ -192,6 +221,7 @@ impl Settings {
             config: b.build()?,
             bind,
             database_url,
+            radius: f.radius,
         })
     }
 }
