@@ -506,7 +506,8 @@ fn radius_factor(
     r: &crate::settings::RadiusSettings,
 ) -> Result<std::sync::Arc<dyn oidc_core::mfa::SecondFactor>, CliError> {
     use oidc_core::mfa::radius::{RadiusConfig, RadiusFactor};
-    let mut config = RadiusConfig::new(r.nas_identifier.clone().unwrap_or_else(|| "ahs-iam".into()));
+    let mut config =
+        RadiusConfig::new(r.nas_identifier.clone().unwrap_or_else(|| "ahs-iam".into()));
     if let Some(t) = r.timeout_secs {
         config = config.timeout(std::time::Duration::from_secs(t));
     }
@@ -517,7 +518,12 @@ fn radius_factor(
         let addr = std::net::ToSocketAddrs::to_socket_addrs(&s.address)
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(|| CliError::Io(format!("[radius] server address {:?} does not resolve", s.address)))?;
+            .ok_or_else(|| {
+                CliError::Io(format!(
+                    "[radius] server address {:?} does not resolve",
+                    s.address
+                ))
+            })?;
         config = config.server(addr, s.secret.clone());
     }
     Ok(std::sync::Arc::new(RadiusFactor::new(config)?))

@@ -188,7 +188,10 @@ impl Settings {
             b = b.access_token_alg(a);
         }
         let reveal = match env("IAM_REVEAL_PASSWORD_RESULT") {
-            Some(v) => Some(matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            Some(v) => Some(matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes"
+            )),
             None => f.mfa.reveal_password_result,
         };
         if let Some(r) = reveal {

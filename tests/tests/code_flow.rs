@@ -471,10 +471,23 @@ async fn rfc6749_10_12_sign_in_form_is_bound_to_its_browser_and_csrf_token() {
 
     // The journey still completes with its own token, exactly once.
     let res = submit_password(&http, &page, USERNAME, PASSWORD).await;
-    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
-    let res = submit_password(&http, &page, USERNAME, PASSWORD).await;
+    let first = assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    // The finished journey's form sent again (a double submit whose answer the browser dropped,
+    // the back button) verifies nothing: the browser goes through the authorization endpoint
+    // again, where its new session answers with a fresh code.
+    let res = submit_password(&http, &page, USERNAME, "not even the password").await;
+    let again = see_other_location(&res);
+    assert!(
+        again.as_str().starts_with(&server.url("/authorize?")),
+        "{again}"
+    );
+    assert!(!again.as_str().contains("prompt="), "{again}");
+    let res = http.get(again.as_str()).send().await.unwrap();
+    let second = assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    assert_ne!(first["code"], second["code"]);
+    // Another browser gets nothing from that journey.
+    let res = browser().get(page.url.as_str()).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.headers().get("location").is_none());
     assert!(res.text().await.unwrap().contains(EXPIRED));
 }
 

@@ -87,7 +87,21 @@ async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Re
     };
     match journey::load(&s.db, id, &browser, s.now()).await {
         Ok(Some(j)) => Ok(j),
-        Ok(None) => Err(expired()),
+        Ok(None) => match journey::finished_request(&s.db, id, &browser, s.now()).await {
+            // Finished, but the browser is back (the answer of a double submit it dropped, the
+            // back button): through the authorization endpoint again, where the new session
+            // answers at once, or a new sign-in starts.
+            Ok(Some(request)) => {
+                let mut url = s.config.endpoint(paths::AUTHORIZE);
+                url.push('?');
+                url.push_str(
+                    &serde_urlencoded::to_string(request.continuation_params()).unwrap_or_default(),
+                );
+                Err(see_other(&url))
+            }
+            Ok(None) => Err(expired()),
+            Err(e) => Err(pages::internal(s, &e)),
+        },
         Err(e) => Err(pages::internal(s, &e)),
     }
 }
@@ -106,7 +120,7 @@ fn signin_page(
             base: s.config.base_path(),
             title: "Sign in",
             journey_id: &j.id,
-            csrf: &j.csrf,
+            csrf: &j.form_token(),
             username,
             error,
         },
@@ -191,7 +205,7 @@ async fn passcode_page(
             title: heading,
             heading,
             journey_id: &j.id,
-            csrf: &j.csrf,
+            csrf: &j.form_token(),
             masked_email: &masked,
             label: &prompt.label,
             hint: &prompt.hint,
@@ -244,7 +258,17 @@ pub(crate) async fn submit(
         Err(r) => return r,
     };
     let form: StepForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let csrf_ok = ct_eq(form.csrf.as_bytes(), j.csrf.as_bytes());
+    // The form token is the journey's CSRF token and the version the page was rendered from.
+    let (csrf, version) = form
+        .csrf
+        .split_once('.')
+        .unwrap_or((form.csrf.as_str(), ""));
+    let csrf_ok = ct_eq(csrf.as_bytes(), j.csrf.as_bytes());
+    if csrf_ok && version != j.version().to_string() {
+        // A form from an earlier state (a double submit, the back button): nothing is verified
+        // or counted; the browser is shown where the journey stands now.
+        return see_other(&here(&s, &j));
+    }
     match j.current() {
         Some(Step::Password) if !csrf_ok => signin_page(
             &s,
@@ -263,8 +287,8 @@ pub(crate) async fn submit(
 }
 
 /// Saves the journey and continues with its next step (or finishes it).
-async fn save_and_continue(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
-    match journey::save(&s.db, &j).await {
+async fn save_and_continue(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
+    match journey::save(&s.db, &mut j).await {
         Ok(true) if j.steps.is_empty() => finish(s, headers, j).await,
         // Saved, or another submit of the same form won the race: show whatever comes next.
         Ok(_) => see_other(&here(s, &j)),
@@ -335,6 +359,12 @@ async fn password_step(
     save_and_continue(s, headers, j).await
 }
 
+/// What a passcode check costs at least (one argon2 verification: the PIN's, or a dummy), spent
+/// where there is nothing to check, so that timing does not tell the cases apart.
+async fn equal_cost() {
+    let _ = accounts::password::verify(String::new(), None).await;
+}
+
 fn is_well_formed(prompt: &Prompt, answer: &str) -> Result<(), &'static str> {
     let (numeric, max_len) = match prompt.input {
         InputKind::Numeric { max_len } => (true, max_len),
@@ -374,6 +404,13 @@ async fn second_factor_step(
         // A malformed answer is not an attempt: nothing is spent or counted.
         return passcode_page(s, &j, StatusCode::OK, Some(msg)).await;
     }
+    // Claim this state of the journey before verifying: of two submits of the same form (a double
+    // click), only one goes on; the other is sent to whatever comes next and counts nothing.
+    match journey::save(&s.db, &mut j).await {
+        Ok(true) => {}
+        Ok(false) => return see_other(&here(s, &j)),
+        Err(e) => return pages::internal(s, &e),
+    }
     let user = match journey_user(s, &j).await {
         Ok(u) => u,
         Err(r) => return r,
@@ -391,7 +428,10 @@ async fn second_factor_step(
                         }
                     }
                 }
-                Ok(None) => Verification::Rejected,
+                Ok(None) => {
+                    equal_cost().await;
+                    Verification::Rejected
+                }
                 Err(e) => return pages::internal(s, &e),
             }
         }
@@ -402,7 +442,10 @@ async fn second_factor_step(
             }
             Verification::Rejected
         }
-        None => Verification::Rejected,
+        None => {
+            equal_cost().await;
+            Verification::Rejected
+        }
     };
     match outcome {
         Verification::Accepted { amr } => {
@@ -431,8 +474,9 @@ async fn second_factor_step(
                 return pages::internal(s, &e);
             }
             j.restart(vec![Step::Password, Step::SecondFactor]);
-            match journey::save(&s.db, &j).await {
-                Ok(_) => signin_page(s, &j, StatusCode::OK, "", Some(BAD_ANY)),
+            match journey::save(&s.db, &mut j).await {
+                Ok(true) => signin_page(s, &j, StatusCode::OK, "", Some(BAD_ANY)),
+                Ok(false) => see_other(&here(s, &j)),
                 Err(e) => pages::internal(s, &e),
             }
         }

@@ -50,6 +50,16 @@ pub(crate) struct Journey {
 }
 
 impl Journey {
+    /// The version of the journey's state; forms carry it so that a stale submit is recognised.
+    pub(crate) fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// The value of a form's hidden `csrf` field: the CSRF token and the version rendered.
+    pub(crate) fn form_token(&self) -> String {
+        format!("{}.{}", self.csrf, self.version)
+    }
+
     /// The step to show now.
     pub(crate) fn current(&self) -> Option<Step> {
         self.steps.first().copied()
@@ -172,32 +182,70 @@ pub(crate) async fn load(
     }
 }
 
-/// Writes the journey's new state if nobody changed it since it was loaded. Returns false when
-/// another request got there first (a double submit): the caller then re-reads.
-pub(crate) async fn save(db: &Db, journey: &Journey) -> Result<bool, Error> {
+/// The request of a journey this browser finished a moment ago (within the journey's lifetime).
+pub(crate) async fn finished_request(
+    db: &Db,
+    id: &str,
+    browser_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<AuthRequest>, Error> {
+    if id.len() > 64 {
+        return Ok(None);
+    }
+    let id = id.to_string();
+    let hash = digest(browser_key);
+    let row = db
+        .run(move |conn| {
+            Ok(journeys::table
+                .find(id)
+                .filter(journeys::finished_at.is_not_null())
+                .filter(journeys::expires_at.gt(naive(now)))
+                .select(JourneyRow::as_select())
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    match row {
+        Some(row) if crate::secret::ct_eq(row.browser_hash.as_bytes(), hash.as_bytes()) => {
+            Ok(Some(from_row(row)?.request))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Writes the journey's new state if nobody changed it since it was loaded, and moves the loaded
+/// copy to the new version. Returns false when another request got there first (a double
+/// submit): the caller then re-reads. Saving an unchanged journey claims it, so that only one of
+/// two concurrent submits goes on to verify anything.
+pub(crate) async fn save(db: &Db, journey: &mut Journey) -> Result<bool, Error> {
     let j = journey.clone();
     let steps = serde_json::to_string(&j.steps).map_err(|e| Error::Internal(e.to_string()))?;
-    db.run(move |conn| {
-        let n = diesel::update(
-            journeys::table
-                .find(&j.id)
-                .filter(journeys::version.eq(j.version))
-                .filter(journeys::finished_at.is_null()),
-        )
-        .set((
-            journeys::steps.eq(steps),
-            journeys::user_id.eq(&j.user_id),
-            journeys::amr.eq(j.amr.join(" ")),
-            journeys::password_ok.eq(j.password_ok),
-            journeys::claimed_username.eq(&j.claimed_username),
-            journeys::factor_state.eq(&j.factor_state),
-            journeys::acr.eq(&j.acr),
-            journeys::version.eq(j.version + 1),
-        ))
-        .execute(conn)?;
-        Ok(n == 1)
-    })
-    .await
+    let saved = db
+        .run(move |conn| {
+            let n = diesel::update(
+                journeys::table
+                    .find(&j.id)
+                    .filter(journeys::version.eq(j.version))
+                    .filter(journeys::finished_at.is_null()),
+            )
+            .set((
+                journeys::steps.eq(steps),
+                journeys::user_id.eq(&j.user_id),
+                journeys::amr.eq(j.amr.join(" ")),
+                journeys::password_ok.eq(j.password_ok),
+                journeys::claimed_username.eq(&j.claimed_username),
+                journeys::factor_state.eq(&j.factor_state),
+                journeys::acr.eq(&j.acr),
+                journeys::version.eq(j.version + 1),
+            ))
+            .execute(conn)?;
+            Ok(n == 1)
+        })
+        .await?;
+    if saved {
+        journey.version += 1;
+    }
+    Ok(saved)
 }
 
 /// Marks the journey finished. Exactly one caller gets `true`.

@@ -163,27 +163,43 @@ pub const ACR_PASSWORD: &str = "urn:oidc-core:acr:password";
 /// `acr` of a sign-in with a password and a token passcode (TOTP or RADIUS).
 pub const ACR_PASSWORD_OTP: &str = "urn:oidc-core:acr:password+otp";
 
-/// An address shown on the passcode page: the first and last letters of the local part and the
-/// first letter of the domain, with a fixed number of stars so that lengths tell nothing.
+/// An address shown on the passcode page: the first and last characters of the local part and
+/// the first of the domain, with a fixed number of stars so that lengths tell nothing.
 pub(crate) fn mask_email(email: &str) -> String {
     let (local, domain) = email.split_once('@').unwrap_or((email, ""));
-    let first = |s: &str| s.chars().next().unwrap_or('x');
-    let last = |s: &str| s.chars().last().unwrap_or('x');
     format!(
         "{}*****{}@{}*****",
-        first(local),
-        last(local),
-        first(domain)
+        shown(local.chars().next()),
+        shown(local.chars().last()),
+        shown(domain.chars().next())
     )
 }
 
+/// The alphabet of masked addresses: lower-case letters and digits, anything else as `x`, so that
+/// a real address shows nothing a fake one could not (a capital would prove the account exists).
+fn shown(c: Option<char>) -> char {
+    match c.map(|c| c.to_ascii_lowercase()) {
+        Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit() => c,
+        _ => 'x',
+    }
+}
+
 /// The masked address shown for a username that does not exist: derived from a keyed hash of the
-/// username, so it is stable for that name and looks like any other.
+/// username, so it is stable for that name, drawn from the same alphabet as real ones.
 pub(crate) fn fake_masked_email(key: &[u8], username: &str) -> String {
+    const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mac = crate::secret::hmac_sha256(key, format!("fake-email:{username}").as_bytes())
         .unwrap_or_default();
-    let letter = |i: usize| char::from(b'a' + mac.get(i).copied().unwrap_or(0) % 26);
-    format!("{}*****{}@{}*****", letter(0), letter(1), letter(2))
+    let pick = |i: usize| {
+        // Letters far more often than digits, as in real addresses.
+        let b = mac.get(i).copied().unwrap_or(0);
+        if b < 230 {
+            char::from(ALPHABET[usize::from(b) % 26])
+        } else {
+            char::from(ALPHABET[26 + usize::from(b) % 10])
+        }
+    };
+    format!("{}*****{}@{}*****", pick(0), pick(1), pick(2))
 }
 
 pub mod otp;
@@ -201,6 +217,8 @@ mod tests {
     #[test]
     fn masked_addresses_hide_lengths_and_fakes_look_alike() {
         assert_eq!(mask_email("nancyakitt@healthy.bewell.ca"), "n*****t@h*****");
+        assert_eq!(mask_email("JSmith7@Example.org"), "j*****7@e*****");
+        assert_eq!(mask_email("_a.b+@\u{e9}.ca"), "x*****x@x*****");
         assert_eq!(mask_email("a@b.ca"), "a*****a@b*****");
         let fake = fake_masked_email(b"k", "nobody");
         assert_eq!(fake, fake_masked_email(b"k", "nobody"));

@@ -295,6 +295,7 @@ impl TokenStore {
         challenge: Option<&str>,
     ) -> Result<Verification, Error> {
         let Some(row) = self.usable_token(user_id).await? else {
+            password::verify(String::new(), None).await?;
             return Ok(Verification::Rejected);
         };
         let live = self.open_row(row)?;
@@ -333,9 +334,14 @@ impl TokenStore {
             ("", response)
         };
         let step = live.matching_step(code, now)?;
+        // One argon2 verification on every path (the PIN's, or the dummy one), so that the time
+        // taken tells nothing about PINs or about the password step before.
         let pin_ok = match &live.row.pin_hash {
             Some(h) => password::verify(pin.to_string(), Some(h.clone())).await?,
-            None => true,
+            None => {
+                password::verify(String::new(), None).await?;
+                true
+            }
         };
         let claimed = match step {
             Some(s) => {
@@ -369,17 +375,21 @@ impl TokenStore {
     /// cannot be used again, and nothing else changes (no failure counted, no next-tokencode mode:
     /// that would tell a stranger the password was wrong).
     pub(crate) async fn spend(&self, user_id: &str, response: &str) -> Result<(), Error> {
-        let Some(row) = self.usable_token(user_id).await? else {
-            return Ok(());
-        };
-        if !is_digits(response) || response.len() > 16 {
+        let row = self.usable_token(user_id).await?;
+        // The same argon2 cost as a real check after a right password (the PIN's, or the dummy).
+        let pin_hash = row.as_ref().and_then(|r| r.pin_hash.clone());
+        let digits = row
+            .as_ref()
+            .map_or(6, |r| usize::try_from(r.digits).unwrap_or(6));
+        let pin = response
+            .get(..response.len().saturating_sub(digits))
+            .unwrap_or("");
+        password::verify(pin.to_string(), pin_hash).await?;
+        let Some(row) = row else { return Ok(()) };
+        if !is_digits(response) || response.len() > 16 || response.len() < digits {
             return Ok(());
         }
         let live = self.open_row(row)?;
-        let digits = live.digits as usize;
-        if response.len() < digits {
-            return Ok(());
-        }
         let code = &response[response.len() - digits..];
         if let Some(step) = live.matching_step(code, self.now())? {
             self.claim_step(&live.row.id, step, None).await?;

@@ -67,6 +67,36 @@ impl AuthRequest {
         self.scopes.join(" ")
     }
 
+    /// The request as authorization-endpoint parameters, to send the browser through the endpoint
+    /// again once it has a session (after a finished sign-in whose answer the browser never saw).
+    /// `prompt` and `max_age` are left out: the authentication they asked for has just happened.
+    pub fn continuation_params(&self) -> Vec<(&'static str, String)> {
+        let mut p = vec![
+            ("client_id", self.client_id.clone()),
+            ("redirect_uri", self.redirect_uri.clone()),
+            ("response_type", "code".to_string()),
+            ("scope", self.scope()),
+        ];
+        if let Some(v) = &self.state {
+            p.push(("state", v.clone()));
+        }
+        if let Some(v) = &self.nonce {
+            p.push(("nonce", v.clone()));
+        }
+        if let Some(v) = &self.code_challenge {
+            p.push(("code_challenge", v.clone()));
+            p.push(("code_challenge_method", "S256".to_string()));
+        }
+        if !self.acr_values.is_empty() {
+            p.push(("acr_values", self.acr_values.join(" ")));
+        }
+        if let Some(values) = &self.essential_acr {
+            let claims = serde_json::json!({ "id_token": { "acr": { "essential": true, "values": values } } });
+            p.push(("claims", claims.to_string()));
+        }
+        p
+    }
+
     /// Does this sign-in need the second factor? `client_requires` is the client's policy.
     ///
     /// # Errors

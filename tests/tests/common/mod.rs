@@ -546,3 +546,21 @@ pub fn jwt_part(token: &str, index: usize) -> Value {
         .expect("base64url JWS part");
     serde_json::from_slice(&bytes).expect("JSON JWS part")
 }
+
+// ---------------------------------------------------------------------------------------------
+// The provider's clock, for tests that compute time-based one-time passwords.
+
+impl TestServer {
+    /// The provider's current time (its clock, which only [`TestServer::advance_clock`] moves).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Moves the clock forward to `secs_in` seconds past the start of the next `period`-second
+    /// time step (RFC 6238 §4.2), so that codes computed afterwards sit well inside one step.
+    pub fn align_clock(&self, period: i64, secs_in: i64) {
+        let now = self.now().timestamp();
+        let next = (now.div_euclid(period) + 1) * period;
+        self.advance_clock(next + secs_in - now);
+    }
+}
