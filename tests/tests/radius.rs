@@ -315,3 +315,152 @@ async fn a_server_that_does_not_sign_its_replies_is_not_trusted() {
         server.log()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through the provider: accounts without a token of the provider's own use RADIUS (the fallback
+// factor), as an organisation with an RSA Authentication Manager would configure it.
+
+#[path = "common/mod.rs"]
+mod common;
+
+async fn provider_with_radius(radius: &FreeRadius) -> (common::TestServer, String, String) {
+    let factor = RadiusFactor::new(
+        RadiusConfig::new("e2e-iam")
+            .server(radius.addr, SECRET)
+            .timeout(Duration::from_millis(800))
+            .retries(1),
+    )
+    .unwrap();
+    let server = common::TestServer::start_with(
+        |c| c.fallback_factor("radius"),
+        vec![std::sync::Arc::new(factor)],
+    )
+    .await;
+    for name in ["alice", "bob", "carol"] {
+        server
+            .provider
+            .create_user(oidc_core::NewUser {
+                username: name.into(),
+                email: format!("{name}@example.org"),
+                name: None,
+                roles: vec![],
+                password: Some(common::PASSWORD.into()),
+            })
+            .await
+            .unwrap();
+    }
+    let client = server
+        .provider
+        .register_client(
+            oidc_core::NewClient::new("RADIUS app", [common::REDIRECT_URI]).first_party(true),
+        )
+        .await
+        .unwrap();
+    let secret = client.client_secret.unwrap().secret().to_string();
+    (server, client.client.client_id, secret)
+}
+
+/// Password, then the passcode page; returns the journey URL and the passcode page's body.
+async fn password_then_passcode_page(
+    http: &reqwest::Client,
+    server: &common::TestServer,
+    client_id: &str,
+    user: &str,
+) -> (String, String) {
+    let mut params = server.authorize_params();
+    for p in params.iter_mut().filter(|(k, _)| k == "client_id") {
+        p.1 = client_id.to_string();
+    }
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    let page = common::open_signin(http, res).await;
+    let res = common::submit_password(http, &page, user, common::PASSWORD).await;
+    assert_eq!(res.status(), 303);
+    let body = http
+        .get(page.url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (page.url.to_string(), body)
+}
+
+async fn post_passcode(
+    http: &reqwest::Client,
+    url: &str,
+    body: &str,
+    passcode: &str,
+) -> reqwest::Response {
+    http.post(url)
+        .form(&[
+            ("csrf", common::csrf_of(body).as_str()),
+            ("passcode", passcode),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn provider_signs_in_with_password_and_a_radius_passcode() {
+    let radius = FreeRadius::start(SECRET);
+    let (server, client_id, secret) = provider_with_radius(&radius).await;
+    let http = common::browser();
+    let (url, body) = password_then_passcode_page(&http, &server, &client_id, "alice").await;
+    assert!(body.contains("Enter your RSA SecurID passcode."), "{body}");
+    let res = post_passcode(&http, &url, &body, ALICE_PASSCODE).await;
+    let params =
+        common::assert_code_redirect(&common::see_other_location(&res), &server, Some("st-123"));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", params["code"].as_str()),
+        ("redirect_uri", common::REDIRECT_URI),
+        ("code_verifier", common::PKCE_VERIFIER),
+    ];
+    let answer = server
+        .token_request(&http, &form, Some((&client_id, &secret)))
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let id = common::jwt_part(answer.json["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id["amr"], serde_json::json!(["pwd", "otp", "mfa"]));
+    assert_eq!(id["acr"], oidc_core::mfa::ACR_PASSWORD_OTP);
+}
+
+#[tokio::test]
+async fn provider_radius_reject_is_the_generic_failure() {
+    let radius = FreeRadius::start(SECRET);
+    let (server, client_id, _) = provider_with_radius(&radius).await;
+    let http = common::browser();
+    let (url, body) = password_then_passcode_page(&http, &server, &client_id, "bob").await;
+    let res = post_passcode(&http, &url, &body, "111111").await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("The username, password or passcode is incorrect."),
+        "{page}"
+    );
+    assert!(page.contains("Sign in with your AHS account"));
+}
+
+#[tokio::test]
+async fn provider_radius_challenge_shows_the_next_tokencode_page_then_signs_in() {
+    let radius = FreeRadius::start(SECRET);
+    let (server, client_id, _) = provider_with_radius(&radius).await;
+    let http = common::browser();
+    let (url, body) = password_then_passcode_page(&http, &server, &client_id, "carol").await;
+    let res = post_passcode(&http, &url, &body, "000000").await;
+    assert_eq!(res.status(), 303, "a challenge goes back to the journey");
+    let body = http.get(&url).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("Next tokencode"), "{body}");
+    assert!(
+        body.contains(CAROL_HINT),
+        "the server's Reply-Message is the hint:\n{body}"
+    );
+    let res = post_passcode(&http, &url, &body, CAROL_NEXT_TOKENCODE).await;
+    common::assert_code_redirect(&common::see_other_location(&res), &server, Some("st-123"));
+}

@@ -136,12 +136,20 @@ impl Drop for TestServer {
 impl TestServer {
     /// Starts a provider on a free loopback port over a fresh database and seeds it.
     pub async fn start() -> TestServer {
+        Self::start_with(|c| c, Vec::new()).await
+    }
+
+    /// As [`TestServer::start`], with configuration changes and extra second factors.
+    pub async fn start_with(
+        configure: impl FnOnce(oidc_core::ProviderConfigBuilder) -> oidc_core::ProviderConfigBuilder,
+        factors: Vec<Arc<dyn oidc_core::mfa::SecondFactor>>,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         let issuer = format!("http://127.0.0.1:{port}");
-        let config = ProviderConfig::builder(issuer.clone())
+        let config = configure(ProviderConfig::builder(issuer.clone()))
             .build()
             .expect("provider configuration");
         let (db, database_url) = Database::create().await;
@@ -149,11 +157,11 @@ impl TestServer {
             base: SystemClock.now(),
             offset_secs: AtomicI64::new(0),
         });
-        let provider = Provider::builder(config, database_url)
-            .clock(clock.clone())
-            .build()
-            .await
-            .expect("provider starts");
+        let mut builder = Provider::builder(config, database_url).clock(clock.clone());
+        for f in factors {
+            builder = builder.second_factor(f);
+        }
+        let provider = builder.build().await.expect("provider starts");
         let user = provider
             .create_user(NewUser {
                 username: USERNAME.into(),
