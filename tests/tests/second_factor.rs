@@ -1378,3 +1378,47 @@ async fn a_double_submitted_right_passcode_still_signs_in() {
         server.advance_clock(PERIOD as i64);
     }
 }
+
+/// The interim lockout (until the account-lifecycle policy replaces it): ten consecutive failed
+/// sign-ins lock the account for 15 minutes, during which even the right password and passcode
+/// get the one failure message; afterwards they work again.
+#[tokio::test]
+async fn ten_failures_lock_the_account_for_fifteen_minutes_with_the_same_answer() {
+    let server = TestServer::start().await;
+    let client = mfa_client(&server).await;
+    give_token(&server, SERIAL, SEED, USERNAME, None).await;
+    let http = browser();
+    align(&server);
+    for _ in 0..10 {
+        let page = start(
+            &http,
+            &server,
+            &params_for(&server, &client.id, &[("prompt", "login")]),
+        )
+        .await;
+        let res = attempt(&http, &page, USERNAME, "not the password", "000000").await;
+        assert_failure(res, &page).await;
+    }
+    server.advance_clock(PERIOD as i64);
+    let (page, res) = new_sign_in(
+        &http,
+        &server,
+        &client.id,
+        USERNAME,
+        &code(&server, SEED, 0),
+    )
+    .await;
+    assert_failure(res, &page).await;
+
+    server.advance_clock(15 * 60);
+    align(&server);
+    let (_, res) = new_sign_in(
+        &http,
+        &server,
+        &client.id,
+        USERNAME,
+        &code(&server, SEED, 0),
+    )
+    .await;
+    assert_signed_in(&res, &server);
+}
