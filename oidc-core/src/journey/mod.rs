@@ -151,13 +151,14 @@ pub(crate) async fn start(
     Ok(journey)
 }
 
-/// Loads a live journey, only for the browser that started it.
-pub(crate) async fn load(
+/// The journey row `id` of this browser, live or (with `finished`) finished, within its lifetime.
+async fn load_row(
     db: &Db,
     id: &str,
     browser_key: &str,
     now: DateTime<Utc>,
-) -> Result<Option<Journey>, Error> {
+    finished: bool,
+) -> Result<Option<JourneyRow>, Error> {
     if id.len() > 64 {
         return Ok(None);
     }
@@ -165,21 +166,38 @@ pub(crate) async fn load(
     let hash = digest(browser_key);
     let row = db
         .run(move |conn| {
-            Ok(journeys::table
+            let query = journeys::table
                 .find(id)
-                .filter(journeys::finished_at.is_null())
                 .filter(journeys::expires_at.gt(naive(now)))
-                .select(JourneyRow::as_select())
-                .first(conn)
-                .optional()?)
+                .select(JourneyRow::as_select());
+            let row = if finished {
+                query
+                    .filter(journeys::finished_at.is_not_null())
+                    .first(conn)
+                    .optional()?
+            } else {
+                query
+                    .filter(journeys::finished_at.is_null())
+                    .first(conn)
+                    .optional()?
+            };
+            Ok(row)
         })
         .await?;
-    match row {
-        Some(row) if crate::secret::ct_eq(row.browser_hash.as_bytes(), hash.as_bytes()) => {
-            Ok(Some(from_row(row)?))
-        }
-        _ => Ok(None),
-    }
+    Ok(row.filter(|r| crate::secret::ct_eq(r.browser_hash.as_bytes(), hash.as_bytes())))
+}
+
+/// Loads a live journey, only for the browser that started it.
+pub(crate) async fn load(
+    db: &Db,
+    id: &str,
+    browser_key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Journey>, Error> {
+    load_row(db, id, browser_key, now, false)
+        .await?
+        .map(from_row)
+        .transpose()
 }
 
 /// The request of a journey this browser finished a moment ago (within the journey's lifetime).
@@ -189,28 +207,11 @@ pub(crate) async fn finished_request(
     browser_key: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<AuthRequest>, Error> {
-    if id.len() > 64 {
-        return Ok(None);
-    }
-    let id = id.to_string();
-    let hash = digest(browser_key);
-    let row = db
-        .run(move |conn| {
-            Ok(journeys::table
-                .find(id)
-                .filter(journeys::finished_at.is_not_null())
-                .filter(journeys::expires_at.gt(naive(now)))
-                .select(JourneyRow::as_select())
-                .first(conn)
-                .optional()?)
-        })
-        .await?;
-    match row {
-        Some(row) if crate::secret::ct_eq(row.browser_hash.as_bytes(), hash.as_bytes()) => {
-            Ok(Some(from_row(row)?.request))
-        }
-        _ => Ok(None),
-    }
+    Ok(load_row(db, id, browser_key, now, true)
+        .await?
+        .map(from_row)
+        .transpose()?
+        .map(|j| j.request))
 }
 
 /// Writes the journey's new state if nobody changed it since it was loaded, and moves the loaded
