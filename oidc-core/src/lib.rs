@@ -38,6 +38,8 @@ mod http;
 mod journey;
 mod keys;
 pub mod mfa;
+pub mod notify;
+mod audit;
 pub mod protocol;
 mod provider;
 mod secret;

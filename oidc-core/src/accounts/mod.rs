@@ -160,6 +160,10 @@ pub(crate) async fn create(
         updated_at: naive(now),
         failed_attempts: 0,
         locked_until: None,
+        password_temporary: false,
+        password_expires_at: None,
+        secret_word_hash: None,
+        recovery_answers: None,
     };
     let user = User::from(&row);
     db.write(move |conn| {

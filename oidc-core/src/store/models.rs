@@ -20,6 +20,10 @@ pub(crate) struct UserRow {
     pub updated_at: NaiveDateTime,
     pub failed_attempts: i32,
     pub locked_until: Option<NaiveDateTime>,
+    pub password_temporary: bool,
+    pub password_expires_at: Option<NaiveDateTime>,
+    pub secret_word_hash: Option<String>,
+    pub recovery_answers: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -140,4 +144,27 @@ pub(crate) struct OtpTokenRow {
     pub activation_expires_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub activated_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log)]
+pub(crate) struct AuditRow {
+    pub id: String,
+    pub seq: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub event: String,
+    pub subject: Option<String>,
+    pub detail: String,
+    pub prev_mac: String,
+    pub mac: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = password_history)]
+pub(crate) struct PasswordHistoryRow {
+    pub id: String,
+    pub user_id: String,
+    pub password_hash: String,
+    pub created_at: NaiveDateTime,
 }

@@ -15,6 +15,10 @@ diesel::table! {
         updated_at -> Timestamp,
         failed_attempts -> Integer,
         locked_until -> Nullable<Timestamp>,
+        password_temporary -> Bool,
+        password_expires_at -> Nullable<Timestamp>,
+        secret_word_hash -> Nullable<Text>,
+        recovery_answers -> Nullable<Text>,
     }
 }
 
@@ -142,6 +146,29 @@ diesel::table! {
     meta (name) {
         name -> Text,
         value -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        event -> Text,
+        subject -> Nullable<Text>,
+        detail -> Text,
+        prev_mac -> Text,
+        mac -> Text,
+    }
+}
+
+diesel::table! {
+    password_history (id) {
+        id -> Text,
+        user_id -> Text,
+        password_hash -> Text,
+        created_at -> Timestamp,
     }
 }
 
