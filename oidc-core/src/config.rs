@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::accounts::policy::PasswordPolicy;
 use crate::error::Error;
 
 /// A JWS algorithm the provider can sign with.
@@ -38,6 +39,20 @@ impl SigningAlg {
     pub const ALL: [SigningAlg; 2] = [SigningAlg::RS256, SigningAlg::ES256];
 }
 
+/// The challenge questions offered by default.
+pub const DEFAULT_RECOVERY_QUESTIONS: [&str; 10] = [
+    "What was the name of your first pet?",
+    "In what city or town were you born?",
+    "What was the name of your first school?",
+    "What is your oldest sibling's middle name?",
+    "What was the make of your first car?",
+    "What was your childhood nickname?",
+    "In what city did your parents meet?",
+    "What was the name of the street you grew up on?",
+    "What is the name of your favourite teacher?",
+    "What was your first job?",
+];
+
 /// The development key-encryption key. Usable only with a loopback issuer: anyone can read it here.
 pub(crate) const DEVELOPMENT_KEK: [u8; 32] = *b"oidc-core DEVELOPMENT key; never";
 
@@ -56,7 +71,7 @@ pub(crate) const DEVELOPMENT_KEK: [u8; 32] = *b"oidc-core DEVELOPMENT key; never
 /// // Plain http is refused for anything but loopback.
 /// assert!(ProviderConfig::builder("http://iam.example.org").build().is_err());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderConfig {
     pub(crate) issuer: String,
     pub(crate) issuer_url: Url,
@@ -71,12 +86,40 @@ pub struct ProviderConfig {
     pub(crate) access_token_alg: SigningAlg,
     pub(crate) kek: [u8; 32],
     pub(crate) development_kek: bool,
+    /// Keys the audit log's MAC chain; kept in configuration, never in the database.
+    pub(crate) audit_key: [u8; 32],
     pub(crate) service_name: String,
     pub(crate) reveal_password_result: bool,
     pub(crate) fallback_factor: Option<String>,
     pub(crate) soft_token_activation_ttl: Duration,
     pub(crate) lockout_threshold: u32,
     pub(crate) lockout_duration: Duration,
+    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) temporary_password_ttl: Duration,
+    pub(crate) recovery_questions: Vec<String>,
+    pub(crate) support_phone: String,
+}
+
+impl std::fmt::Debug for ProviderConfig {
+    // Keys never reach a log through a `{:?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfig")
+            .field("issuer", &self.issuer)
+            .field("code_ttl", &self.code_ttl)
+            .field("id_token_ttl", &self.id_token_ttl)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("session_idle", &self.session_idle)
+            .field("session_absolute", &self.session_absolute)
+            .field("id_token_alg", &self.id_token_alg)
+            .field("access_token_alg", &self.access_token_alg)
+            .field("kek", &"[redacted]")
+            .field("development_kek", &self.development_kek)
+            .field("audit_key", &"[redacted]")
+            .field("service_name", &self.service_name)
+            .field("reveal_password_result", &self.reveal_password_result)
+            .field("fallback_factor", &self.fallback_factor)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProviderConfig {
@@ -94,12 +137,20 @@ impl ProviderConfig {
             id_token_alg: SigningAlg::RS256,
             access_token_alg: SigningAlg::RS256,
             kek: None,
+            audit_key: None,
             service_name: "AHS IAM".into(),
             reveal_password_result: false,
             fallback_factor: None,
             soft_token_activation_ttl: Duration::from_secs(7 * 86400),
             lockout_threshold: 10,
             lockout_duration: Duration::from_secs(15 * 60),
+            password_policy: PasswordPolicy::default(),
+            temporary_password_ttl: Duration::from_secs(72 * 3600),
+            recovery_questions: DEFAULT_RECOVERY_QUESTIONS
+                .iter()
+                .map(|q| q.to_string())
+                .collect(),
+            support_phone: "1-877-311-4300".into(),
         }
     }
 
@@ -132,7 +183,7 @@ impl ProviderConfig {
 }
 
 /// Builder for [`ProviderConfig`]. Every setter has a safe default.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProviderConfigBuilder {
     issuer: String,
     code_ttl: Duration,
@@ -144,12 +195,25 @@ pub struct ProviderConfigBuilder {
     id_token_alg: SigningAlg,
     access_token_alg: SigningAlg,
     kek: Option<[u8; 32]>,
+    audit_key: Option<[u8; 32]>,
     service_name: String,
     reveal_password_result: bool,
     fallback_factor: Option<String>,
     soft_token_activation_ttl: Duration,
     lockout_threshold: u32,
     lockout_duration: Duration,
+    password_policy: PasswordPolicy,
+    temporary_password_ttl: Duration,
+    recovery_questions: Vec<String>,
+    support_phone: String,
+}
+
+impl std::fmt::Debug for ProviderConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderConfigBuilder")
+            .field("issuer", &self.issuer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProviderConfigBuilder {
@@ -200,6 +264,12 @@ impl ProviderConfigBuilder {
         self.kek = Some(kek);
         self
     }
+    /// The key of the audit log's MAC chain. Default: derived from the key-encryption key, so that
+    /// whoever can edit the database cannot forge the chain without the configuration.
+    pub fn audit_key(mut self, key: [u8; 32]) -> Self {
+        self.audit_key = Some(key);
+        self
+    }
     /// The service's name as people see it on pages (default "AHS IAM").
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = name.into();
@@ -235,6 +305,32 @@ impl ProviderConfigBuilder {
     /// How long a lock lasts. Default 15 min.
     pub fn lockout_duration(mut self, d: Duration) -> Self {
         self.lockout_duration = d;
+        self
+    }
+
+    /// The password rules. Default: [`PasswordPolicy::default`].
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+    /// How long a temporary password from the service desk works. Default 72 h.
+    pub fn temporary_password_ttl(mut self, d: Duration) -> Self {
+        self.temporary_password_ttl = d;
+        self
+    }
+    /// The challenge questions people choose five of (at least five distinct ones).
+    pub fn recovery_questions<I, S>(mut self, questions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.recovery_questions = questions.into_iter().map(Into::into).collect();
+        self
+    }
+    /// The service desk's phone number, shown where a person needs help (default the AHS IT
+    /// Service Desk, 1-877-311-4300).
+    pub fn support_phone(mut self, phone: impl Into<String>) -> Self {
+        self.support_phone = phone.into();
         self
     }
 
@@ -285,6 +381,7 @@ impl ProviderConfigBuilder {
             ("journey_ttl", self.journey_ttl),
             ("soft_token_activation_ttl", self.soft_token_activation_ttl),
             ("lockout_duration", self.lockout_duration),
+            ("temporary_password_ttl", self.temporary_password_ttl),
         ] {
             if d.is_zero() {
                 return Err(Error::Config(format!("{name} must be greater than zero")));
@@ -298,6 +395,18 @@ impl ProviderConfigBuilder {
                 "session_idle must not exceed session_absolute".into(),
             ));
         }
+        let mut questions: Vec<String> = Vec::new();
+        for q in &self.recovery_questions {
+            let q = q.trim().to_string();
+            if !q.is_empty() && !questions.contains(&q) {
+                questions.push(q);
+            }
+        }
+        if questions.len() < 5 {
+            return Err(Error::Config(
+                "at least five distinct recovery questions are needed".into(),
+            ));
+        }
         let development_kek = self.kek.is_none();
         if development_kek && !loopback {
             return Err(Error::Config(format!(
@@ -306,6 +415,15 @@ impl ProviderConfigBuilder {
                  (set IAM_KEY_ENCRYPTION_KEY to base64 of 32 random bytes)"
             )));
         }
+        let kek = self.kek.unwrap_or(DEVELOPMENT_KEK);
+        let audit_key = match self.audit_key {
+            Some(k) => k,
+            None => {
+                let mac = crate::secret::hmac_sha256(&kek, b"oidc-core audit log key")?;
+                mac.try_into()
+                    .map_err(|_| Error::Crypto("HMAC-SHA-256 is not 32 bytes".into()))?
+            }
+        };
         Ok(ProviderConfig {
             issuer,
             issuer_url: url,
@@ -318,14 +436,19 @@ impl ProviderConfigBuilder {
             journey_ttl: self.journey_ttl,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
-            kek: self.kek.unwrap_or(DEVELOPMENT_KEK),
+            kek,
             development_kek,
+            audit_key,
             service_name: self.service_name,
             reveal_password_result: self.reveal_password_result,
             fallback_factor: self.fallback_factor,
             soft_token_activation_ttl: self.soft_token_activation_ttl,
             lockout_threshold: self.lockout_threshold.max(1),
             lockout_duration: self.lockout_duration,
+            password_policy: self.password_policy,
+            temporary_password_ttl: self.temporary_password_ttl,
+            recovery_questions: questions,
+            support_phone: self.support_phone,
         })
     }
 }
@@ -392,6 +515,17 @@ mod tests {
         assert_eq!(c.issuer(), "http://127.0.0.1:8080/iam");
         assert_eq!(c.base_path(), "/iam");
         assert_eq!(c.endpoint("/token"), "http://127.0.0.1:8080/iam/token");
+    }
+
+    #[test]
+    fn debug_output_never_shows_keys() {
+        let c = ProviderConfig::builder("http://127.0.0.1")
+            .key_encryption_key([0xab; 32])
+            .build()
+            .unwrap();
+        let shown = format!("{c:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(!shown.contains("171"), "{shown}");
     }
 
     #[test]

@@ -30,6 +30,7 @@
 #![deny(missing_docs)]
 
 mod accounts;
+mod audit;
 mod clients;
 mod clock;
 mod config;
@@ -39,7 +40,6 @@ mod journey;
 mod keys;
 pub mod mfa;
 pub mod notify;
-mod audit;
 pub mod protocol;
 mod provider;
 mod secret;
@@ -47,7 +47,9 @@ mod sessions;
 mod store;
 mod tokens;
 
+pub use accounts::policy::{PasswordPolicy, PolicyContext, RuleViolation};
 pub use accounts::{NewUser, User};
+pub use audit::{Actor, AuditEvent, VerifyReport};
 pub use clients::{ClientInfo, NewClient, RegisteredClient};
 pub use clock::{Clock, SystemClock};
 pub use config::{ProviderConfig, ProviderConfigBuilder, SigningAlg};

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::keys::KeySet;
 use crate::mfa::tokens::{TokenStore, TotpFactor};
 use crate::mfa::{ImportReport, SecondFactor, SoftTokenEnrolment, TokenInfo, TokenState};
+use crate::notify::{Email, Mailer};
 use crate::store::Db;
 
 pub(crate) struct Inner {
@@ -27,6 +28,8 @@ pub(crate) struct Inner {
     pub factors: HashMap<String, Arc<dyn SecondFactor>>,
     /// The provider's own OATH tokens.
     pub tokens: Arc<TokenStore>,
+    /// Outgoing mail.
+    pub mailer: Arc<dyn Mailer>,
 }
 
 impl Inner {
@@ -65,12 +68,20 @@ pub struct ProviderBuilder {
     database_url: String,
     clock: Arc<dyn Clock>,
     factors: Vec<Arc<dyn SecondFactor>>,
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl ProviderBuilder {
     /// Replaces the clock (tests move time with their own).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Sets the mailer (Welcome emails, one-time codes, notifications). Without one, messages are
+    /// not sent and a warning is logged for each.
+    pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
         self
     }
 
@@ -137,6 +148,7 @@ impl ProviderBuilder {
                 userinfo_audience,
                 factors,
                 tokens,
+                mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),
             }),
         })
     }
@@ -151,6 +163,7 @@ impl Provider {
             database_url: database_url.into(),
             clock: Arc::new(SystemClock),
             factors: Vec::new(),
+            mailer: None,
         }
     }
 
@@ -171,7 +184,13 @@ impl Provider {
     /// [`Error::InvalidInput`] for a malformed username or email or a password that breaks the
     /// rules; [`Error::Conflict`] when the username is taken.
     pub async fn create_user(&self, user: NewUser) -> Result<User, Error> {
-        accounts::create(&self.inner.db, user, self.inner.now()).await
+        accounts::create(
+            &self.inner.db,
+            &self.inner.config.password_policy,
+            user,
+            self.inner.now(),
+        )
+        .await
     }
 
     /// Every account, by username.
@@ -282,5 +301,91 @@ impl Provider {
     /// [`Error::InvalidInput`] when the database already holds accounts.
     pub async fn mark_demo_database(&self) -> Result<(), Error> {
         self.inner.tokens.mark_demo().await
+    }
+}
+
+/// The mailer when none is configured: says in the log what was not sent (never the body, which
+/// may hold a code).
+struct NoMailer;
+
+impl Mailer for NoMailer {
+    fn send<'a>(&'a self, email: &'a Email) -> crate::mfa::BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            tracing::warn!(subject = %email.subject, "no mailer is configured: a message was not sent");
+            Ok(())
+        })
+    }
+}
+
+impl Provider {
+    /// The service desk's temporary password for an account: random, easy to read aloud, shown
+    /// once (returned here), stored hashed, valid for the configured time (72 h by default) and
+    /// usable only to set a new password. The account is unlocked and its sessions end at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn issue_temporary_password(
+        &self,
+        actor: &crate::audit::Actor,
+        username: &str,
+    ) -> Result<crate::Secret, Error> {
+        let s = &self.inner;
+        let user = accounts::find_by_username(&s.db, username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })?;
+        let temporary = accounts::readable_password()?;
+        let hash = accounts::password::hash(temporary.clone()).await?;
+        let now = s.now();
+        let ttl = chrono::Duration::from_std(s.config.temporary_password_ttl)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        accounts::set_temporary_password(&s.db, &user.id, hash, now, now + ttl).await?;
+        crate::sessions::end_all_for_user(&s.db, &user.id, now).await?;
+        crate::audit::record(
+            &s.db,
+            &s.config.audit_key,
+            now,
+            actor,
+            "password.temporary_issued",
+            Some(&user.username),
+            serde_json::json!({ "expires_at": (now + ttl).to_rfc3339() }),
+        )
+        .await?;
+        Ok(crate::Secret::new(temporary))
+    }
+
+    /// Unlocks an account locked by failed sign-ins.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn unlock_account(
+        &self,
+        actor: &crate::audit::Actor,
+        username: &str,
+    ) -> Result<(), Error> {
+        let s = &self.inner;
+        let user = accounts::find_by_username(&s.db, username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })?;
+        accounts::unlock(&s.db, &user.id).await?;
+        crate::audit::record(
+            &s.db,
+            &s.config.audit_key,
+            s.now(),
+            actor,
+            "account.unlocked",
+            Some(&user.username),
+            serde_json::json!({}),
+        )
+        .await
     }
 }

@@ -20,6 +20,17 @@ pub struct Cli {
     /// Print results as JSON (for scripts).
     #[arg(long, global = true)]
     pub json: bool,
+    /// Who is acting: every command that changes IAM is recorded in the audit log as this user.
+    #[arg(
+        long = "as",
+        global = true,
+        value_name = "USERNAME",
+        conflicts_with = "break_glass"
+    )]
+    pub as_user: Option<String>,
+    /// Act without a named user (first set-up, emergencies); recorded as break-glass.
+    #[arg(long, global = true)]
+    pub break_glass: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -46,6 +57,25 @@ pub enum Command {
     /// Manage OATH tokens (hardware and soft).
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Read and check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Audit log commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List entries in order.
+    List {
+        /// Only entries after this sequence number.
+        #[arg(long)]
+        since: Option<i64>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+    /// Recompute the MAC chain and report the first broken link (exit code 1 if any).
+    Verify,
 }
 
 /// Token commands.
@@ -144,6 +174,18 @@ pub enum UserCommand {
     },
     /// List accounts.
     List,
+    /// Issue a temporary password (service desk): shown once, valid 72 h, only to set a new one.
+    TempPassword {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
+    /// Unlock an account locked by failed sign-ins.
+    Unlock {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Client commands.
@@ -211,14 +253,99 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         builder = builder.second_factor(radius_factor(radius)?);
     }
     let provider = builder.build().await?;
-    match cli.command {
-        Command::Serve => serve(provider, &settings.bind).await,
+    let json_out = cli.json;
+    if cli.command.changes_iam() {
+        let actor = actor_of(&cli, &provider).await?;
+        let event = cli.command.audit_name();
+        let result = Box::pin(execute(
+            &provider,
+            &settings.bind,
+            json_out,
+            cli.command,
+            &actor,
+        ))
+        .await;
+        let detail = serde_json::json!({ "ok": result.is_ok() });
+        provider.record_audit(&actor, event, None, detail).await?;
+        return result;
+    }
+    execute(
+        &provider,
+        &settings.bind,
+        json_out,
+        cli.command,
+        &oidc_core::Actor::System,
+    )
+    .await
+}
+
+/// The actor of a command that changes IAM: `--as USERNAME` (an existing account) or
+/// `--break-glass`. No change without one.
+async fn actor_of(cli: &Cli, provider: &Provider) -> Result<oidc_core::Actor, CliError> {
+    match (&cli.as_user, cli.break_glass) {
+        (Some(u), false) => {
+            let known = provider.list_users().await?.iter().any(|x| x.username == u.trim().to_lowercase());
+            if !known {
+                return Err(CliError::Io(format!("--as {u}: there is no such user")));
+            }
+            Ok(oidc_core::Actor::User(u.trim().to_lowercase()))
+        }
+        (None, true) => Ok(oidc_core::Actor::BreakGlass),
+        _ => Err(CliError::Io(
+            "this command changes IAM and is recorded in the audit log: say who is acting with --as USERNAME, or --break-glass"
+                .into(),
+        )),
+    }
+}
+
+impl Command {
+    /// Commands that change accounts, clients or tokens (or read a tokencode) need an actor.
+    fn changes_iam(&self) -> bool {
+        !matches!(
+            self,
+            Command::Serve
+                | Command::Migrate { .. }
+                | Command::User(UserCommand::List)
+                | Command::Client(ClientCommand::List)
+                | Command::Token(TokenCommand::List)
+                | Command::Audit(_)
+        )
+    }
+
+    fn audit_name(&self) -> &'static str {
+        match self {
+            Command::User(UserCommand::Add { .. }) => "admin.user.add",
+            Command::User(UserCommand::TempPassword { .. }) => "admin.user.temp_password",
+            Command::User(UserCommand::Unlock { .. }) => "admin.user.unlock",
+            Command::Client(ClientCommand::Add { .. }) => "admin.client.add",
+            Command::Token(TokenCommand::Import { .. }) => "admin.token.import",
+            Command::Token(TokenCommand::Assign { .. }) => "admin.token.assign",
+            Command::Token(TokenCommand::AddSoft { .. }) => "admin.token.add_soft",
+            Command::Token(TokenCommand::Disable { .. }) => "admin.token.disable",
+            Command::Token(TokenCommand::Lost { .. }) => "admin.token.lost",
+            Command::Token(TokenCommand::Unassign { .. }) => "admin.token.unassign",
+            Command::Token(TokenCommand::Code { .. }) => "admin.token.code",
+            _ => "admin.read",
+        }
+    }
+}
+
+async fn execute(
+    provider: &Provider,
+    bind: &str,
+    json_out: bool,
+    command: Command,
+    actor: &oidc_core::Actor,
+) -> Result<(), CliError> {
+    let provider = provider.clone();
+    match command {
+        Command::Serve => serve(provider, bind).await,
         Command::Migrate { demo } => {
             if demo {
                 provider.mark_demo_database().await?;
             }
             print(
-                cli.json,
+                json_out,
                 json!({ "migrated": true, "demo": demo }),
                 if demo {
                     "The database schema is up to date; this is a demo database.".into()
@@ -227,7 +354,69 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 },
             )
         }
-        Command::Token(cmd) => token(&provider, cli.json, cmd).await,
+        Command::Token(cmd) => token(&provider, json_out, cmd).await,
+        Command::Audit(AuditCommand::List { since, limit }) => {
+            let events = provider.audit_events(since, limit.clamp(1, 10_000)).await?;
+            let text = events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        e.seq,
+                        e.at.to_rfc3339(),
+                        e.actor,
+                        e.event,
+                        e.subject.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(
+                json_out,
+                serde_json::to_value(&events).unwrap_or_default(),
+                text,
+            )
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let report = provider.verify_audit_log().await?;
+            let text = match report.first_broken {
+                None => format!("The audit log is intact ({} entries).", report.entries),
+                Some(seq) => format!(
+                    "The audit log is BROKEN at entry {seq}: {}",
+                    report.reason.clone().unwrap_or_default()
+                ),
+            };
+            print(
+                json_out,
+                serde_json::to_value(&report).unwrap_or_default(),
+                text,
+            )?;
+            if report.first_broken.is_some() {
+                return Err(CliError::Io("audit log verification failed".into()));
+            }
+            Ok(())
+        }
+        Command::User(UserCommand::TempPassword { username }) => {
+            let temporary = provider.issue_temporary_password(actor, &username).await?;
+            let text = format!(
+                "Temporary password for {}: {}\n(Read it to the verified caller; it is shown only now and works once, to set a new password.)",
+                username.trim().to_lowercase(),
+                temporary.secret()
+            );
+            print(
+                json_out,
+                json!({ "username": username.trim().to_lowercase(), "temporary_password": temporary.secret() }),
+                text,
+            )
+        }
+        Command::User(UserCommand::Unlock { username }) => {
+            provider.unlock_account(actor, &username).await?;
+            print(
+                json_out,
+                json!({ "username": username.trim().to_lowercase(), "unlocked": true }),
+                "Unlocked.".into(),
+            )
+        }
         Command::User(UserCommand::Add {
             username,
             email,
@@ -256,7 +445,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .await?;
             let text = format!("Created user {} (sub {}).", user.username, user.subject);
             print(
-                cli.json,
+                json_out,
                 serde_json::to_value(&user).unwrap_or_default(),
                 text,
             )
@@ -269,7 +458,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .collect::<Vec<_>>()
                 .join("\n");
             print(
-                cli.json,
+                json_out,
                 serde_json::to_value(&users).unwrap_or_default(),
                 text,
             )
@@ -305,7 +494,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                     reg.client.client_id
                 ),
             };
-            print(cli.json, value, text)
+            print(json_out, value, text)
         }
         Command::Client(ClientCommand::List) => {
             let clients = provider.list_clients().await?;
@@ -315,7 +504,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 .collect::<Vec<_>>()
                 .join("\n");
             print(
-                cli.json,
+                json_out,
                 serde_json::to_value(&clients).unwrap_or_default(),
                 text,
             )

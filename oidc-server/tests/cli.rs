@@ -104,7 +104,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
     let out = cli(
         dir.path(),
         port,
-        &["token", "code", "--serial", "SOFT-1"],
+        &["token", "code", "--break-glass", "--serial", "SOFT-1"],
         None,
     );
     assert!(!out.status.success());
@@ -123,6 +123,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
             &[
                 "client",
                 "add",
+                "--break-glass",
                 "--name",
                 "CLI app",
                 "--redirect-uri",
@@ -149,6 +150,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
             &[
                 "user",
                 "add",
+                "--break-glass",
                 "--username",
                 "NAkitt",
                 "--email",
@@ -174,6 +176,8 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         &[
             "user",
             "add",
+            "--as",
+            "nakitt",
             "--username",
             "nakitt",
             "--email",
@@ -187,6 +191,24 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // No change without an actor; an unknown --as is refused.
+    for args in [
+        &["client", "add", "--name", "X", "--redirect-uri", redirect][..],
+        &[
+            "client",
+            "add",
+            "--as",
+            "nobody",
+            "--name",
+            "X",
+            "--redirect-uri",
+            redirect,
+        ][..],
+    ] {
+        let out = cli(dir.path(), port, args, None);
+        assert!(!out.status.success(), "{args:?} must be refused");
+    }
 
     let list = json_of(
         &cli(dir.path(), port, &["client", "list", "--json"], None),
@@ -202,7 +224,15 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         &cli(
             dir.path(),
             port,
-            &["token", "add-soft", "--username", "nakitt", "--json"],
+            &[
+                "token",
+                "add-soft",
+                "--as",
+                "nakitt",
+                "--username",
+                "nakitt",
+                "--json",
+            ],
             None,
         ),
         "add-soft",
@@ -216,6 +246,35 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
             .unwrap()
             .starts_with("otpauth://totp/")
     );
+    let audit = json_of(
+        &cli(dir.path(), port, &["audit", "list", "--json"], None),
+        "audit list",
+    );
+    let seen: Vec<(String, String)> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_string(),
+                e["event"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        seen.contains(&("break-glass".into(), "admin.client.add".into())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&("user:nakitt".into(), "admin.token.add_soft".into())),
+        "{seen:?}"
+    );
+    let verified = json_of(
+        &cli(dir.path(), port, &["audit", "verify", "--json"], None),
+        "audit verify",
+    );
+    assert_eq!(verified["first_broken"], Value::Null);
+
     let tokens = json_of(
         &cli(dir.path(), port, &["token", "list", "--json"], None),
         "token list",
@@ -277,7 +336,14 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         &cli(
             dir.path(),
             port,
-            &["token", "code", "--serial", &serial, "--json"],
+            &[
+                "token",
+                "code",
+                "--break-glass",
+                "--serial",
+                &serial,
+                "--json",
+            ],
             None,
         ),
         "token code",

@@ -1,6 +1,7 @@
 //! Accounts: creation, look-up and password verification.
 
 pub(crate) mod password;
+pub(crate) mod policy;
 
 use diesel::prelude::*;
 
@@ -90,7 +91,7 @@ pub(crate) fn normalize_username(u: &str) -> String {
     u.trim().to_lowercase()
 }
 
-fn validate(new: &NewUser) -> Result<(), Error> {
+fn validate(new: &NewUser, rules: &policy::PasswordPolicy) -> Result<(), Error> {
     let u = normalize_username(&new.username);
     if u.is_empty() || u.len() > 64 {
         return Err(Error::InvalidInput(
@@ -127,17 +128,26 @@ fn validate(new: &NewUser) -> Result<(), Error> {
         }
     }
     if let Some(p) = &new.password {
-        password::check_policy(p).map_err(Error::InvalidInput)?;
+        let ctx = policy::PolicyContext {
+            username: &new.username,
+            name: new.name.as_deref(),
+            email: Some(&new.email),
+        };
+        let broken: Vec<String> = rules.check(p, &ctx).iter().map(|v| v.message()).collect();
+        if !broken.is_empty() {
+            return Err(Error::InvalidInput(broken.join(" ")));
+        }
     }
     Ok(())
 }
 
 pub(crate) async fn create(
     db: &Db,
+    rules: &policy::PasswordPolicy,
     new: NewUser,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<User, Error> {
-    validate(&new)?;
+    validate(&new, rules)?;
     let password_hash = match new.password.clone() {
         Some(p) => Some(password::hash(p).await?),
         None => None,
@@ -284,4 +294,141 @@ pub(crate) async fn record_success(db: &Db, user_id: &str) -> Result<(), Error> 
         Ok(())
     })
     .await
+}
+
+/// Sets a temporary password: usable only to set a new one, until `expires`.
+pub(crate) async fn set_temporary_password(
+    db: &Db,
+    user_id: &str,
+    hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+    expires: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set((
+                users::password_hash.eq(Some(hash)),
+                users::password_temporary.eq(true),
+                users::password_expires_at.eq(Some(naive(expires))),
+                users::failed_attempts.eq(0),
+                users::locked_until.eq(None::<chrono::NaiveDateTime>),
+                users::updated_at.eq(naive(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Sets a new (permanent) password.
+pub(crate) async fn set_password(
+    db: &Db,
+    user_id: &str,
+    hash: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set((
+                users::password_hash.eq(Some(hash)),
+                users::password_temporary.eq(false),
+                users::password_expires_at.eq(None::<chrono::NaiveDateTime>),
+                users::updated_at.eq(naive(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Stores the recovery data: the secret word's hash and the chosen questions with their answers'
+/// hashes (JSON).
+pub(crate) async fn set_recovery(
+    db: &Db,
+    user_id: &str,
+    secret_word_hash: String,
+    answers_json: String,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set((
+                users::secret_word_hash.eq(Some(secret_word_hash)),
+                users::recovery_answers.eq(Some(answers_json)),
+                users::updated_at.eq(naive(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Unlocks an account and clears its failure count.
+pub(crate) async fn unlock(db: &Db, user_id: &str) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set((
+                users::failed_attempts.eq(0),
+                users::locked_until.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
+/// Recovery answers compare after normalisation: Unicode NFKC, lower case, single spaces.
+pub(crate) fn normalize_answer(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let nfkc: String = s.nfkc().collect();
+    nfkc.to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A temporary password that is easy to read aloud: four groups of four characters from an
+/// alphabet without look-alikes (no 0/o, 1/l/i), about 80 bits.
+pub(crate) fn readable_password() -> Result<String, Error> {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+    let bytes = crate::secret::random_bytes(64)?;
+    let chars: Vec<char> = bytes
+        .iter()
+        .filter(|b| usize::from(**b) < 256 - 256 % ALPHABET.len())
+        .map(|b| char::from(ALPHABET[usize::from(*b) % ALPHABET.len()]))
+        .take(16)
+        .collect();
+    if chars.len() < 16 {
+        return Err(Error::Crypto("not enough random bytes".into()));
+    }
+    Ok(chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+#[cfg(test)]
+mod lifecycle_tests {
+    use super::*;
+
+    #[test]
+    fn answers_normalise_case_spacing_and_compatibility_forms() {
+        assert_eq!(normalize_answer("  Fluffy   the  CAT "), "fluffy the cat");
+        assert_eq!(normalize_answer("ＦＬＵＦＦＹ"), "fluffy");
+        assert_eq!(normalize_answer("ﬁsh"), "fish");
+    }
+
+    #[test]
+    fn readable_passwords() {
+        let p = readable_password().unwrap();
+        assert_eq!(p.len(), 19);
+        assert_eq!(p.matches('-').count(), 3);
+        assert!(!p.contains(['0', 'o', '1', 'l', 'i']));
+        assert_ne!(p, readable_password().unwrap());
+    }
 }

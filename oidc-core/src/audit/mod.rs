@@ -1,1 +1,942 @@
-//! The audit log (being written).
+//! The tamper-evident audit log.
+//!
+//! Every entry carries `mac = HMAC-SHA-256(audit key, canonical(seq, at, actor, event, subject,
+//! detail, prev_mac))`, where `prev_mac` is the MAC of the entry before it (`"genesis"` for the
+//! first). The chain head, `meta('audit_head') = "SEQ:MAC"`, names the last entry. Editing,
+//! deleting, reordering or appending rows without the key breaks the chain, and
+//! [`Provider::verify_audit_log`](crate::Provider::verify_audit_log) finds the first broken link.
+//!
+//! Appending is a compare-and-swap on the head inside one write transaction: read the head,
+//! compute the entry, `UPDATE meta SET value = NEW WHERE name = 'audit_head' AND value = OLD`
+//! (an `INSERT` for the very first entry), and insert the entry only when exactly one row changed;
+//! otherwise the transaction rolls back and is retried. Read-then-write alone loses updates on
+//! PostgreSQL; the conditional update is what keeps two replicas from forking the chain.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::secret::{b64url, ct_eq, hmac_sha256, random_bytes};
+use crate::store::models::AuditRow;
+use crate::store::schema::{audit_log, meta};
+use crate::store::{Db, DbConnection, naive, new_id, utc};
+
+/// The `meta` row that holds the chain head.
+const HEAD: &str = "audit_head";
+/// The `prev_mac` of the first entry.
+const GENESIS: &str = "genesis";
+/// Separates the MAC input of this format from any other use of the key.
+const MAC_DOMAIN: &[u8] = b"oidc-core audit log v1\0";
+/// Attempts at appending before giving up when other writers keep winning the head.
+const MAX_ATTEMPTS: u32 = 20;
+/// Entries read per query while verifying.
+const VERIFY_PAGE: i64 = 1000;
+/// The most entries one [`list`] call returns.
+pub(crate) const MAX_LIST: i64 = 1000;
+
+/// Who did what the entry records.
+///
+/// Every administrative action names a human (an account, or the break-glass procedure);
+/// sign-in events name the account concerned, or nobody when the username was unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Actor {
+    /// An account, by username.
+    User(String),
+    /// Someone using the break-glass (emergency) access.
+    BreakGlass,
+    /// The provider itself (scheduled or automatic work).
+    System,
+    /// Nobody identified (for example a sign-in attempt for an unknown username).
+    Anonymous,
+}
+
+impl fmt::Display for Actor {
+    /// `user:NAME`, `break-glass`, `system` or `anonymous`, as stored in the log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Actor::User(name) => write!(f, "user:{name}"),
+            Actor::BreakGlass => f.write_str("break-glass"),
+            Actor::System => f.write_str("system"),
+            Actor::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// One entry of the audit log, as listed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEvent {
+    /// The position in the log, from 1, without gaps.
+    pub seq: i64,
+    /// When it was recorded (microsecond precision).
+    pub at: DateTime<Utc>,
+    /// Who: `user:NAME`, `break-glass`, `system` or `anonymous` (see [`Actor`]).
+    pub actor: String,
+    /// What, as a short dotted name (for example `user.created`).
+    pub event: String,
+    /// What it was done to (a username, a client id, a token serial), if anything.
+    pub subject: Option<String>,
+    /// Further facts, as recorded. Never secrets.
+    pub detail: serde_json::Value,
+}
+
+/// The outcome of [`Provider::verify_audit_log`](crate::Provider::verify_audit_log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// How many entries were checked: the whole log when it is intact, the entries up to the
+    /// first broken one otherwise. Entries appended while verification ran are not counted.
+    pub entries: i64,
+    /// The sequence number of the first broken link (an altered, missing or out-of-place entry,
+    /// or the entry the chain head disagrees with); `None` when the log is intact.
+    pub first_broken: Option<i64>,
+    /// What is wrong at `first_broken`.
+    pub reason: Option<String>,
+}
+
+impl VerifyReport {
+    /// Whether the log is intact.
+    pub fn is_intact(&self) -> bool {
+        self.first_broken.is_none()
+    }
+}
+
+/// The chain head: the last entry's sequence number and MAC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Head {
+    seq: i64,
+    mac: String,
+}
+
+impl Head {
+    fn parse(value: &str) -> Option<Head> {
+        let (seq, mac) = value.split_once(':')?;
+        let seq = seq.parse().ok()?;
+        (seq > 0 && !mac.is_empty()).then(|| Head {
+            seq,
+            mac: mac.to_string(),
+        })
+    }
+
+    fn encode(&self) -> String {
+        format!("{}:{}", self.seq, self.mac)
+    }
+}
+
+/// The timestamp as it enters the MAC: RFC 3339, microseconds, `Z`.
+fn mac_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+/// The entry's MAC: every field length-prefixed (so that no two entries share an encoding), the
+/// subject tagged present or absent, the detail as the exact JSON text stored.
+#[allow(clippy::too_many_arguments)]
+fn entry_mac(
+    key: &[u8; 32],
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    event: &str,
+    subject: Option<&str>,
+    detail: &str,
+    prev_mac: &str,
+) -> Result<String, Error> {
+    let mut input = Vec::with_capacity(
+        MAC_DOMAIN.len() + 128 + actor.len() + event.len() + detail.len() + prev_mac.len(),
+    );
+    input.extend_from_slice(MAC_DOMAIN);
+    push_field(&mut input, seq.to_string().as_bytes());
+    push_field(&mut input, mac_time(at).as_bytes());
+    push_field(&mut input, actor.as_bytes());
+    push_field(&mut input, event.as_bytes());
+    match subject {
+        None => input.push(0),
+        Some(s) => {
+            input.push(1);
+            push_field(&mut input, s.as_bytes());
+        }
+    }
+    push_field(&mut input, detail.as_bytes());
+    push_field(&mut input, prev_mac.as_bytes());
+    Ok(b64url(&hmac_sha256(key, &input)?))
+}
+
+fn row_mac(key: &[u8; 32], row: &AuditRow) -> Result<String, Error> {
+    entry_mac(
+        key,
+        row.seq,
+        utc(row.at),
+        &row.actor,
+        &row.event,
+        row.subject.as_deref(),
+        &row.detail,
+        &row.prev_mac,
+    )
+}
+
+fn read_head(conn: &mut DbConnection) -> Result<Option<String>, Error> {
+    Ok(meta::table
+        .find(HEAD)
+        .select(meta::value)
+        .first::<String>(conn)
+        .optional()?)
+}
+
+fn is_unique_violation(e: &DieselError) -> bool {
+    matches!(
+        e,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Appends an entry to the log and writes it to the `audit` tracing target (actor, event and
+/// subject only; the detail stays in the database).
+///
+/// `detail` must never hold secrets (passwords, codes, seeds): the log is for reading.
+pub(crate) async fn record(
+    db: &Db,
+    key: &[u8; 32],
+    now: DateTime<Utc>,
+    actor: &Actor,
+    event: &str,
+    subject: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), Error> {
+    if event.trim().is_empty() {
+        return Err(Error::InvalidInput("an audit event needs a name".into()));
+    }
+    // PostgreSQL keeps microseconds: the MAC must cover what reads back.
+    let at = now.trunc_subsecs(6);
+    let actor_s = actor.to_string();
+    let detail_s = detail.to_string();
+    for attempt in 1..=MAX_ATTEMPTS {
+        let lost_race = Arc::new(AtomicBool::new(false));
+        let lost = lost_race.clone();
+        let (key, actor_s, event_s, subject_s, detail_s) = (
+            *key,
+            actor_s.clone(),
+            event.to_string(),
+            subject.map(str::to_string),
+            detail_s.clone(),
+        );
+        let outcome = db
+            .write(move |conn| {
+                // Queue behind a concurrent appender on PostgreSQL (a no-op update takes the
+                // head's row lock; the read below then sees the winner's committed head), so that
+                // the compare-and-swap rarely fails: without it, eight concurrent writers ran out
+                // of attempts. SQLite's BEGIN IMMEDIATE already serialises writers. The CAS alone
+                // is what guarantees correctness; the lock only avoids retry storms.
+                diesel::update(meta::table.find(HEAD))
+                    .set(meta::value.eq(meta::value))
+                    .execute(conn)?;
+                let old = read_head(conn)?;
+                let prev = match &old {
+                    None => None,
+                    Some(v) => Some(Head::parse(v).ok_or_else(|| {
+                        Error::Database(format!(
+                            "the audit log head {HEAD:?} is malformed: verify the audit log"
+                        ))
+                    })?),
+                };
+                let seq = prev.as_ref().map_or(1, |h| h.seq + 1);
+                let prev_mac = prev.map_or_else(|| GENESIS.to_string(), |h| h.mac);
+                let mac = entry_mac(
+                    &key,
+                    seq,
+                    at,
+                    &actor_s,
+                    &event_s,
+                    subject_s.as_deref(),
+                    &detail_s,
+                    &prev_mac,
+                )?;
+                let new = Head {
+                    seq,
+                    mac: mac.clone(),
+                }
+                .encode();
+                let swapped = match &old {
+                    Some(old) => diesel::update(
+                        meta::table
+                            .filter(meta::name.eq(HEAD))
+                            .filter(meta::value.eq(old)),
+                    )
+                    .set(meta::value.eq(&new))
+                    .execute(conn)?,
+                    None => match diesel::insert_into(meta::table)
+                        .values((meta::name.eq(HEAD), meta::value.eq(&new)))
+                        .execute(conn)
+                    {
+                        Ok(n) => n,
+                        // Another first entry won.
+                        Err(e) if is_unique_violation(&e) => 0,
+                        Err(e) => return Err(e.into()),
+                    },
+                };
+                if swapped != 1 {
+                    lost.store(true, Ordering::SeqCst);
+                    return Err(Error::Conflict("the audit log head moved".into()));
+                }
+                let row = AuditRow {
+                    id: new_id(),
+                    seq,
+                    at: naive(at),
+                    actor: actor_s,
+                    event: event_s,
+                    subject: subject_s,
+                    detail: detail_s,
+                    prev_mac,
+                    mac,
+                };
+                match diesel::insert_into(audit_log::table)
+                    .values(&row)
+                    .execute(conn)
+                {
+                    Ok(_) => Ok(seq),
+                    // The head won the CAS, so no live writer holds this seq: the head and the
+                    // entries disagree (a deleted or rewritten head).
+                    Err(e) if is_unique_violation(&e) => Err(Error::Database(format!(
+                        "audit entry {seq} exists already: the chain head disagrees with the \
+                         entries (verify the audit log)"
+                    ))),
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await;
+        match outcome {
+            Ok(seq) => {
+                tracing::info!(
+                    target: "audit",
+                    seq,
+                    actor = %actor,
+                    event,
+                    subject = subject.unwrap_or("-"),
+                    "audit event"
+                );
+                return Ok(());
+            }
+            Err(_) if lost_race.load(Ordering::SeqCst) => {
+                if attempt < MAX_ATTEMPTS {
+                    let jitter = random_bytes(1)?.first().copied().unwrap_or(0) % 16;
+                    let wait = u64::from(attempt.min(10)) * 2 + u64::from(jitter);
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Database(format!(
+        "audit log: gave up appending after {MAX_ATTEMPTS} attempts (other writers kept winning)"
+    )))
+}
+
+fn event_of(row: AuditRow) -> AuditEvent {
+    // A detail that is no longer JSON (tampering) is shown as the raw text rather than hidden.
+    let detail = serde_json::from_str(&row.detail)
+        .unwrap_or_else(|_| serde_json::Value::String(row.detail.clone()));
+    AuditEvent {
+        seq: row.seq,
+        at: utc(row.at),
+        actor: row.actor,
+        event: row.event,
+        subject: row.subject,
+        detail,
+    }
+}
+
+/// Up to `limit` entries (at most [`MAX_LIST`]) with `seq` greater than `since_seq`, oldest
+/// first. `None` starts at the beginning.
+pub(crate) async fn list(
+    db: &Db,
+    since_seq: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditEvent>, Error> {
+    if limit < 0 {
+        return Err(Error::InvalidInput("limit must not be negative".into()));
+    }
+    let limit = limit.min(MAX_LIST);
+    let after = since_seq.unwrap_or(0);
+    let rows = db
+        .run(move |conn| {
+            Ok(audit_log::table
+                .filter(audit_log::seq.gt(after))
+                .order(audit_log::seq.asc())
+                .limit(limit)
+                .select(AuditRow::as_select())
+                .load(conn)?)
+        })
+        .await?;
+    Ok(rows.into_iter().map(event_of).collect())
+}
+
+fn broken(entries: i64, seq: i64, reason: String) -> VerifyReport {
+    VerifyReport {
+        entries,
+        first_broken: Some(seq),
+        reason: Some(reason),
+    }
+}
+
+/// Walks the whole log in pages, recomputing every MAC and every link, and checks the head.
+///
+/// The head is read first and entries are checked up to it, so appends that run meanwhile are
+/// neither checked nor mistaken for forgeries: an entry beyond the head is reported only if the
+/// head, read again, still does not reach it.
+pub(crate) async fn verify(db: &Db, key: &[u8; 32]) -> Result<VerifyReport, Error> {
+    let head_value = db.run(read_head).await?;
+    let head = head_value.as_deref().map(Head::parse);
+    // Check up to the head; with no (usable) head, everything there is.
+    let upper = match &head {
+        Some(Some(h)) => h.seq,
+        _ => i64::MAX,
+    };
+    let mut entries: i64 = 0;
+    let mut last: Option<(i64, String)> = None;
+    loop {
+        let after = last.as_ref().map_or(0, |(s, _)| *s);
+        let page = db
+            .run(move |conn| {
+                Ok(audit_log::table
+                    .filter(audit_log::seq.gt(after))
+                    .filter(audit_log::seq.le(upper))
+                    .order(audit_log::seq.asc())
+                    .limit(VERIFY_PAGE)
+                    .select(AuditRow::as_select())
+                    .load::<AuditRow>(conn)?)
+            })
+            .await?;
+        let full = i64::try_from(page.len()).unwrap_or(i64::MAX) >= VERIFY_PAGE;
+        for row in page {
+            let expected = after_seq(&last) + 1;
+            if row.seq != expected {
+                return Ok(if row.seq > expected {
+                    broken(
+                        entries,
+                        expected,
+                        format!(
+                            "entry {expected} is missing (the next entry is {})",
+                            row.seq
+                        ),
+                    )
+                } else {
+                    broken(
+                        entries,
+                        row.seq,
+                        format!("entry {} is out of sequence", row.seq),
+                    )
+                });
+            }
+            entries += 1;
+            let mac = row_mac(key, &row)?;
+            if !ct_eq(mac.as_bytes(), row.mac.as_bytes()) {
+                return Ok(broken(
+                    entries,
+                    row.seq,
+                    format!("entry {} was altered: its MAC does not match", row.seq),
+                ));
+            }
+            let prev_mac = last.as_ref().map_or(GENESIS, |(_, m)| m.as_str());
+            if !ct_eq(prev_mac.as_bytes(), row.prev_mac.as_bytes()) {
+                return Ok(broken(
+                    entries,
+                    row.seq,
+                    format!(
+                        "entry {} does not follow entry {} (prev_mac differs)",
+                        row.seq,
+                        row.seq - 1
+                    ),
+                ));
+            }
+            last = Some((row.seq, row.mac));
+        }
+        if !full {
+            break;
+        }
+    }
+    let last_seq = after_seq(&last);
+    match (head, &last) {
+        (None, None) => {}
+        (None, Some(_)) => {
+            return Ok(broken(
+                entries,
+                last_seq,
+                "the chain head is missing".into(),
+            ));
+        }
+        (Some(None), _) => {
+            return Ok(broken(
+                entries,
+                last_seq.max(1),
+                "the chain head is malformed".into(),
+            ));
+        }
+        (Some(Some(h)), _) if h.seq > last_seq => {
+            return Ok(broken(
+                entries,
+                last_seq + 1,
+                format!(
+                    "the chain head names entry {} but the log ends at entry {last_seq}",
+                    h.seq
+                ),
+            ));
+        }
+        (Some(Some(h)), Some((_, mac))) => {
+            if !ct_eq(h.mac.as_bytes(), mac.as_bytes()) {
+                return Ok(broken(
+                    entries,
+                    last_seq,
+                    format!("the chain head does not match entry {last_seq}"),
+                ));
+            }
+        }
+        // h.seq >= 1 > last_seq: handled above.
+        (Some(Some(_)), None) => {}
+    }
+    // Entries beyond the head: fine if they were appended meanwhile (the head then reaches
+    // them, since an entry and its head commit together), forged otherwise.
+    let (max_seq, head_now) = db
+        .run(|conn| {
+            let max: Option<i64> = audit_log::table
+                .select(diesel::dsl::max(audit_log::seq))
+                .first(conn)?;
+            let head_now = read_head(conn)?;
+            Ok((max, head_now))
+        })
+        .await?;
+    if let Some(max_seq) = max_seq
+        && max_seq > last_seq
+    {
+        let reached = head_now
+            .as_deref()
+            .and_then(Head::parse)
+            .is_some_and(|h| h.seq >= max_seq);
+        if !reached {
+            return Ok(broken(
+                entries,
+                last_seq + 1,
+                format!("entries after {last_seq} lie beyond the chain head"),
+            ));
+        }
+    }
+    Ok(VerifyReport {
+        entries,
+        first_broken: None,
+        reason: None,
+    })
+}
+
+fn after_seq(last: &Option<(i64, String)>) -> i64 {
+    last.as_ref().map_or(0, |(s, _)| *s)
+}
+
+impl crate::Provider {
+    /// Up to `limit` audit entries (capped at 1000) whose sequence number is greater than
+    /// `since_seq`, oldest first; `None` starts at the first entry. Page through the log by
+    /// passing the last `seq` seen.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a negative `limit`; [`Error::Database`] when the database
+    /// fails.
+    pub async fn audit_events(
+        &self,
+        since_seq: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditEvent>, Error> {
+        list(&self.inner.db, since_seq, limit).await
+    }
+
+    /// Checks the whole audit log against its MAC chain and head with the configured audit key,
+    /// and reports the first broken link: an edited, deleted, reordered or forged entry, or a
+    /// head that does not match the last entry. Reads the log in pages.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the database fails (a broken chain is a report, not an error).
+    pub async fn verify_audit_log(&self) -> Result<VerifyReport, Error> {
+        verify(&self.inner.db, &self.inner.config.audit_key).await
+    }
+
+    /// Appends an entry to the audit log at the provider's current time, and logs actor, event
+    /// and subject to the `audit` tracing target. `detail` must not hold secrets. Safe to call
+    /// concurrently, from several replicas too: the entries get consecutive sequence numbers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an empty event name; [`Error::Database`] when the database
+    /// fails, when the stored head disagrees with the entries, or when concurrent writers kept
+    /// winning for 20 attempts.
+    pub async fn record_audit(
+        &self,
+        actor: &Actor,
+        event: &str,
+        subject: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), Error> {
+        record(
+            &self.inner.db,
+            &self.inner.config.audit_key,
+            self.inner.clock.now(),
+            actor,
+            event,
+            subject,
+            detail,
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const KEY: [u8; 32] = [42u8; 32];
+
+    /// A fixed instant with nanoseconds, which the log truncates to microseconds.
+    fn t0() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_800_000_000, 123_456_789).unwrap()
+    }
+
+    async fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/a.db", dir.path().display()))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    async fn record_five(db: &Db) {
+        let t0 = t0();
+        for i in 1..=5i64 {
+            record(
+                db,
+                &KEY,
+                t0 + chrono::Duration::seconds(i),
+                &Actor::User("admin".into()),
+                "user.updated",
+                Some(&format!("user{i}")),
+                json!({ "n": i, "roles": ["a", "b"] }),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    async fn exec(db: &Db, sql: &'static str) -> usize {
+        db.run(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn actor_display() {
+        assert_eq!(Actor::User("nakitt".into()).to_string(), "user:nakitt");
+        assert_eq!(Actor::BreakGlass.to_string(), "break-glass");
+        assert_eq!(Actor::System.to_string(), "system");
+        assert_eq!(Actor::Anonymous.to_string(), "anonymous");
+    }
+
+    #[test]
+    fn audit_mac_depends_on_key_and_every_field() {
+        let at = t0();
+        let base = entry_mac(&KEY, 1, at, "system", "e", Some("s"), "{}", GENESIS).unwrap();
+        assert_eq!(
+            base,
+            entry_mac(&KEY, 1, at, "system", "e", Some("s"), "{}", GENESIS).unwrap()
+        );
+        let variants = [
+            entry_mac(&[1u8; 32], 1, at, "system", "e", Some("s"), "{}", GENESIS).unwrap(),
+            entry_mac(&KEY, 2, at, "system", "e", Some("s"), "{}", GENESIS).unwrap(),
+            entry_mac(
+                &KEY,
+                1,
+                at + chrono::Duration::microseconds(1),
+                "system",
+                "e",
+                Some("s"),
+                "{}",
+                GENESIS,
+            )
+            .unwrap(),
+            entry_mac(&KEY, 1, at, "anonymous", "e", Some("s"), "{}", GENESIS).unwrap(),
+            entry_mac(&KEY, 1, at, "system", "f", Some("s"), "{}", GENESIS).unwrap(),
+            entry_mac(&KEY, 1, at, "system", "e", None, "{}", GENESIS).unwrap(),
+            entry_mac(&KEY, 1, at, "system", "e", Some(""), "{}", GENESIS).unwrap(),
+            entry_mac(&KEY, 1, at, "system", "e", Some("s"), "[]", GENESIS).unwrap(),
+            entry_mac(&KEY, 1, at, "system", "e", Some("s"), "{}", "x").unwrap(),
+            // Moving bytes between fields changes the MAC (length prefixes).
+            entry_mac(&KEY, 1, at, "systeme", "", Some("s"), "{}", GENESIS).unwrap(),
+        ];
+        for v in &variants {
+            assert_ne!(&base, v);
+        }
+    }
+
+    #[test]
+    fn head_round_trips_and_rejects_garbage() {
+        let h = Head {
+            seq: 12,
+            mac: "abc_-".into(),
+        };
+        assert_eq!(Head::parse(&h.encode()), Some(h));
+        assert_eq!(Head::parse("abc"), None);
+        assert_eq!(Head::parse("x:abc"), None);
+        assert_eq!(Head::parse("0:abc"), None);
+        assert_eq!(Head::parse("3:"), None);
+    }
+
+    #[tokio::test]
+    async fn audit_empty_log_verifies() {
+        let (_dir, db) = temp_db().await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(
+            report,
+            VerifyReport {
+                entries: 0,
+                first_broken: None,
+                reason: None
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn audit_records_chain_and_lists() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries, 5);
+
+        let all = list(&db, None, 100).await.unwrap();
+        assert_eq!(
+            all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
+        assert_eq!(all[0].actor, "user:admin");
+        assert_eq!(all[0].event, "user.updated");
+        assert_eq!(all[0].subject.as_deref(), Some("user1"));
+        assert_eq!(all[0].detail, json!({ "n": 1, "roles": ["a", "b"] }));
+        assert_eq!(all[0].at.timestamp_subsec_nanos() % 1000, 0);
+        let tail = list(&db, Some(3), 1).await.unwrap();
+        assert_eq!(tail.len(), 1);
+        assert_eq!(tail[0].seq, 4);
+        assert!(list(&db, None, -1).await.is_err());
+
+        let head = db.run(read_head).await.unwrap().unwrap();
+        let rows = db
+            .run(|conn| {
+                Ok(audit_log::table
+                    .order(audit_log::seq.asc())
+                    .select(AuditRow::as_select())
+                    .load(conn)?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows[0].prev_mac, GENESIS);
+        for pair in rows.windows(2) {
+            assert_eq!(pair[1].prev_mac, pair[0].mac);
+        }
+        assert_eq!(head, format!("5:{}", rows[4].mac));
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_an_edited_row() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        let n = db
+            .run(|conn| {
+                Ok(
+                    diesel::update(audit_log::table.filter(audit_log::seq.eq(3)))
+                        .set(audit_log::detail.eq(r#"{"n":3,"roles":["a","b","root"]}"#))
+                        .execute(conn)?,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(3), "{report:?}");
+        assert!(report.reason.unwrap().contains("altered"));
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_edited_actor_and_time() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        exec(&db, "UPDATE audit_log SET actor = 'system' WHERE seq = 2").await;
+        assert_eq!(verify(&db, &KEY).await.unwrap().first_broken, Some(2));
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        let at = db
+            .run(|conn| {
+                Ok(audit_log::table
+                    .filter(audit_log::seq.eq(4))
+                    .select(audit_log::at)
+                    .first::<chrono::NaiveDateTime>(conn)?)
+            })
+            .await
+            .unwrap();
+        db.run(move |conn| {
+            Ok(
+                diesel::update(audit_log::table.filter(audit_log::seq.eq(4)))
+                    .set(audit_log::at.eq(at - chrono::Duration::hours(1)))
+                    .execute(conn)?,
+            )
+        })
+        .await
+        .unwrap();
+        assert_eq!(verify(&db, &KEY).await.unwrap().first_broken, Some(4));
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_a_deleted_row() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        assert_eq!(exec(&db, "DELETE FROM audit_log WHERE seq = 3").await, 1);
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(3), "{report:?}");
+        assert_eq!(report.entries, 2);
+        assert!(report.reason.unwrap().contains("missing"));
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_a_truncated_tail() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        assert_eq!(exec(&db, "DELETE FROM audit_log WHERE seq = 5").await, 1);
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(5), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_renumbered_and_reordered_rows() {
+        // Delete 3 and renumber 4, 5 to close the gap.
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        exec(&db, "DELETE FROM audit_log WHERE seq = 3").await;
+        exec(&db, "UPDATE audit_log SET seq = seq - 1 WHERE seq = 4").await;
+        exec(&db, "UPDATE audit_log SET seq = seq - 1 WHERE seq = 5").await;
+        exec(
+            &db,
+            "UPDATE meta SET value = '4:' || (SELECT mac FROM audit_log WHERE seq = 4) \
+             WHERE name = 'audit_head'",
+        )
+        .await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(3), "{report:?}");
+
+        // Swap entries 2 and 3.
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        exec(&db, "UPDATE audit_log SET seq = 100 WHERE seq = 2").await;
+        exec(&db, "UPDATE audit_log SET seq = 2 WHERE seq = 3").await;
+        exec(&db, "UPDATE audit_log SET seq = 3 WHERE seq = 100").await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(2), "{report:?}");
+    }
+
+    #[tokio::test]
+    async fn audit_verify_finds_a_tampered_head() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        exec(
+            &db,
+            "UPDATE meta SET value = '5:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' \
+             WHERE name = 'audit_head'",
+        )
+        .await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(5), "{report:?}");
+        assert!(report.reason.unwrap().contains("head"));
+        // A head that was rolled back leaves entries beyond it.
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        exec(
+            &db,
+            "UPDATE meta SET value = '3:' || (SELECT mac FROM audit_log WHERE seq = 3) \
+             WHERE name = 'audit_head'",
+        )
+        .await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(4), "{report:?}");
+        // A deleted head.
+        exec(&db, "DELETE FROM meta WHERE name = 'audit_head'").await;
+        let report = verify(&db, &KEY).await.unwrap();
+        assert_eq!(report.first_broken, Some(5), "{report:?}");
+        // Appending refuses to fork the chain from a lost head.
+        let err = record(&db, &KEY, t0(), &Actor::System, "x", None, json!({}))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Database(_)), "{err}");
+        assert_eq!(list(&db, None, 100).await.unwrap().len(), 5);
+        assert_eq!(db.run(read_head).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn audit_verify_with_another_key_fails_at_the_first_entry() {
+        let (_dir, db) = temp_db().await;
+        record_five(&db).await;
+        let report = verify(&db, &[7u8; 32]).await.unwrap();
+        assert_eq!(report.first_broken, Some(1), "{report:?}");
+        assert!(verify(&db, &KEY).await.unwrap().is_intact());
+    }
+
+    #[tokio::test]
+    async fn audit_verify_pages_through_a_long_log() {
+        let (_dir, db) = temp_db().await;
+        let t0 = t0();
+        let n = VERIFY_PAGE * 2 + 5;
+        for i in 0..n {
+            record(&db, &KEY, t0, &Actor::System, "tick", None, json!(i))
+                .await
+                .unwrap();
+        }
+        let report = verify(&db, &KEY).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries, n);
+        exec(
+            &db,
+            "UPDATE audit_log SET detail = '\"x\"' WHERE seq = 1500",
+        )
+        .await;
+        assert_eq!(verify(&db, &KEY).await.unwrap().first_broken, Some(1500));
+    }
+
+    #[tokio::test]
+    async fn audit_concurrent_sqlite_appends_stay_contiguous() {
+        let (_dir, db) = temp_db().await;
+        let mut tasks = Vec::new();
+        for t in 0..4 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..25 {
+                    record(
+                        &db,
+                        &KEY,
+                        t0(),
+                        &Actor::System,
+                        "tick",
+                        Some(&format!("{t}")),
+                        json!(i),
+                    )
+                    .await
+                    .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let report = verify(&db, &KEY).await.unwrap();
+        assert!(report.is_intact(), "{report:?}");
+        assert_eq!(report.entries, 100);
+    }
+}

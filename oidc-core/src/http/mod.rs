@@ -4,6 +4,7 @@
 // Handlers return a finished `Response` as their error: boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
 
+mod actions;
 mod activation;
 mod authorize;
 mod cookies;

@@ -90,6 +90,34 @@ pub(crate) fn message(s: &AppState, title: &str, message: &str) -> Response {
     html(StatusCode::OK, page.render())
 }
 
+#[derive(Template)]
+#[template(path = "new_password.html")]
+pub(crate) struct NewPasswordPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub intro: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub rules: Vec<String>,
+    pub errors: Vec<String>,
+    pub max_len: usize,
+}
+
+#[derive(Template)]
+#[template(path = "recovery.html")]
+pub(crate) struct RecoveryPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub questions: &'a [String],
+    pub slots: Vec<usize>,
+    pub errors: Vec<String>,
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

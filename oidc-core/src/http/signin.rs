@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::{issue_code, see_other};
 use super::pages::{self, PasscodePage, SigninPage};
-use super::{AppState, cookies, paths};
+use super::{AppState, actions, cookies, paths};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
@@ -231,7 +231,60 @@ pub(crate) async fn show(
             signin_page(&s, &j, StatusCode::OK, &hint, None)
         }
         Some(Step::SecondFactor) => passcode_page(&s, &j, StatusCode::OK, None).await,
+        Some(Step::ChangePassword) => {
+            let username = j.claimed_username.clone().unwrap_or_default();
+            actions::new_password_page(&s, &j, &here(&s, &j), &username, StatusCode::OK, Vec::new())
+        }
+        Some(Step::EnrollRecovery) => {
+            actions::recovery_page(&s, &j, &here(&s, &j), StatusCode::OK, Vec::new())
+        }
+        Some(Step::PasswordExpired) => actions::password_expired_page(&s),
         None => finish(&s, &headers, j).await,
+    }
+}
+
+/// A required action's POST: only after the password (and passcode) were right.
+async fn action_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[u8]) -> Response {
+    let user = match journey_user(s, &j).await {
+        Ok(Some(u)) if j.password_ok => u,
+        Ok(_) => {
+            return pages::error(
+                s,
+                StatusCode::BAD_REQUEST,
+                "This sign-in cannot continue",
+                "Please start again.",
+            );
+        }
+        Err(r) => return r,
+    };
+    // Claim this state first: a double submit must not set two passwords.
+    match journey::save(&s.db, &mut j).await {
+        Ok(true) => {}
+        Ok(false) => return see_other(&here(s, &j)),
+        Err(e) => return pages::internal(s, &e),
+    }
+    let outcome = match j.current() {
+        Some(Step::ChangePassword) => actions::change_password(s, &user, body).await,
+        Some(Step::EnrollRecovery) => actions::enroll_recovery(s, &user, body).await,
+        _ => return see_other(&here(s, &j)),
+    };
+    match outcome {
+        Ok(Ok(())) => {
+            j.advance();
+            save_and_continue(s, headers, j).await
+        }
+        Ok(Err(errors)) => match j.current() {
+            Some(Step::ChangePassword) => actions::new_password_page(
+                s,
+                &j,
+                &here(s, &j),
+                &user.username,
+                StatusCode::OK,
+                errors,
+            ),
+            _ => actions::recovery_page(s, &j, &here(s, &j), StatusCode::OK, errors),
+        },
+        Err(e) => pages::internal(s, &e),
     }
 }
 
@@ -282,6 +335,16 @@ pub(crate) async fn submit(
             passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await
         }
         Some(Step::SecondFactor) => second_factor_step(&s, &headers, j, form.passcode).await,
+        Some(Step::ChangePassword | Step::EnrollRecovery) if !csrf_ok => pages::error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "This form has expired",
+            STALE_FORM,
+        ),
+        Some(Step::ChangePassword | Step::EnrollRecovery) => {
+            action_step(&s, &headers, j, &body).await
+        }
+        Some(Step::PasswordExpired) => actions::password_expired_page(&s),
         None => finish(&s, &headers, j).await,
     }
 }
@@ -349,13 +412,28 @@ async fn password_step(
         return signin_page(s, &j, StatusCode::OK, &username, Some(BAD_CREDENTIALS));
     }
     j.claimed_username = Some(accounts::normalize_username(&username));
-    j.user_id = user.map(|u| u.id);
     j.password_ok = ok;
-    if ok {
+    j.advance();
+    if ok && let Some(u) = &user {
         j.add_amr(&["pwd".to_string()]);
         j.acr = Some(mfa::ACR_PASSWORD.to_string());
+        // Required actions come after the passcode, so that they reveal nothing before it.
+        if u.password_temporary {
+            let expired = u
+                .password_expires_at
+                .is_none_or(|t| t <= crate::store::naive(s.now()));
+            if expired {
+                j.steps.push(Step::PasswordExpired);
+            } else {
+                j.steps.push(Step::ChangePassword);
+            }
+        }
+        // A first sign-in (with the service desk's temporary password) also sets up recovery.
+        if u.password_temporary && (u.secret_word_hash.is_none() || u.recovery_answers.is_none()) {
+            j.steps.push(Step::EnrollRecovery);
+        }
     }
-    j.advance();
+    j.user_id = user.map(|u| u.id);
     save_and_continue(s, headers, j).await
 }
 

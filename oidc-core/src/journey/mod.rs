@@ -25,6 +25,12 @@ pub(crate) enum Step {
     Password,
     /// The account's second factor (passcode).
     SecondFactor,
+    /// A required action: a new password (after a temporary one).
+    ChangePassword,
+    /// A required action: the secret word and five challenge questions.
+    EnrollRecovery,
+    /// The temporary password was right but has expired: the page says whom to call.
+    PasswordExpired,
 }
 
 /// A journey in progress.

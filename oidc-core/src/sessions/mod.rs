@@ -117,3 +117,22 @@ pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Err
     })
     .await
 }
+
+/// Ends every live session of a user (password change or reset, lock, disable, lost token).
+pub(crate) async fn end_all_for_user(
+    db: &Db,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        Ok(diesel::update(
+            sessions::table
+                .filter(sessions::user_id.eq(id))
+                .filter(sessions::ended_at.is_null()),
+        )
+        .set(sessions::ended_at.eq(naive(now)))
+        .execute(conn)?)
+    })
+    .await
+}

@@ -1,0 +1,298 @@
+//! Account lifecycle end to end: the service desk's temporary password, the required actions
+//! that follow it at the provider (a new password under the rules, then the recovery data), and
+//! the pending authorization request resuming afterwards.
+
+mod common;
+
+use common::*;
+use oidc_core::mfa::otp::{OtpAlgorithm, time_step, totp_at_step};
+use oidc_core::{Actor, NewClient};
+use reqwest::StatusCode;
+
+const SEED: &[u8] = b"12345678901234567890";
+const SERIAL: &str = "LC-0001";
+
+fn code(server: &TestServer, offset: i64) -> String {
+    totp_at_step(
+        SEED,
+        time_step(server.now().timestamp(), 30) + offset,
+        6,
+        OtpAlgorithm::Sha1,
+    )
+    .unwrap()
+}
+
+async fn setup() -> (TestServer, String) {
+    let server = TestServer::start().await;
+    let csv = format!("{SERIAL},3132333435363738393031323334353637383930\n");
+    server
+        .provider
+        .import_tokens(csv.as_bytes(), None, false)
+        .await
+        .unwrap();
+    server
+        .provider
+        .assign_token(USERNAME, SERIAL, None, false)
+        .await
+        .unwrap();
+    let client = server
+        .provider
+        .register_client(NewClient::new("MFA app", [REDIRECT_URI]).first_party(true))
+        .await
+        .unwrap();
+    (server, client.client.client_id)
+}
+
+/// Authorize, password, passcode: returns the journey URL and the response to the passcode.
+async fn password_and_passcode(
+    http: &reqwest::Client,
+    server: &TestServer,
+    client_id: &str,
+    password: &str,
+    passcode: &str,
+) -> (url::Url, reqwest::Response) {
+    let mut params = server.authorize_params();
+    for p in params.iter_mut().filter(|(k, _)| k == "client_id") {
+        p.1 = client_id.to_string();
+    }
+    params.push(("prompt".into(), "login".into()));
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    let page = open_signin(http, res).await;
+    let res = submit_password(http, &page, USERNAME, password).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let body = http
+        .get(page.url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Enter your RSA SecurID passcode."), "{body}");
+    let res = http
+        .post(page.url.as_str())
+        .form(&[("csrf", csrf_of(&body).as_str()), ("passcode", passcode)])
+        .send()
+        .await
+        .unwrap();
+    (page.url, res)
+}
+
+async fn get(http: &reqwest::Client, url: &url::Url) -> String {
+    http.get(url.as_str())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn temporary_password_leads_through_new_password_and_recovery_back_to_the_client() {
+    let (server, client_id) = setup().await;
+    let desk = Actor::User("servicedesk1".into());
+    let temporary = server
+        .provider
+        .issue_temporary_password(&desk, USERNAME)
+        .await
+        .unwrap();
+    let temporary = temporary.secret().to_string();
+    assert_eq!(
+        temporary.len(),
+        19,
+        "four groups of four, easy to read aloud: {temporary}"
+    );
+
+    // The old password no longer works.
+    let http = browser();
+    server.align_clock(30, 2);
+    let (_, res) =
+        password_and_passcode(&http, &server, &client_id, PASSWORD, &code(&server, 0)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("The username, password or passcode is incorrect.")
+    );
+
+    server.advance_clock(30);
+    let (journey, res) =
+        password_and_passcode(&http, &server, &client_id, &temporary, &code(&server, 0)).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "on to the required actions"
+    );
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Create a new password"), "{page}");
+    assert!(
+        page.contains("At least 12 characters"),
+        "the rules are listed:\n{page}"
+    );
+    assert!(page.contains(r#"autocomplete="new-password""#));
+
+    // Rules are enforced by the server, with every reason shown.
+    let weak = [
+        ("csrf", csrf_of(&page)),
+        ("new_password", "password1234".into()),
+        ("confirm_password", "password1234".into()),
+    ];
+    let res = http
+        .post(journey.as_str())
+        .form(&weak)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let mismatch = [
+        ("csrf", csrf_of(&page)),
+        ("new_password", "a fine new pass phrase".into()),
+        ("confirm_password", "another".into()),
+    ];
+    let page = http
+        .post(journey.as_str())
+        .form(&mismatch)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("The two passwords are not the same."),
+        "{page}"
+    );
+    let good = [
+        ("csrf", csrf_of(&page)),
+        ("new_password", "violet kettle marathon".into()),
+        ("confirm_password", "violet kettle marathon".into()),
+    ];
+    let res = http
+        .post(journey.as_str())
+        .form(&good)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Set up your recovery information"), "{page}");
+    let csrf = csrf_of(&page);
+    // The same question twice is refused.
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf),
+        ("secret_word".into(), "Marmalade".into()),
+    ];
+    for i in 0..5 {
+        form.push((
+            format!("question_{i}"),
+            if i < 2 { "0".into() } else { i.to_string() },
+        ));
+        form.push((format!("answer_{i}"), format!("answer number {i}")));
+    }
+    let page = http
+        .post(journey.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("chosen twice"), "{page}");
+    form[0].1 = csrf_of(&page);
+    form[4].1 = "1".into();
+    let res = http
+        .post(journey.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    // Done: the pending authorization request resumes at the client.
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+
+    // The new password works at once (no waiting for a synchronisation); the temporary one not.
+    server.advance_clock(30);
+    let (_, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "violet kettle marathon",
+        &code(&server, 0),
+    )
+    .await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    server.advance_clock(30);
+    let (_, res) =
+        password_and_passcode(&http, &server, &client_id, &temporary, &code(&server, 0)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let events: Vec<String> = server
+        .provider
+        .audit_events(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    for e in [
+        "password.temporary_issued",
+        "password.changed",
+        "recovery.enrolled",
+    ] {
+        assert!(
+            events.iter().any(|x| x == e),
+            "{e} not in the audit log: {events:?}"
+        );
+    }
+    let report = server.provider.verify_audit_log().await.unwrap();
+    assert_eq!(report.first_broken, None);
+}
+
+#[tokio::test]
+async fn an_expired_temporary_password_says_whom_to_call_after_the_passcode_only() {
+    let (server, client_id) = setup().await;
+    let temporary = server
+        .provider
+        .issue_temporary_password(&Actor::BreakGlass, USERNAME)
+        .await
+        .unwrap();
+    server.advance_clock(73 * 3600);
+    server.align_clock(30, 2);
+    let http = browser();
+    let (journey, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        temporary.secret(),
+        &code(&server, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(
+        page.contains("Your temporary password has expired"),
+        "{page}"
+    );
+    assert!(page.contains("1-877-311-4300"), "{page}");
+
+    // With a wrong passcode the same attempt is only the generic failure: nothing is revealed.
+    server.advance_clock(30);
+    let (_, res) =
+        password_and_passcode(&http, &server, &client_id, temporary.secret(), "000000").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("The username, password or passcode is incorrect."),
+        "{page}"
+    );
+    assert!(!page.contains("expired"));
+}
