@@ -248,10 +248,12 @@ fn print(json_out: bool, value: serde_json::Value, text: String) -> Result<(), C
 /// Any failure, with a message meant for the operator.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
+    let mail = mailer(&settings)?;
     let mut builder = Provider::builder(settings.config, &settings.database_url);
     if let Some(radius) = &settings.radius {
         builder = builder.second_factor(radius_factor(radius)?);
     }
+    builder = builder.mailer(mail);
     let provider = builder.build().await?;
     let json_out = cli.json;
     if cli.command.changes_iam() {
@@ -725,4 +727,37 @@ fn radius_factor(
     Err(CliError::Io(
         "this build has no RADIUS support: build oidc-server with the `radius` feature".into(),
     ))
+}
+
+/// SMTP when `[smtp]` is set, else `.eml` files in DATA_DIR/outbox.
+fn mailer(settings: &Settings) -> Result<std::sync::Arc<dyn oidc_core::notify::Mailer>, CliError> {
+    use oidc_core::notify::{FileOutbox, SmtpConfig, SmtpMailer, SmtpTls};
+    match &settings.smtp {
+        Some(smtp) => {
+            let tls = match smtp.tls.as_deref().unwrap_or("starttls") {
+                "none" => SmtpTls::None,
+                "starttls" => SmtpTls::StartTls,
+                "tls" => SmtpTls::Tls,
+                other => {
+                    return Err(CliError::Io(format!(
+                        "[smtp] tls = {other:?}: use none, starttls or tls"
+                    )));
+                }
+            };
+            let mut config = SmtpConfig::new(
+                smtp.host.clone(),
+                smtp.port.unwrap_or(587),
+                tls,
+                settings.mail_from.clone(),
+            );
+            if let (Some(u), Some(p)) = (&smtp.username, &smtp.password) {
+                config = config.credentials(u.clone(), p.clone());
+            }
+            Ok(std::sync::Arc::new(SmtpMailer::new(config)?))
+        }
+        None => Ok(std::sync::Arc::new(FileOutbox::new(
+            settings.data_dir.join("outbox"),
+            &settings.mail_from,
+        )?)),
+    }
 }

@@ -37,6 +37,29 @@ pub struct FileSettings {
     pub mfa: MfaSettings,
     /// A RADIUS server (RSA Authentication Manager or any RADIUS MFA server) as a second factor.
     pub radius: Option<RadiusSettings>,
+    /// The From address of the provider's mail (`IAM_MAIL_FROM`, default
+    /// "AHS IAM <no-reply@iam.localhost>").
+    pub mail_from: Option<String>,
+    /// An SMTP relay; without it mail goes to `.eml` files in DATA_DIR/outbox.
+    pub smtp: Option<SmtpSettings>,
+    /// The service desk's number shown to people (`IAM_SUPPORT_PHONE`).
+    pub support_phone: Option<String>,
+}
+
+/// The `[smtp]` section.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The relay's host.
+    pub host: String,
+    /// Its port (default 587).
+    pub port: Option<u16>,
+    /// `none`, `starttls` (default) or `tls`.
+    pub tls: Option<String>,
+    /// Login, if the relay wants one.
+    pub username: Option<String>,
+    /// Password (`IAM_SMTP_PASSWORD` overrides it).
+    pub password: Option<String>,
 }
 
 /// The `[radius]` section: registers the `radius` factor (use `[mfa] fallback_factor = "radius"`
@@ -105,6 +128,12 @@ pub struct Settings {
     pub database_url: String,
     /// The RADIUS factor's configuration, when `[radius]` is present.
     pub radius: Option<RadiusSettings>,
+    /// The data folder (the default SQLite database and the mail outbox live there).
+    pub data_dir: PathBuf,
+    /// The From address of the provider's mail.
+    pub mail_from: String,
+    /// The SMTP relay, when configured.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// Why settings could not be resolved.
@@ -203,6 +232,9 @@ impl Settings {
         if let Some(days) = f.mfa.activation_days {
             b = b.soft_token_activation_ttl(Duration::from_secs(days.saturating_mul(86400)));
         }
+        if let Some(phone) = env("IAM_SUPPORT_PHONE").or(f.support_phone) {
+            b = b.support_phone(phone);
+        }
         let l = f.lifetimes;
         let secs = Duration::from_secs;
         if let Some(v) = l.code {
@@ -225,6 +257,16 @@ impl Settings {
             bind,
             database_url,
             radius: f.radius,
+            data_dir,
+            mail_from: env("IAM_MAIL_FROM")
+                .or(f.mail_from)
+                .unwrap_or_else(|| "AHS IAM <no-reply@iam.localhost>".into()),
+            smtp: f.smtp.map(|mut s| {
+                if let Some(p) = env("IAM_SMTP_PASSWORD") {
+                    s.password = Some(p);
+                }
+                s
+            }),
         })
     }
 }
