@@ -145,6 +145,8 @@ pub(crate) async fn start(
         factor_state: None,
         acr: None,
         version: 0,
+        held_passcode: None,
+        portal: false,
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {

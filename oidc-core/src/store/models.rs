@@ -88,6 +88,8 @@ pub(crate) struct JourneyRow {
     pub factor_state: Option<String>,
     pub acr: Option<String>,
     pub version: i32,
+    pub held_passcode: Option<String>,
+    pub portal: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -167,4 +169,14 @@ pub(crate) struct PasswordHistoryRow {
     pub user_id: String,
     pub password_hash: String,
     pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = throttles)]
+pub(crate) struct ThrottleRow {
+    pub key: String,
+    pub failures: i32,
+    pub window_start: NaiveDateTime,
+    pub blocked_until: Option<NaiveDateTime>,
+    pub updated_at: NaiveDateTime,
 }

@@ -83,6 +83,8 @@ diesel::table! {
         factor_state -> Nullable<Text>,
         acr -> Nullable<Text>,
         version -> Integer,
+        held_passcode -> Nullable<Text>,
+        portal -> Bool,
     }
 }
 
@@ -169,6 +171,16 @@ diesel::table! {
         user_id -> Text,
         password_hash -> Text,
         created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    throttles (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        blocked_until -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
     }
 }
 
