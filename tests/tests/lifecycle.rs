@@ -296,3 +296,138 @@ async fn an_expired_temporary_password_says_whom_to_call_after_the_passcode_only
     );
     assert!(!page.contains("expired"));
 }
+
+/// The quick reference's Step 3 at the IAM portal: page 1 username + passcode, page 2 username +
+/// temporary password, page 3 a new password under the listed rules, then the secret word and
+/// five challenge questions, then a page that says the new password works now.
+#[tokio::test]
+async fn first_time_activation_pages_then_the_new_password_signs_in_at_once() {
+    let (server, client_id) = setup().await;
+    let temporary = server
+        .provider
+        .issue_temporary_password(&Actor::User("desk".into()), USERNAME)
+        .await
+        .unwrap();
+    let http = browser();
+    server.align_clock(30, 2);
+
+    // A wrong passcode is only revealed after page 2, as one failure for the whole attempt.
+    let res = http.get(server.url("/activate")).send().await.unwrap();
+    let journey = see_other_location_abs(&server, &res);
+    let page = get(&http, &journey).await;
+    assert!(
+        page.contains("Enter your username and the passcode"),
+        "{page}"
+    );
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("passcode", "000000".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(
+        page.contains("temporary password from the service desk"),
+        "{page}"
+    );
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", temporary.secret().into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("is incorrect"), "{page}");
+
+    // The real thing.
+    server.advance_clock(30);
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("passcode", code(&server, 0)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", temporary.secret().into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(
+        page.contains("Create a new password") && page.contains("At least 12 characters"),
+        "{page}"
+    );
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("new_password", "lantern orchard violin".into()),
+            ("confirm_password", "lantern orchard violin".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Set up your recovery information"), "{page}");
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf_of(&page)),
+        ("secret_word".into(), "Marmalade".into()),
+    ];
+    for i in 0..5 {
+        form.push((format!("question_{i}"), i.to_string()));
+        form.push((format!("answer_{i}"), format!("answer number {i}")));
+    }
+    let res = http
+        .post(journey.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(
+        page.contains("Your account is ready") && page.contains("nothing to wait for"),
+        "{page}"
+    );
+
+    // At once, at the client: the new password with a passcode.
+    server.advance_clock(30);
+    let (_, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "lantern orchard violin",
+        &code(&server, 0),
+    )
+    .await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+}
+
+fn see_other_location_abs(server: &TestServer, res: &reqwest::Response) -> url::Url {
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let loc = res.headers()["location"].to_str().unwrap();
+    url::Url::parse(&server.url(loc)).unwrap()
+}

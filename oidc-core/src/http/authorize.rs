@@ -113,13 +113,13 @@ async fn authorize(
     } else {
         vec![journey::Step::Password]
     };
-    start_journey(&s, &headers, request, steps).await
+    start_journey(&s, &headers, Some(request), steps).await
 }
 
-async fn start_journey(
+pub(crate) async fn start_journey(
     s: &AppState,
     headers: &HeaderMap,
-    request: AuthRequest,
+    request: Option<AuthRequest>,
     steps: Vec<journey::Step>,
 ) -> Response {
     let now = s.now();

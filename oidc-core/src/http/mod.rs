@@ -9,6 +9,7 @@ mod activation;
 mod authorize;
 mod cookies;
 mod pages;
+mod portal;
 mod signin;
 mod token;
 mod userinfo;
@@ -37,6 +38,9 @@ pub mod paths {
     pub const USERINFO: &str = "/userinfo";
     /// The sign-in journey's pages: `/signin/{journey id}`.
     pub const SIGNIN: &str = "/signin";
+    /// First-time activation at the IAM portal (token passcode, temporary password, new password,
+    /// recovery data).
+    pub const ACTIVATE_ACCOUNT: &str = "/activate";
     /// Soft-token activation (username + activation code, then the first code).
     pub const ACTIVATE_TOKEN: &str = "/activate-token";
     /// The stylesheet of the provider's pages.
@@ -56,6 +60,7 @@ pub(crate) fn router(inner: AppState) -> Router {
             &format!("{}/{{id}}", paths::SIGNIN),
             get(signin::show).post(signin::submit),
         )
+        .route(paths::ACTIVATE_ACCOUNT, get(portal::start))
         .route(
             paths::ACTIVATE_TOKEN,
             get(activation::show).post(activation::submit),

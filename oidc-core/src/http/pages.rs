@@ -118,6 +118,21 @@ pub(crate) struct RecoveryPage<'a> {
     pub errors: Vec<String>,
 }
 
+#[derive(Template)]
+#[template(path = "portal_login.html")]
+pub(crate) struct PortalLoginPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub heading: &'a str,
+    pub intro: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub username: &'a str,
+    pub passcode_step: bool,
+    pub error: Option<&'a str>,
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::{issue_code, see_other};
 use super::pages::{self, PasscodePage, SigninPage};
-use super::{AppState, actions, cookies, paths};
+use super::{AppState, actions, cookies, paths, portal};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
@@ -227,7 +227,11 @@ pub(crate) async fn show(
     };
     match j.current() {
         Some(Step::Password) => {
-            let hint = j.request.login_hint.clone().unwrap_or_default();
+            let hint = j
+                .request
+                .as_ref()
+                .and_then(|r| r.login_hint.clone())
+                .unwrap_or_default();
             signin_page(&s, &j, StatusCode::OK, &hint, None)
         }
         Some(Step::SecondFactor) => passcode_page(&s, &j, StatusCode::OK, None).await,
@@ -239,8 +243,41 @@ pub(crate) async fn show(
             actions::recovery_page(&s, &j, &here(&s, &j), StatusCode::OK, Vec::new())
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
+        Some(Step::PortalPasscode | Step::PortalPassword) => {
+            portal::login_page(&s, &j, &here(&s, &j), StatusCode::OK, None)
+        }
         None => finish(&s, &headers, j).await,
     }
+}
+
+/// The portal's pages 1 and 2.
+async fn portal_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[u8]) -> Response {
+    // Claim this state first: a double submit must not check a passcode twice.
+    match journey::save(&s.db, &mut j).await {
+        Ok(true) => {}
+        Ok(false) => return see_other(&here(s, &j)),
+        Err(e) => return pages::internal(s, &e),
+    }
+    let action = here(s, &j);
+    let next = match j.current() {
+        Some(Step::PortalPasscode) => match portal::passcode(s, j, &action, body) {
+            Ok(j) => j,
+            Err(page) => return page,
+        },
+        _ => match portal::password(s, j, body).await {
+            Ok(j) => j,
+            Err(mut j) => {
+                return match journey::save(&s.db, &mut j).await {
+                    Ok(true) => {
+                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
+                    }
+                    Ok(false) => see_other(&action),
+                    Err(e) => pages::internal(s, &e),
+                };
+            }
+        },
+    };
+    save_and_continue(s, headers, next).await
 }
 
 /// A required action's POST: only after the password (and passcode) were right.
@@ -345,6 +382,15 @@ pub(crate) async fn submit(
             action_step(&s, &headers, j, &body).await
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
+        Some(Step::PortalPasscode | Step::PortalPassword) if !csrf_ok => pages::error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "This form has expired",
+            STALE_FORM,
+        ),
+        Some(Step::PortalPasscode | Step::PortalPassword) => {
+            portal_step(&s, &headers, j, &body).await
+        }
         None => finish(&s, &headers, j).await,
     }
 }
@@ -609,5 +655,8 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
         Err(e) => return pages::internal(s, &e),
     };
     let cookie = cookies::set(&s.config, cookies::SESSION, &secret);
-    issue_code(s, &j.request, &session, Some(cookie)).await
+    match &j.request {
+        Some(request) => issue_code(s, request, &session, Some(cookie)).await,
+        None => portal::done_page(s),
+    }
 }

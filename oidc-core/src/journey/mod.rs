@@ -25,6 +25,10 @@ pub(crate) enum Step {
     Password,
     /// The account's second factor (passcode).
     SecondFactor,
+    /// Portal page 1: username and token passcode (held until the password is checked).
+    PortalPasscode,
+    /// Portal page 2: username and the temporary password; both factors are checked here.
+    PortalPassword,
     /// A required action: a new password (after a temporary one).
     ChangePassword,
     /// A required action: the secret word and five challenge questions.
@@ -38,7 +42,10 @@ pub(crate) enum Step {
 pub(crate) struct Journey {
     pub id: String,
     pub csrf: String,
-    pub request: AuthRequest,
+    /// The pending authorization request; `None` for a portal task (first-time activation).
+    pub request: Option<AuthRequest>,
+    /// The portal's passcode, held for seconds until the password is checked.
+    pub held_passcode: Option<String>,
     /// The account, once the password step has named one that exists.
     pub user_id: Option<String>,
     pub steps: Vec<Step>,
@@ -100,7 +107,7 @@ impl Journey {
 }
 
 fn from_row(row: JourneyRow) -> Result<Journey, Error> {
-    let request: AuthRequest = serde_json::from_str(&row.request)
+    let request: Option<AuthRequest> = serde_json::from_str(&row.request)
         .map_err(|e| Error::Internal(format!("journey request: {e}")))?;
     let steps: Vec<Step> = serde_json::from_str(&row.steps)
         .map_err(|e| Error::Internal(format!("journey steps: {e}")))?;
@@ -116,6 +123,7 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
         factor_state: row.factor_state,
         acr: row.acr,
         version: row.version,
+        held_passcode: row.held_passcode,
     })
 }
 
@@ -123,12 +131,13 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
 pub(crate) async fn start(
     db: &Db,
     browser_key: &str,
-    request: AuthRequest,
+    request: Option<AuthRequest>,
     steps: Vec<Step>,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> Result<Journey, Error> {
     let ttl = Duration::from_std(ttl).map_err(|e| Error::Config(e.to_string()))?;
+    let request_is_none = request.is_none();
     let row = JourneyRow {
         id: new_id(),
         browser_hash: digest(browser_key),
@@ -146,7 +155,7 @@ pub(crate) async fn start(
         acr: None,
         version: 0,
         held_passcode: None,
-        portal: false,
+        portal: request_is_none,
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {
@@ -219,7 +228,7 @@ pub(crate) async fn finished_request(
         .await?
         .map(from_row)
         .transpose()?
-        .map(|j| j.request))
+        .and_then(|j| j.request))
 }
 
 /// Writes the journey's new state if nobody changed it since it was loaded, and moves the loaded
@@ -245,6 +254,7 @@ pub(crate) async fn save(db: &Db, journey: &mut Journey) -> Result<bool, Error> 
                 journeys::claimed_username.eq(&j.claimed_username),
                 journeys::factor_state.eq(&j.factor_state),
                 journeys::acr.eq(&j.acr),
+                journeys::held_passcode.eq(&j.held_passcode),
                 journeys::version.eq(j.version + 1),
             ))
             .execute(conn)?;

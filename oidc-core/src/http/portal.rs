@@ -1,0 +1,220 @@
+//! The IAM portal's first-time activation (the quick reference's Step 3): page 1, username and
+//! token passcode; page 2, username and the service desk's temporary password; then a new
+//! password under the rules, then the recovery data; then a page that says the password works.
+//!
+//! The passcode of page 1 is only held: both factors are checked on page 2, after the password,
+//! so that the pages reveal nothing about which part was wrong, and a tokencode is never checked
+//! (nor next-tokencode mode entered) before the password is known to be right.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::AppState;
+use super::pages::{self, PortalLoginPage};
+use crate::accounts;
+use crate::journey::{Journey, Step};
+use crate::mfa::Verification;
+
+pub(crate) const BAD_ANY: &str = "The username, passcode or temporary password is incorrect, or the temporary password has expired. \
+     Start again, or call the service desk.";
+
+/// `GET /activate`: a new activation journey.
+pub(crate) async fn start(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    super::authorize::start_journey(
+        &s,
+        &headers,
+        None,
+        vec![Step::PortalPasscode, Step::PortalPassword],
+    )
+    .await
+}
+
+pub(crate) fn login_page(
+    s: &AppState,
+    j: &Journey,
+    action: &str,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let passcode_step = j.current() == Some(Step::PortalPasscode);
+    let username = j.claimed_username.clone().unwrap_or_default();
+    let (heading, intro) = if passcode_step {
+        (
+            "Activate your account: token",
+            "Enter your username and the passcode from your RSA SecurID token.",
+        )
+    } else {
+        (
+            "Activate your account: temporary password",
+            "Please log into the AHS IAM system using your AHS network User ID and the temporary password from the service desk.",
+        )
+    };
+    pages::render(
+        status,
+        &PortalLoginPage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: heading,
+            heading,
+            intro,
+            action,
+            csrf: &j.form_token(),
+            username: &username,
+            passcode_step,
+            error,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct PortalForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    passcode: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Page 1: hold the username and passcode.
+pub(crate) fn passcode(
+    s: &AppState,
+    mut j: Journey,
+    action: &str,
+    body: &[u8],
+) -> Result<Journey, Response> {
+    let form: PortalForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let username = form.username.trim();
+    let code = form.passcode.trim();
+    let problem = if username.is_empty() || username.len() > 254 {
+        Some("Enter your username.")
+    } else if code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        Some("A passcode has digits only (up to 16).")
+    } else {
+        None
+    };
+    if let Some(p) = problem {
+        j.claimed_username = Some(username.to_string());
+        return Err(login_page(s, &j, action, StatusCode::OK, Some(p)));
+    }
+    j.claimed_username = Some(accounts::normalize_username(username));
+    j.held_passcode = Some(code.to_string());
+    j.advance();
+    Ok(j)
+}
+
+/// Page 2: check the temporary password, then the held passcode. `Ok` carries the journey with
+/// the required actions to do; `Err` the generic failure (the journey restarts).
+pub(crate) async fn password(
+    s: &AppState,
+    mut j: Journey,
+    body: &[u8],
+) -> Result<Journey, Journey> {
+    let form: PortalForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let held = j.held_passcode.take().unwrap_or_default();
+    let username = accounts::normalize_username(&form.username);
+    let same_user = j.claimed_username.as_deref() == Some(username.as_str());
+    let user = match accounts::find_by_username(&s.db, &username).await {
+        Ok(u) => u.filter(|u| !u.disabled && same_user),
+        Err(_) => None,
+    };
+    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let right = accounts::password::verify(form.password, stored)
+        .await
+        .unwrap_or(false);
+    let now = s.now();
+    let usable = user.as_ref().is_some_and(|u| {
+        !accounts::is_locked(u, now)
+            && (!u.password_temporary
+                || u.password_expires_at
+                    .is_some_and(|t| t > crate::store::naive(now)))
+    });
+    let fail = |mut j: Journey| {
+        j.restart(vec![Step::PortalPasscode, Step::PortalPassword]);
+        j
+    };
+    let Some(u) = user else {
+        let _ = accounts::password::verify(String::new(), None).await;
+        return Err(fail(j));
+    };
+    if !right || !usable {
+        let _ = s.tokens.spend(&u.id, &held).await;
+        if !right {
+            let _ = accounts::record_failure(
+                &s.db,
+                &u.id,
+                now,
+                s.config.lockout_threshold,
+                s.config.lockout_duration,
+            )
+            .await;
+        }
+        return Err(fail(j));
+    }
+    let account = crate::mfa::FactorAccount {
+        user_id: u.id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+    };
+    let outcome = match s.tokens.usable_token(&u.id).await {
+        Ok(Some(t)) => match s.factors.get(&t.factor) {
+            Some(f) => f
+                .verify(&account, &held, None)
+                .await
+                .unwrap_or(Verification::Rejected),
+            None => Verification::Rejected,
+        },
+        _ => match s
+            .config
+            .fallback_factor
+            .as_ref()
+            .and_then(|f| s.factors.get(f))
+        {
+            Some(f) => f
+                .verify(&account, &held, None)
+                .await
+                .unwrap_or(Verification::Rejected),
+            None => Verification::Rejected,
+        },
+    };
+    match outcome {
+        Verification::Accepted { amr } => {
+            let _ = accounts::record_success(&s.db, &u.id).await;
+            j.user_id = Some(u.id.clone());
+            j.password_ok = true;
+            j.add_amr(&["pwd".to_string()]);
+            j.add_amr(&amr);
+            j.add_amr(&["mfa".to_string()]);
+            j.acr = Some(crate::mfa::ACR_PASSWORD_OTP.to_string());
+            j.advance();
+            j.steps.push(Step::ChangePassword);
+            if u.secret_word_hash.is_none() || u.recovery_answers.is_none() {
+                j.steps.push(Step::EnrollRecovery);
+            }
+            Ok(j)
+        }
+        _ => {
+            let _ = accounts::record_failure(
+                &s.db,
+                &u.id,
+                now,
+                s.config.lockout_threshold,
+                s.config.lockout_duration,
+            )
+            .await;
+            Err(fail(j))
+        }
+    }
+}
+
+/// The last page of the activation.
+pub(crate) fn done_page(s: &AppState) -> Response {
+    pages::message(
+        s,
+        "Your account is ready",
+        "Your new password works now: there is nothing to wait for. Sign in to your applications (CPAR) \
+         with your username, your new password and your token passcode.",
+    )
+}
