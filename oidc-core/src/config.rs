@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use ipnet::IpNet;
 use url::Url;
 
 use crate::accounts::policy::PasswordPolicy;
@@ -94,6 +95,12 @@ pub struct ProviderConfig {
     pub(crate) soft_token_activation_ttl: Duration,
     pub(crate) lockout_threshold: u32,
     pub(crate) lockout_duration: Duration,
+    pub(crate) pair_free_failures: u32,
+    pub(crate) pair_initial_delay: Duration,
+    pub(crate) pair_max_delay: Duration,
+    pub(crate) address_failure_limit: u32,
+    pub(crate) address_window: Duration,
+    pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) password_policy: PasswordPolicy,
     pub(crate) temporary_password_ttl: Duration,
     pub(crate) recovery_questions: Vec<String>,
@@ -118,6 +125,14 @@ impl std::fmt::Debug for ProviderConfig {
             .field("service_name", &self.service_name)
             .field("reveal_password_result", &self.reveal_password_result)
             .field("fallback_factor", &self.fallback_factor)
+            .field("lockout_threshold", &self.lockout_threshold)
+            .field("lockout_duration", &self.lockout_duration)
+            .field("pair_free_failures", &self.pair_free_failures)
+            .field("pair_initial_delay", &self.pair_initial_delay)
+            .field("pair_max_delay", &self.pair_max_delay)
+            .field("address_failure_limit", &self.address_failure_limit)
+            .field("address_window", &self.address_window)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish_non_exhaustive()
     }
 }
@@ -142,8 +157,14 @@ impl ProviderConfig {
             reveal_password_result: false,
             fallback_factor: None,
             soft_token_activation_ttl: Duration::from_secs(7 * 86400),
-            lockout_threshold: 10,
-            lockout_duration: Duration::from_secs(15 * 60),
+            lockout_threshold: 100,
+            lockout_duration: Duration::from_secs(3600),
+            pair_free_failures: 5,
+            pair_initial_delay: Duration::from_secs(1),
+            pair_max_delay: Duration::from_secs(60),
+            address_failure_limit: 100,
+            address_window: Duration::from_secs(15 * 60),
+            trusted_proxies: Vec::new(),
             password_policy: PasswordPolicy::default(),
             temporary_password_ttl: Duration::from_secs(72 * 3600),
             recovery_questions: DEFAULT_RECOVERY_QUESTIONS
@@ -202,6 +223,12 @@ pub struct ProviderConfigBuilder {
     soft_token_activation_ttl: Duration,
     lockout_threshold: u32,
     lockout_duration: Duration,
+    pair_free_failures: u32,
+    pair_initial_delay: Duration,
+    pair_max_delay: Duration,
+    address_failure_limit: u32,
+    address_window: Duration,
+    trusted_proxies: Vec<IpNet>,
     password_policy: PasswordPolicy,
     temporary_password_ttl: Duration,
     recovery_questions: Vec<String>,
@@ -296,15 +323,65 @@ impl ProviderConfigBuilder {
         self.soft_token_activation_ttl = d;
         self
     }
-    /// Consecutive failed sign-ins (passwords and passcodes) after which an account is locked for
-    /// [`lockout_duration`](Self::lockout_duration). Default 10.
+    /// The per-account backstop (NIST SP 800-63B §5.2.2 allows at most 100): after this many
+    /// consecutive failed sign-ins (passwords, passcodes, recovery answers), from any addresses,
+    /// the account is locked for [`lockout_duration`](Self::lockout_duration) or until the
+    /// service desk unlocks it ([`Provider::unlock_account`](crate::Provider::unlock_account)).
+    /// A success or an unlock clears the count; after a lock expires, each further failure locks
+    /// again until one succeeds. Default 100. The everyday defence is the throttling per
+    /// (account, address) and per address below, which never locks the account's owner out.
     pub fn lockout_threshold(mut self, n: u32) -> Self {
         self.lockout_threshold = n;
         self
     }
-    /// How long a lock lasts. Default 15 min.
+    /// How long a backstop lock lasts. Default 1 h.
     pub fn lockout_duration(mut self, d: Duration) -> Self {
         self.lockout_duration = d;
+        self
+    }
+    /// Failures per (account, client address) before that pair is slowed down. From this many
+    /// on, each failure blocks the pair for a delay that doubles (see
+    /// [`throttle_initial_delay`](Self::throttle_initial_delay)); a success from the address
+    /// clears it, and so does a day without failures. Other addresses are not affected.
+    /// Default 5.
+    pub fn throttle_free_failures(mut self, n: u32) -> Self {
+        self.pair_free_failures = n;
+        self
+    }
+    /// The block after the [free failures](Self::throttle_free_failures) of an (account,
+    /// address) pair; each further failure doubles it. Default 1 s.
+    pub fn throttle_initial_delay(mut self, d: Duration) -> Self {
+        self.pair_initial_delay = d;
+        self
+    }
+    /// The longest block of an (account, address) pair. Default 60 s.
+    pub fn throttle_max_delay(mut self, d: Duration) -> Self {
+        self.pair_max_delay = d;
+        self
+    }
+    /// Failed sign-ins from one client address, across all usernames (known or not), allowed per
+    /// [`address_failure_window`](Self::address_failure_window): a rate limit against password
+    /// spraying. Reaching it blocks the address for the rest of the window. Default 100.
+    pub fn address_failure_limit(mut self, n: u32) -> Self {
+        self.address_failure_limit = n;
+        self
+    }
+    /// The window of [`address_failure_limit`](Self::address_failure_limit). Default 15 min.
+    pub fn address_failure_window(mut self, d: Duration) -> Self {
+        self.address_window = d;
+        self
+    }
+    /// Reverse proxies (addresses or networks) whose `Forwarded` / `X-Forwarded-For` headers are
+    /// believed. The client address is the connection's peer unless that peer is one of these;
+    /// then it is the nearest address in the header that is not a trusted proxy. Default: none
+    /// (the headers are ignored). Behind a proxy, set this: otherwise every client shares the
+    /// proxy's address and its throttling.
+    pub fn trusted_proxies<I, N>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<IpNet>,
+    {
+        self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
         self
     }
 
@@ -381,6 +458,9 @@ impl ProviderConfigBuilder {
             ("journey_ttl", self.journey_ttl),
             ("soft_token_activation_ttl", self.soft_token_activation_ttl),
             ("lockout_duration", self.lockout_duration),
+            ("throttle_initial_delay", self.pair_initial_delay),
+            ("throttle_max_delay", self.pair_max_delay),
+            ("address_failure_window", self.address_window),
             ("temporary_password_ttl", self.temporary_password_ttl),
         ] {
             if d.is_zero() {
@@ -389,6 +469,11 @@ impl ProviderConfigBuilder {
             if d > Duration::from_secs(366 * 86400) {
                 return Err(Error::Config(format!("{name} is longer than a year")));
             }
+        }
+        if self.pair_initial_delay > self.pair_max_delay {
+            return Err(Error::Config(
+                "throttle_initial_delay must not exceed throttle_max_delay".into(),
+            ));
         }
         if self.session_idle > self.session_absolute {
             return Err(Error::Config(
@@ -445,6 +530,12 @@ impl ProviderConfigBuilder {
             soft_token_activation_ttl: self.soft_token_activation_ttl,
             lockout_threshold: self.lockout_threshold.max(1),
             lockout_duration: self.lockout_duration,
+            pair_free_failures: self.pair_free_failures.max(1),
+            pair_initial_delay: self.pair_initial_delay,
+            pair_max_delay: self.pair_max_delay,
+            address_failure_limit: self.address_failure_limit.max(1),
+            address_window: self.address_window,
+            trusted_proxies: self.trusted_proxies,
             password_policy: self.password_policy,
             temporary_password_ttl: self.temporary_password_ttl,
             recovery_questions: questions,
@@ -526,6 +617,33 @@ mod tests {
         let shown = format!("{c:?}");
         assert!(shown.contains("[redacted]"));
         assert!(!shown.contains("171"), "{shown}");
+    }
+
+    #[test]
+    fn throttling_defaults() {
+        let c = ProviderConfig::builder("http://127.0.0.1").build().unwrap();
+        assert_eq!(c.lockout_threshold, 100);
+        assert_eq!(c.lockout_duration, Duration::from_secs(3600));
+        assert_eq!(c.pair_free_failures, 5);
+        assert_eq!(c.pair_initial_delay, Duration::from_secs(1));
+        assert_eq!(c.pair_max_delay, Duration::from_secs(60));
+        assert_eq!(c.address_failure_limit, 100);
+        assert_eq!(c.address_window, Duration::from_secs(900));
+        assert!(c.trusted_proxies.is_empty());
+        let c = ProviderConfig::builder("http://127.0.0.1")
+            .trusted_proxies([
+                IpAddr::from([10, 0, 0, 1]).into(),
+                "192.168.0.0/16".parse::<IpNet>().unwrap(),
+            ])
+            .build()
+            .unwrap();
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(
+            ProviderConfig::builder("http://127.0.0.1")
+                .throttle_initial_delay(Duration::from_secs(120))
+                .build()
+                .is_err()
+        );
     }
 
     #[test]

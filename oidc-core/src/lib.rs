@@ -47,6 +47,7 @@ mod sessions;
 mod store;
 mod tokens;
 
+pub use accounts::desk::ACR_PASSWORD_EMERGENCY;
 pub use accounts::policy::{PasswordPolicy, PolicyContext, RuleViolation};
 pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
@@ -55,5 +56,7 @@ pub use clock::{Clock, SystemClock};
 pub use config::{ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;
 pub use http::paths;
+/// Networks of trusted reverse proxies ([`ProviderConfigBuilder::trusted_proxies`]).
+pub use ipnet::IpNet;
 pub use provider::{Provider, ProviderBuilder};
 pub use secret::Secret;

@@ -329,6 +329,7 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<crate::Secret, Error> {
+        self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)
             .await?
@@ -367,6 +368,7 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<(), Error> {
+        self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)
             .await?

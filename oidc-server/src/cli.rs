@@ -186,6 +186,54 @@ pub enum UserCommand {
         #[arg(long)]
         username: String,
     },
+    /// Verify a caller (service desk) before acting: the secret word they say (read from
+    /// standard input), or a one-time code mailed to their registered address (--send-code, then
+    /// --code CODE). Match or no match; the word is never shown.
+    VerifyCaller {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// Read the secret word the caller says from standard input.
+        #[arg(long)]
+        secret_word_stdin: bool,
+        /// Mail a one-time code to the user's registered address.
+        #[arg(long)]
+        send_code: bool,
+        /// The code the caller reads back.
+        #[arg(long)]
+        code: Option<String>,
+    },
+    /// Disable an account (its sessions end at once).
+    Disable {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
+    /// Re-enable an account.
+    Enable {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
+    /// Set an account's roles (removing one ends its sessions).
+    Roles {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// A role; repeat for several; none removes all.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// A lost token: marks the user's tokens lost, ends their sessions and prints an emergency
+    /// passcode (shown once) that works instead of the token for some hours.
+    LostToken {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// How long the emergency passcode works (default 24, at most 168).
+        #[arg(long)]
+        hours: Option<u32>,
+    },
 }
 
 /// Client commands.
@@ -319,6 +367,11 @@ impl Command {
             Command::User(UserCommand::Add { .. }) => "admin.user.add",
             Command::User(UserCommand::TempPassword { .. }) => "admin.user.temp_password",
             Command::User(UserCommand::Unlock { .. }) => "admin.user.unlock",
+            Command::User(UserCommand::VerifyCaller { .. }) => "admin.user.verify_caller",
+            Command::User(UserCommand::Disable { .. }) => "admin.user.disable",
+            Command::User(UserCommand::Enable { .. }) => "admin.user.enable",
+            Command::User(UserCommand::Roles { .. }) => "admin.user.roles",
+            Command::User(UserCommand::LostToken { .. }) => "admin.user.lost_token",
             Command::Client(ClientCommand::Add { .. }) => "admin.client.add",
             Command::Token(TokenCommand::Import { .. }) => "admin.token.import",
             Command::Token(TokenCommand::Assign { .. }) => "admin.token.assign",
@@ -409,6 +462,85 @@ async fn execute(
                 json_out,
                 json!({ "username": username.trim().to_lowercase(), "temporary_password": temporary.secret() }),
                 text,
+            )
+        }
+        Command::User(UserCommand::VerifyCaller {
+            username,
+            secret_word_stdin,
+            send_code,
+            code,
+        }) => {
+            if send_code {
+                provider.send_caller_code(actor, &username).await?;
+                return print(
+                    json_out,
+                    json!({ "code_sent": true }),
+                    "A one-time code was mailed to the registered address.".into(),
+                );
+            }
+            let ok = match (secret_word_stdin, code) {
+                (true, None) => {
+                    let word = read_stdin_line(true)?.unwrap_or_default();
+                    provider
+                        .verify_caller_secret_word(actor, &username, &word)
+                        .await?
+                }
+                (false, Some(c)) => provider.verify_caller_code(actor, &username, &c).await?,
+                _ => {
+                    return Err(CliError::Io(
+                        "give --secret-word-stdin, --send-code or --code".into(),
+                    ));
+                }
+            };
+            print(
+                json_out,
+                json!({ "match": ok }),
+                if ok {
+                    "Match.".into()
+                } else {
+                    "No match.".into()
+                },
+            )?;
+            if ok {
+                Ok(())
+            } else {
+                Err(CliError::Io("the caller is not verified".into()))
+            }
+        }
+        Command::User(UserCommand::Disable { username }) => {
+            let u = provider
+                .set_account_disabled(actor, &username, true)
+                .await?;
+            print(
+                json_out,
+                serde_json::to_value(&u).unwrap_or_default(),
+                "Disabled; sessions ended.".into(),
+            )
+        }
+        Command::User(UserCommand::Enable { username }) => {
+            let u = provider
+                .set_account_disabled(actor, &username, false)
+                .await?;
+            print(
+                json_out,
+                serde_json::to_value(&u).unwrap_or_default(),
+                "Enabled.".into(),
+            )
+        }
+        Command::User(UserCommand::Roles { username, roles }) => {
+            let u = provider.set_roles(actor, &username, roles).await?;
+            print(
+                json_out,
+                serde_json::to_value(&u).unwrap_or_default(),
+                format!("Roles: {}", u.roles.join(" ")),
+            )
+        }
+        Command::User(UserCommand::LostToken { username, hours }) => {
+            let code = provider.report_token_lost(actor, &username, hours).await?;
+            print(
+                json_out,
+                json!({ "emergency_passcode": code.secret() }),
+                format!("Emergency passcode (shown once): {}", code.secret()),
             )
         }
         Command::User(UserCommand::Unlock { username }) => {
@@ -523,7 +655,11 @@ async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {
         bind,
         "AHS IAM is listening"
     );
-    axum::serve(listener, provider.router())
+    // The peer address feeds sign-in throttling (and, for trusted proxies, Forwarded headers).
+    let app = provider
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| CliError::Io(e.to_string()))

@@ -22,6 +22,52 @@ fn code(server: &TestServer, offset: i64) -> String {
     .unwrap()
 }
 
+/// The service desk verifies the caller by a one-time code to the registered email (a first-time
+/// caller has no secret word yet), then acts.
+async fn verified_by(server: &TestServer, agent: &str) -> Actor {
+    let desk = Actor::User(agent.into());
+    server
+        .provider
+        .send_caller_code(&desk, USERNAME)
+        .await
+        .unwrap();
+    let mail = server.mail.sent();
+    let last = mail.last().expect("a verification code was mailed");
+    assert_eq!(last.to, EMAIL);
+    let code: String = last
+        .body
+        .split("this code: ")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert!(
+        !server
+            .provider
+            .verify_caller_code(&desk, USERNAME, "000000")
+            .await
+            .unwrap()
+            || code == "000000"
+    );
+    assert!(
+        server
+            .provider
+            .verify_caller_code(&desk, USERNAME, &code)
+            .await
+            .unwrap()
+    );
+    // Single use.
+    assert!(
+        !server
+            .provider
+            .verify_caller_code(&desk, USERNAME, &code)
+            .await
+            .unwrap()
+    );
+    desk
+}
+
 async fn setup() -> (TestServer, String) {
     let server = TestServer::start().await;
     let csv = format!("{SERIAL},3132333435363738393031323334353637383930\n");
@@ -95,7 +141,16 @@ async fn get(http: &reqwest::Client, url: &url::Url) -> String {
 #[tokio::test]
 async fn temporary_password_leads_through_new_password_and_recovery_back_to_the_client() {
     let (server, client_id) = setup().await;
-    let desk = Actor::User("servicedesk1".into());
+    // No change without a verified caller.
+    let unverified = Actor::User("servicedesk2".into());
+    assert!(
+        server
+            .provider
+            .issue_temporary_password(&unverified, USERNAME)
+            .await
+            .is_err()
+    );
+    let desk = verified_by(&server, "servicedesk1").await;
     let temporary = server
         .provider
         .issue_temporary_password(&desk, USERNAME)
@@ -305,7 +360,7 @@ async fn first_time_activation_pages_then_the_new_password_signs_in_at_once() {
     let (server, client_id) = setup().await;
     let temporary = server
         .provider
-        .issue_temporary_password(&Actor::User("desk".into()), USERNAME)
+        .issue_temporary_password(&verified_by(&server, "desk").await, USERNAME)
         .await
         .unwrap();
     let http = browser();
@@ -430,4 +485,97 @@ fn see_other_location_abs(server: &TestServer, res: &reqwest::Response) -> url::
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let loc = res.headers()["location"].to_str().unwrap();
     url::Url::parse(&server.url(loc)).unwrap()
+}
+
+/// A lost token: the caller verified by their secret word, the token marked lost, sessions
+/// ended, and an emergency passcode that signs in with its own acr (not token-based MFA).
+#[tokio::test]
+async fn lost_token_emergency_passcode_signs_in_with_its_own_acr() {
+    let (server, client_id) = setup().await;
+    let http = browser();
+    server.align_clock(30, 2);
+    // A session first, to see it end.
+    let (_, res) =
+        password_and_passcode(&http, &server, &client_id, PASSWORD, &code(&server, 0)).await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+
+    let desk = verified_by(&server, "desk").await;
+    let emergency = server
+        .provider
+        .report_token_lost(&desk, USERNAME, Some(12))
+        .await
+        .unwrap();
+    let emergency = emergency.secret().to_string();
+    assert_eq!(emergency.len(), 8);
+    let tokens = server.provider.list_tokens().await.unwrap();
+    assert_eq!(tokens[0].state, oidc_core::mfa::TokenState::Lost);
+    assert!(
+        server
+            .mail
+            .sent()
+            .iter()
+            .any(|m| m.subject.contains("reported lost"))
+    );
+
+    // The session is gone: prompt=none answers login_required.
+    let mut params = server.authorize_params();
+    for p in params.iter_mut().filter(|(k, _)| k == "client_id") {
+        p.1 = client_id.clone();
+    }
+    params.push(("prompt".into(), "none".into()));
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    assert_error_redirect(&res, &server, "login_required", Some("st-123"));
+
+    // The lost token's codes no longer work; the emergency passcode does, with its own acr.
+    server.advance_clock(30);
+    let (_, res) =
+        password_and_passcode(&http, &server, &client_id, PASSWORD, &code(&server, 0)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (_, res) = password_and_passcode(&http, &server, &client_id, PASSWORD, &emergency).await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    // Its claims, through the new session and the seeded (password-only) client.
+    let mut params = server.authorize_params();
+    params.push(("prompt".into(), "none".into()));
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    let code =
+        assert_code_redirect(&see_other_location(&res), &server, Some("st-123"))["code"].clone();
+    let answer = server.redeem(&http, &code, PKCE_VERIFIER).await;
+    let id = jwt_part(answer.json["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id["acr"], oidc_core::ACR_PASSWORD_EMERGENCY);
+    assert_eq!(
+        id["amr"],
+        serde_json::json!(["pwd"]),
+        "not reported as token-based MFA"
+    );
+}
+
+#[tokio::test]
+async fn caller_verification_by_secret_word_matches_or_not_and_is_audited() {
+    let (server, _) = setup().await;
+    let desk = Actor::User("desk".into());
+    // No secret word yet: the agent is told to mail a code instead.
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk, USERNAME, "anything")
+            .await
+            .is_err()
+    );
+    let events: Vec<String> = server
+        .provider
+        .audit_events(None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    assert!(!events.iter().any(|e| e == "caller.verified"));
 }

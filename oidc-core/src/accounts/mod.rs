@@ -1,7 +1,9 @@
 //! Accounts: creation, look-up and password verification.
 
+pub(crate) mod desk;
 pub(crate) mod password;
 pub(crate) mod policy;
+pub(crate) mod throttle;
 
 use diesel::prelude::*;
 
@@ -174,6 +176,12 @@ pub(crate) async fn create(
         password_expires_at: None,
         secret_word_hash: None,
         recovery_answers: None,
+        emergency_hash: None,
+        emergency_expires_at: None,
+        caller_code_hash: None,
+        caller_code_expires_at: None,
+        caller_verified_by: None,
+        caller_verified_at: None,
     };
     let user = User::from(&row);
     db.write(move |conn| {
@@ -243,13 +251,16 @@ pub(crate) async fn find_by_subject(db: &Db, subject: &str) -> Result<Option<Use
     .await
 }
 
-/// Is the account locked now?
+/// Is the account locked now (the per-account backstop, see [`throttle`])?
 pub(crate) fn is_locked(row: &UserRow, now: chrono::DateTime<chrono::Utc>) -> bool {
     row.locked_until.is_some_and(|t| t > naive(now))
 }
 
-/// Counts a failed sign-in (wrong password or passcode); the threshold-th consecutive one locks
-/// the account. Both are single statements, so concurrent failures are all counted.
+/// Counts a failed sign-in (wrong password, passcode or recovery answer) against the account,
+/// from any address. At `threshold` consecutive failures the account is locked for `lock_for`;
+/// the count stays, so that after the lock each further failure locks again until a success or
+/// the service desk's unlock clears it. Both are single statements, so concurrent failures
+/// (on any replica) are all counted.
 pub(crate) async fn record_failure(
     db: &Db,
     user_id: &str,
@@ -269,15 +280,17 @@ pub(crate) async fn record_failure(
         let locked = diesel::update(
             users::table
                 .find(&id)
-                .filter(users::failed_attempts.ge(threshold)),
+                .filter(users::failed_attempts.ge(threshold))
+                .filter(
+                    users::locked_until
+                        .is_null()
+                        .or(users::locked_until.lt(until)),
+                ),
         )
-        .set((
-            users::locked_until.eq(Some(until)),
-            users::failed_attempts.eq(0),
-        ))
+        .set(users::locked_until.eq(Some(until)))
         .execute(conn)?;
         if locked == 1 {
-            tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins");
+            tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins (backstop)");
         }
         Ok(())
     })
@@ -366,7 +379,8 @@ pub(crate) async fn set_recovery(
     .await
 }
 
-/// Unlocks an account and clears its failure count.
+/// Unlocks an account: clears its lock, its failure count and the throttling of every
+/// (account, address) pair.
 pub(crate) async fn unlock(db: &Db, user_id: &str) -> Result<(), Error> {
     let id = user_id.to_string();
     db.run(move |conn| {
@@ -378,7 +392,8 @@ pub(crate) async fn unlock(db: &Db, user_id: &str) -> Result<(), Error> {
             .execute(conn)?;
         Ok(())
     })
-    .await
+    .await?;
+    throttle::clear_account(db, user_id).await
 }
 
 /// Recovery answers compare after normalisation: Unicode NFKC, lower case, single spaces.

@@ -7,6 +7,7 @@
 mod actions;
 mod activation;
 mod authorize;
+mod client_addr;
 mod cookies;
 mod pages;
 mod portal;

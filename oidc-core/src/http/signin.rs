@@ -4,6 +4,7 @@
 //! the provider is configured to reveal the password result), and one message covers every
 //! failure: the password step tells nothing to someone who does not know the password.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -13,13 +14,15 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
 use super::authorize::{issue_code, see_other};
+use super::client_addr::ClientAddr;
 use super::pages::{self, PasscodePage, SigninPage};
 use super::{AppState, actions, cookies, paths, portal};
+use crate::accounts::{self, throttle};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
+use crate::sessions;
 use crate::store::models::UserRow;
-use crate::{accounts, sessions};
 
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
 const BAD_ANY: &str = "The username, password or passcode is incorrect. Please sign in again.";
@@ -144,6 +147,12 @@ async fn factor_for(
 ) -> Result<Option<Arc<dyn SecondFactor>>, crate::Error> {
     if let Some(token) = s.tokens.usable_token(user_id).await? {
         return Ok(s.factors.get(&token.factor).cloned());
+    }
+    // A lost token's emergency passcode works until a replacement is active.
+    if let Some(u) = accounts::find_by_id(&s.db, user_id).await?
+        && let Some(f) = accounts::desk::emergency_for(&s.db, &u, s.now())
+    {
+        return Ok(Some(Arc::new(f)));
     }
     Ok(s.config
         .fallback_factor
@@ -339,6 +348,7 @@ struct StepForm {
 
 pub(crate) async fn submit(
     State(s): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
@@ -367,11 +377,11 @@ pub(crate) async fn submit(
             &form.username,
             Some(STALE_FORM),
         ),
-        Some(Step::Password) => password_step(&s, &headers, j, form).await,
+        Some(Step::Password) => password_step(&s, &headers, addr, j, form).await,
         Some(Step::SecondFactor) if !csrf_ok => {
             passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await
         }
-        Some(Step::SecondFactor) => second_factor_step(&s, &headers, j, form.passcode).await,
+        Some(Step::SecondFactor) => second_factor_step(&s, &headers, addr, j, form.passcode).await,
         Some(Step::ChangePassword | Step::EnrollRecovery) if !csrf_ok => pages::error(
             &s,
             StatusCode::BAD_REQUEST,
@@ -405,20 +415,16 @@ async fn save_and_continue(s: &AppState, headers: &HeaderMap, mut j: Journey) ->
     }
 }
 
-async fn count_failure(s: &AppState, user_id: &str) -> Result<(), crate::Error> {
-    accounts::record_failure(
-        &s.db,
-        user_id,
-        s.now(),
-        s.config.lockout_threshold,
-        s.config.lockout_duration,
-    )
-    .await
+/// Counts a checked and wrong attempt: per (account or typed username, address), per address and
+/// per account (see `accounts::throttle`).
+async fn count_failure(s: &AppState, attempt: &throttle::Attempt<'_>) -> Result<(), crate::Error> {
+    throttle::record_failure(&s.db, &s.config, s.now(), attempt).await
 }
 
 async fn password_step(
     s: &AppState,
     headers: &HeaderMap,
+    addr: Option<IpAddr>,
     mut j: Journey,
     form: StepForm,
 ) -> Response {
@@ -435,27 +441,50 @@ async fn password_step(
     } else {
         None
     };
-    // Unknown users, users without a password and locked users are all checked against a hash
+    let attempt = throttle::Attempt {
+        user: user.as_ref(),
+        username: &username,
+        address: addr,
+    };
+    // A throttled (account, address) pair or address, or a locked account, is refused without
+    // checking the password; the answer is the one for a wrong password.
+    let refused = if well_formed {
+        match throttle::refused(&s.db, s.now(), &attempt).await {
+            Ok(r) => r,
+            Err(e) => return pages::internal(s, &e),
+        }
+    } else {
+        false
+    };
+    // Unknown users, users without a password and refused attempts are all checked against a hash
     // (the dummy one where there is none), so that every failure costs the same time.
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let stored = user
+        .as_ref()
+        .filter(|_| !refused)
+        .and_then(|u| u.password_hash.clone());
     let right = match accounts::password::verify(form.password, stored).await {
         Ok(ok) => ok && well_formed,
         Err(e) => return pages::internal(s, &e),
     };
-    let locked = user
-        .as_ref()
-        .is_some_and(|u| accounts::is_locked(u, s.now()));
-    let ok = right && !locked;
+    let ok = right && !refused;
     if !ok
-        && let Some(u) = &user
-        && !locked
-        && let Err(e) = count_failure(s, &u.id).await
+        && well_formed
+        && !refused
+        && let Err(e) = count_failure(s, &attempt).await
     {
         return pages::internal(s, &e);
     }
     let conceal = j.steps.contains(&Step::SecondFactor) && !s.config.reveal_password_result;
     if !ok && !conceal {
         return signin_page(s, &j, StatusCode::OK, &username, Some(BAD_CREDENTIALS));
+    }
+    // The password was the last factor: the pair starts again from zero.
+    if ok
+        && !j.steps.contains(&Step::SecondFactor)
+        && let Some(u) = &user
+        && let Err(e) = throttle::record_success(&s.db, u, addr).await
+    {
+        return pages::internal(s, &e);
     }
     j.claimed_username = Some(accounts::normalize_username(&username));
     j.password_ok = ok;
@@ -512,6 +541,7 @@ fn is_well_formed(prompt: &Prompt, answer: &str) -> Result<(), &'static str> {
 async fn second_factor_step(
     s: &AppState,
     headers: &HeaderMap,
+    addr: Option<IpAddr>,
     mut j: Journey,
     passcode: String,
 ) -> Response {
@@ -539,26 +569,40 @@ async fn second_factor_step(
         Ok(u) => u,
         Err(r) => return r,
     };
-    let outcome = match &user {
-        Some(u) if j.password_ok && !accounts::is_locked(u, s.now()) => {
-            match factor_for(s, &u.id).await {
-                Ok(Some(f)) => {
-                    let state = pending.as_ref().map(|p| p.state.as_str());
-                    match f.verify(&account_of(u), &passcode, state).await {
-                        Ok(v) => v,
-                        Err(e) => {
-                            tracing::error!(error = %e, factor = f.kind(), "second factor failed");
-                            Verification::Rejected
-                        }
-                    }
-                }
-                Ok(None) => {
-                    equal_cost().await;
-                    Verification::Rejected
-                }
+    // Throttled or locked since the password step (other attempts in between): refused as after a
+    // wrong password, without checking the passcode.
+    let refused = match &user {
+        Some(u) if j.password_ok => {
+            let attempt = throttle::Attempt {
+                user: Some(u),
+                username: &u.username,
+                address: addr,
+            };
+            match throttle::refused(&s.db, s.now(), &attempt).await {
+                Ok(r) => r,
                 Err(e) => return pages::internal(s, &e),
             }
         }
+        _ => false,
+    };
+    let outcome = match &user {
+        Some(u) if j.password_ok && !refused => match factor_for(s, &u.id).await {
+            Ok(Some(f)) => {
+                let state = pending.as_ref().map(|p| p.state.as_str());
+                match f.verify(&account_of(u), &passcode, state).await {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!(error = %e, factor = f.kind(), "second factor failed");
+                        Verification::Rejected
+                    }
+                }
+            }
+            Ok(None) => {
+                equal_cost().await;
+                Verification::Rejected
+            }
+            Err(e) => return pages::internal(s, &e),
+        },
         Some(u) => {
             // A wrong password: the tokencode is spent all the same, and nothing else happens.
             if let Err(e) = s.tokens.spend(&u.id, &passcode).await {
@@ -574,13 +618,19 @@ async fn second_factor_step(
     match outcome {
         Verification::Accepted { amr } => {
             if let Some(u) = &user
-                && let Err(e) = accounts::record_success(&s.db, &u.id).await
+                && let Err(e) = throttle::record_success(&s.db, u, addr).await
             {
                 return pages::internal(s, &e);
             }
-            j.add_amr(&amr);
-            j.add_amr(&["mfa".to_string()]);
-            j.acr = Some(mfa::ACR_PASSWORD_OTP.to_string());
+            if amr.is_empty() {
+                // No authentication method proven (the emergency passcode of a lost token): its
+                // own acr, and not reported as multi-factor.
+                j.acr = Some(crate::accounts::desk::ACR_PASSWORD_EMERGENCY.to_string());
+            } else {
+                j.add_amr(&amr);
+                j.add_amr(&["mfa".to_string()]);
+                j.acr = Some(mfa::ACR_PASSWORD_OTP.to_string());
+            }
             j.factor_state = None;
             j.advance();
             save_and_continue(s, headers, j).await
@@ -591,9 +641,19 @@ async fn second_factor_step(
             save_and_continue(s, headers, j).await
         }
         Verification::Rejected => {
+            // A wrong password was counted at the password step; a refused attempt counts nothing.
             if let Some(u) = &user
                 && j.password_ok
-                && let Err(e) = count_failure(s, &u.id).await
+                && !refused
+                && let Err(e) = count_failure(
+                    s,
+                    &throttle::Attempt {
+                        user: Some(u),
+                        username: &u.username,
+                        address: addr,
+                    },
+                )
+                .await
             {
                 return pages::internal(s, &e);
             }

@@ -24,6 +24,12 @@ pub(crate) struct UserRow {
     pub password_expires_at: Option<NaiveDateTime>,
     pub secret_word_hash: Option<String>,
     pub recovery_answers: Option<String>,
+    pub emergency_hash: Option<String>,
+    pub emergency_expires_at: Option<NaiveDateTime>,
+    pub caller_code_hash: Option<String>,
+    pub caller_code_expires_at: Option<NaiveDateTime>,
+    pub caller_verified_by: Option<String>,
+    pub caller_verified_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

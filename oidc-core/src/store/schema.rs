@@ -19,6 +19,12 @@ diesel::table! {
         password_expires_at -> Nullable<Timestamp>,
         secret_word_hash -> Nullable<Text>,
         recovery_answers -> Nullable<Text>,
+        emergency_hash -> Nullable<Text>,
+        emergency_expires_at -> Nullable<Timestamp>,
+        caller_code_hash -> Nullable<Text>,
+        caller_code_expires_at -> Nullable<Timestamp>,
+        caller_verified_by -> Nullable<Text>,
+        caller_verified_at -> Nullable<Timestamp>,
     }
 }
 

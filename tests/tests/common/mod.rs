@@ -117,6 +117,8 @@ pub struct TestServer {
     /// `http://127.0.0.1:PORT`, exactly as the provider writes it in `iss`.
     pub issuer: String,
     pub provider: Provider,
+    /// Every message the provider sent.
+    pub mail: Arc<oidc_core::notify::MemoryMailer>,
     /// The seeded account ("nakitt").
     pub user: User,
     /// The seeded confidential, first-party client (redirect URI [`REDIRECT_URI`]).
@@ -157,7 +159,10 @@ impl TestServer {
             base: SystemClock.now(),
             offset_secs: AtomicI64::new(0),
         });
-        let mut builder = Provider::builder(config, database_url).clock(clock.clone());
+        let mail = Arc::new(oidc_core::notify::MemoryMailer::new());
+        let mut builder = Provider::builder(config, database_url)
+            .clock(clock.clone())
+            .mailer(mail.clone());
         for f in factors {
             builder = builder.second_factor(f);
         }
@@ -184,13 +189,19 @@ impl TestServer {
             .expect("seed the client");
         let app = provider.router();
         let task = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            if let Err(e) = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+            {
                 eprintln!("test server stopped: {e}");
             }
         });
         TestServer {
             issuer,
             provider,
+            mail,
             user,
             client,
             clock,

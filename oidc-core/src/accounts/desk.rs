@@ -1,0 +1,415 @@
+//! Service desk and account administration as library calls: caller verification, disabling,
+//! roles, a lost token with an emergency passcode. Every call names its actor and is audited;
+//! changes that touch a person's access end their sessions at once.
+
+use chrono::Duration;
+use diesel::prelude::*;
+
+use crate::audit::{self, Actor};
+use crate::error::Error;
+use crate::mfa::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
+use crate::notify::Email;
+use crate::secret::{Secret, random_bytes};
+use crate::store::models::UserRow;
+use crate::store::schema::{otp_tokens, users};
+use crate::store::{Db, naive};
+use crate::{Provider, User, accounts, sessions};
+
+/// A caller verification stays good this long for the agent who made it.
+const CALLER_VERIFIED_FOR_MINUTES: i64 = 15;
+/// A one-time code mailed to a first-time caller is good this long.
+const CALLER_CODE_MINUTES: i64 = 10;
+
+/// `acr` of a sign-in with a password and an emergency passcode (not token-based MFA).
+pub const ACR_PASSWORD_EMERGENCY: &str = "urn:oidc-core:acr:password+emergency";
+
+fn digits(n: usize) -> Result<String, Error> {
+    let bytes = random_bytes(n * 2)?;
+    let out: String = bytes
+        .iter()
+        .filter(|b| **b < 250)
+        .map(|b| char::from(b'0' + b % 10))
+        .take(n)
+        .collect();
+    if out.len() < n {
+        return Err(Error::Crypto("not enough random bytes".into()));
+    }
+    Ok(out)
+}
+
+impl Provider {
+    async fn user_row(&self, username: &str) -> Result<UserRow, Error> {
+        accounts::find_by_username(&self.inner.db, username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })
+    }
+
+    async fn audit(
+        &self,
+        actor: &Actor,
+        event: &str,
+        user: &UserRow,
+        detail: serde_json::Value,
+    ) -> Result<(), Error> {
+        let s = &self.inner;
+        audit::record(
+            &s.db,
+            &s.config.audit_key,
+            s.now(),
+            actor,
+            event,
+            Some(&user.username),
+            detail,
+        )
+        .await
+    }
+
+    /// The service desk checks the secret word the caller says: match or no match (the word is
+    /// never shown). A match lets this agent act on the account for 15 minutes.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; [`Error::InvalidInput`] when the account has
+    /// no secret word yet (verify by a mailed code instead).
+    pub async fn verify_caller_secret_word(
+        &self,
+        actor: &Actor,
+        username: &str,
+        word: &str,
+    ) -> Result<bool, Error> {
+        let u = self.user_row(username).await?;
+        let Some(hash) = u.secret_word_hash.clone() else {
+            return Err(Error::InvalidInput(
+                "this account has no secret word yet: send the caller a one-time code instead"
+                    .into(),
+            ));
+        };
+        let ok = accounts::password::verify(accounts::normalize_answer(word), Some(hash)).await?;
+        self.caller_result(actor, &u, ok, "secret_word").await?;
+        Ok(ok)
+    }
+
+    /// Mails a one-time code to the account's registered address (for a first-time caller with
+    /// no secret word); the caller reads it back to the agent.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; mail failures.
+    pub async fn send_caller_code(&self, actor: &Actor, username: &str) -> Result<(), Error> {
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        let code = digits(6)?;
+        let hash = accounts::password::hash(code.clone()).await?;
+        let expires = naive(s.now() + Duration::minutes(CALLER_CODE_MINUTES));
+        let id = u.id.clone();
+        s.db.run(move |conn| {
+            diesel::update(users::table.find(&id))
+                .set((
+                    users::caller_code_hash.eq(Some(hash)),
+                    users::caller_code_expires_at.eq(Some(expires)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        s.mailer
+            .send(&Email {
+                to: u.email.clone(),
+                subject: format!("{}: your verification code", s.config.service_name),
+                body: format!(
+                    "Hello,\n\nThe service desk asked to verify that it is you on the phone. Read them this code: {code}\n\n\
+                     It works for {CALLER_CODE_MINUTES} minutes. If you did not call the service desk, do not share it.\n"
+                ),
+            })
+            .await?;
+        self.audit(actor, "caller.code_sent", &u, serde_json::json!({}))
+            .await
+    }
+
+    /// Checks the code the caller reads back (single use).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn verify_caller_code(
+        &self,
+        actor: &Actor,
+        username: &str,
+        code: &str,
+    ) -> Result<bool, Error> {
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        let live = u.caller_code_expires_at.is_some_and(|t| t > naive(s.now()));
+        let stored = u.caller_code_hash.clone().filter(|_| live);
+        let ok = accounts::password::verify(code.trim().to_string(), stored).await?;
+        if ok {
+            let id = u.id.clone();
+            s.db.run(move |conn| {
+                diesel::update(users::table.find(&id))
+                    .set((
+                        users::caller_code_hash.eq(None::<String>),
+                        users::caller_code_expires_at.eq(None::<chrono::NaiveDateTime>),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        }
+        self.caller_result(actor, &u, ok, "email_code").await?;
+        Ok(ok)
+    }
+
+    async fn caller_result(
+        &self,
+        actor: &Actor,
+        u: &UserRow,
+        ok: bool,
+        method: &str,
+    ) -> Result<(), Error> {
+        let s = &self.inner;
+        if ok {
+            let id = u.id.clone();
+            let by = actor.to_string();
+            let at = naive(s.now());
+            s.db.run(move |conn| {
+                diesel::update(users::table.find(&id))
+                    .set((
+                        users::caller_verified_by.eq(Some(by)),
+                        users::caller_verified_at.eq(Some(at)),
+                    ))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await?;
+        } else {
+            // Guessing the secret word counts like any failed sign-in.
+            accounts::record_failure(
+                &s.db,
+                &u.id,
+                s.now(),
+                s.config.lockout_threshold,
+                s.config.lockout_duration,
+            )
+            .await?;
+        }
+        let event = if ok {
+            "caller.verified"
+        } else {
+            "caller.verification_failed"
+        };
+        self.audit(actor, event, u, serde_json::json!({ "method": method }))
+            .await
+    }
+
+    /// Refuses a service-desk change unless this agent verified the caller in the last 15
+    /// minutes. Break-glass is allowed and recorded as such.
+    pub(crate) async fn require_verified_caller(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> Result<(), Error> {
+        if matches!(actor, Actor::BreakGlass) {
+            return Ok(());
+        }
+        let u = self.user_row(username).await?;
+        let recent = u.caller_verified_at.is_some_and(|t| {
+            t > naive(self.inner.now() - Duration::minutes(CALLER_VERIFIED_FOR_MINUTES))
+        });
+        if recent && u.caller_verified_by.as_deref() == Some(actor.to_string().as_str()) {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(
+                "verify the caller first (their secret word, or a one-time code to their email)"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Disables or re-enables an account; disabling ends its sessions at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn set_account_disabled(
+        &self,
+        actor: &Actor,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User, Error> {
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        let id = u.id.clone();
+        s.db.run(move |conn| {
+            diesel::update(users::table.find(&id))
+                .set(users::disabled.eq(disabled))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        if disabled {
+            sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
+        }
+        let event = if disabled {
+            "account.disabled"
+        } else {
+            "account.enabled"
+        };
+        self.audit(actor, event, &u, serde_json::json!({})).await?;
+        Ok(User::from(&self.user_row(username).await?))
+    }
+
+    /// Sets an account's roles; removing a role ends its sessions at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; [`Error::InvalidInput`] for a role that is not
+    /// one word.
+    pub async fn set_roles(
+        &self,
+        actor: &Actor,
+        username: &str,
+        roles: Vec<String>,
+    ) -> Result<User, Error> {
+        let s = &self.inner;
+        if roles
+            .iter()
+            .any(|r| r.is_empty() || r.chars().any(|c| c.is_whitespace() || c.is_control()))
+        {
+            return Err(Error::InvalidInput("a role is one word".into()));
+        }
+        let u = self.user_row(username).await?;
+        let before = accounts::split_roles(&u.roles);
+        let removed: Vec<&String> = before.iter().filter(|r| !roles.contains(r)).collect();
+        let id = u.id.clone();
+        let joined = roles.join(" ");
+        s.db.run(move |conn| {
+            diesel::update(users::table.find(&id))
+                .set(users::roles.eq(joined))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        if !removed.is_empty() {
+            sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
+        }
+        self.audit(
+            actor,
+            "account.roles_set",
+            &u,
+            serde_json::json!({ "before": before, "after": roles }),
+        )
+        .await?;
+        Ok(User::from(&self.user_row(username).await?))
+    }
+
+    /// A lost token: the account's tokens are marked lost, its sessions end, and an emergency
+    /// passcode (8 digits, shown once) works instead of the token for `hours` (default 24) or
+    /// until a replacement is active. A sign-in with it gets `acr`
+    /// [`ACR_PASSWORD_EMERGENCY`], not token-based MFA. The caller must have been verified.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; [`Error::InvalidInput`] without a verified
+    /// caller.
+    pub async fn report_token_lost(
+        &self,
+        actor: &Actor,
+        username: &str,
+        hours: Option<u32>,
+    ) -> Result<Secret, Error> {
+        self.require_verified_caller(actor, username).await?;
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        let code = digits(8)?;
+        let hash = accounts::password::hash(code.clone()).await?;
+        let hours = i64::from(hours.unwrap_or(24).clamp(1, 168));
+        let expires = naive(s.now() + Duration::hours(hours));
+        let id = u.id.clone();
+        s.db.write(move |conn| {
+            diesel::update(
+                otp_tokens::table
+                    .filter(otp_tokens::user_id.eq(&id))
+                    .filter(otp_tokens::state.eq_any(["assigned", "active"])),
+            )
+            .set(otp_tokens::state.eq("lost"))
+            .execute(conn)?;
+            diesel::update(users::table.find(&id))
+                .set((
+                    users::emergency_hash.eq(Some(hash)),
+                    users::emergency_expires_at.eq(Some(expires)),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await?;
+        sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
+        self.audit(
+            actor,
+            "token.lost",
+            &u,
+            serde_json::json!({ "emergency_hours": hours }),
+        )
+        .await?;
+        let notice = Email {
+            to: u.email.clone(),
+            subject: format!("{}: your token was reported lost", s.config.service_name),
+            body: format!(
+                "Hello,\n\nYour token was reported lost and can no longer be used. If you did not report it, call the \
+                 service desk at {} now.\n",
+                s.config.support_phone
+            ),
+        };
+        if let Err(e) = s.mailer.send(&notice).await {
+            tracing::warn!(error = %e, "could not send the lost-token notification");
+        }
+        Ok(Secret::new(code))
+    }
+}
+
+/// The emergency passcode as a factor: used only while the account has no usable token.
+pub(crate) struct EmergencyFactor {
+    pub db: Db,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl SecondFactor for EmergencyFactor {
+    fn kind(&self) -> &str {
+        "emergency"
+    }
+    fn prompt(&self, _account: &FactorAccount) -> Prompt {
+        crate::mfa::tokens::passcode_prompt()
+    }
+    fn verify<'a>(
+        &'a self,
+        account: &'a FactorAccount,
+        response: &'a str,
+        _challenge: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Verification, Error>> {
+        Box::pin(async move {
+            let u = accounts::find_by_id(&self.db, &account.user_id).await?;
+            let stored = u
+                .filter(|u| u.emergency_expires_at.is_some_and(|t| t > naive(self.now)))
+                .and_then(|u| u.emergency_hash);
+            Ok(
+                if accounts::password::verify(response.to_string(), stored).await? {
+                    Verification::accepted(Vec::<String>::new())
+                } else {
+                    Verification::Rejected
+                },
+            )
+        })
+    }
+}
+
+/// The emergency factor for an account, if it holds a live emergency passcode.
+pub(crate) fn emergency_for(
+    db: &Db,
+    u: &UserRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<EmergencyFactor> {
+    (u.emergency_hash.is_some() && u.emergency_expires_at.is_some_and(|t| t > naive(now))).then(
+        || EmergencyFactor {
+            db: db.clone(),
+            now,
+        },
+    )
+}
