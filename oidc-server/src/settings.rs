@@ -44,6 +44,9 @@ pub struct FileSettings {
     pub smtp: Option<SmtpSettings>,
     /// The service desk's number shown to people (`IAM_SUPPORT_PHONE`).
     pub support_phone: Option<String>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed, as addresses or CIDR
+    /// ranges (`IAM_TRUSTED_PROXIES`, comma-separated). Without them the peer address counts.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// The `[smtp]` section.
@@ -232,6 +235,29 @@ impl Settings {
         if let Some(days) = f.mfa.activation_days {
             b = b.soft_token_activation_ttl(Duration::from_secs(days.saturating_mul(86400)));
         }
+        let proxies: Vec<String> = match env("IAM_TRUSTED_PROXIES") {
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => f.trusted_proxies.unwrap_or_default(),
+        };
+        let mut nets: Vec<oidc_core::IpNet> = Vec::new();
+        for p in &proxies {
+            let net = p
+                .parse::<oidc_core::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(oidc_core::IpNet::from))
+                .map_err(|_| {
+                    SettingsError::Invalid(format!(
+                        "trusted proxy {p:?} is not an address or CIDR range"
+                    ))
+                })?;
+            nets.push(net);
+        }
+        if !nets.is_empty() {
+            b = b.trusted_proxies(nets);
+        }
         if let Some(phone) = env("IAM_SUPPORT_PHONE").or(f.support_phone) {
             b = b.support_phone(phone);
         }
@@ -307,6 +333,13 @@ mod tests {
         assert!(e.to_string().contains("unknown field"), "{e}");
         let e = load("id_token_alg = \"HS256\"\n").unwrap_err();
         assert!(e.to_string().contains("HS256"), "{e}");
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_ranges() {
+        assert!(load("trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\", \"::1\"]\n").is_ok());
+        let e = load("trusted_proxies = [\"not an address\"]\n").unwrap_err();
+        assert!(e.to_string().contains("not an address"), "{e}");
     }
 
     #[test]
