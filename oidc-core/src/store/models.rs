@@ -186,3 +186,21 @@ pub(crate) struct ThrottleRow {
     pub blocked_until: Option<NaiveDateTime>,
     pub updated_at: NaiveDateTime,
 }
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = registrations)]
+pub(crate) struct RegistrationRow {
+    pub id: String,
+    pub legal_name: String,
+    pub email: String,
+    pub clinic: String,
+    pub practitioner_id: String,
+    pub role_requested: String,
+    pub username: Option<String>,
+    pub status: String,
+    pub submitted_by: String,
+    pub decided_by: Option<String>,
+    pub reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub decided_at: Option<NaiveDateTime>,
+}

@@ -190,4 +190,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    registrations (id) {
+        id -> Text,
+        legal_name -> Text,
+        email -> Text,
+        clinic -> Text,
+        practitioner_id -> Text,
+        role_requested -> Text,
+        username -> Nullable<Text>,
+        status -> Text,
+        submitted_by -> Text,
+        decided_by -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(users, otp_tokens);
