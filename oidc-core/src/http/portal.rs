@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::pages::{self, PortalLoginPage};
-use crate::accounts;
+use crate::accounts::{self, throttle};
 use crate::journey::{Journey, Step};
 use crate::mfa::Verification;
 
@@ -110,6 +110,7 @@ pub(crate) fn passcode(
 pub(crate) async fn password(
     s: &AppState,
     mut j: Journey,
+    address: Option<std::net::IpAddr>,
     body: &[u8],
 ) -> Result<Journey, Journey> {
     let form: PortalForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
@@ -120,36 +121,43 @@ pub(crate) async fn password(
         Ok(u) => u.filter(|u| !u.disabled && same_user),
         Err(_) => None,
     };
-    let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+    let now = s.now();
+    let attempt = throttle::Attempt {
+        user: user.as_ref(),
+        username: &username,
+        address,
+    };
+    // Throttled or locked: not checked at all (the dummy hash keeps the time the same).
+    let refused = throttle::refused(&s.db, now, &attempt)
+        .await
+        .unwrap_or(true);
+    let stored = user
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .filter(|_| !refused);
     let right = accounts::password::verify(form.password, stored)
         .await
-        .unwrap_or(false);
-    let now = s.now();
+        .unwrap_or(false)
+        && !refused;
     let usable = user.as_ref().is_some_and(|u| {
-        !accounts::is_locked(u, now)
-            && (!u.password_temporary
-                || u.password_expires_at
-                    .is_some_and(|t| t > crate::store::naive(now)))
+        !u.password_temporary
+            || u.password_expires_at
+                .is_some_and(|t| t > crate::store::naive(now))
     });
     let fail = |mut j: Journey| {
         j.restart(vec![Step::PortalPasscode, Step::PortalPassword]);
         j
     };
-    let Some(u) = user else {
-        let _ = accounts::password::verify(String::new(), None).await;
+    let Some(u) = user.clone() else {
+        if !refused {
+            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+        }
         return Err(fail(j));
     };
     if !right || !usable {
         let _ = s.tokens.spend(&u.id, &held).await;
-        if !right {
-            let _ = accounts::record_failure(
-                &s.db,
-                &u.id,
-                now,
-                s.config.lockout_threshold,
-                s.config.lockout_duration,
-            )
-            .await;
+        if !right && !refused {
+            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
         }
         return Err(fail(j));
     }
@@ -181,7 +189,7 @@ pub(crate) async fn password(
     };
     match outcome {
         Verification::Accepted { amr } => {
-            let _ = accounts::record_success(&s.db, &u.id).await;
+            let _ = throttle::record_success(&s.db, &u, address).await;
             j.user_id = Some(u.id.clone());
             j.password_ok = true;
             j.add_amr(&["pwd".to_string()]);
@@ -196,14 +204,7 @@ pub(crate) async fn password(
             Ok(j)
         }
         _ => {
-            let _ = accounts::record_failure(
-                &s.db,
-                &u.id,
-                now,
-                s.config.lockout_threshold,
-                s.config.lockout_duration,
-            )
-            .await;
+            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
             Err(fail(j))
         }
     }

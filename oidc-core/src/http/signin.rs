@@ -260,7 +260,13 @@ pub(crate) async fn show(
 }
 
 /// The portal's pages 1 and 2.
-async fn portal_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[u8]) -> Response {
+async fn portal_step(
+    s: &AppState,
+    headers: &HeaderMap,
+    addr: Option<IpAddr>,
+    mut j: Journey,
+    body: &[u8],
+) -> Response {
     // Claim this state first: a double submit must not check a passcode twice.
     match journey::save(&s.db, &mut j).await {
         Ok(true) => {}
@@ -273,7 +279,7 @@ async fn portal_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[
             Ok(j) => j,
             Err(page) => return page,
         },
-        _ => match portal::password(s, j, body).await {
+        _ => match portal::password(s, j, addr, body).await {
             Ok(j) => j,
             Err(mut j) => {
                 return match journey::save(&s.db, &mut j).await {
@@ -399,7 +405,7 @@ pub(crate) async fn submit(
             STALE_FORM,
         ),
         Some(Step::PortalPasscode | Step::PortalPassword) => {
-            portal_step(&s, &headers, j, &body).await
+            portal_step(&s, &headers, addr, j, &body).await
         }
         None => finish(&s, &headers, j).await,
     }
