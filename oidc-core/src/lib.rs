@@ -49,6 +49,9 @@ mod tokens;
 
 pub use accounts::desk::ACR_PASSWORD_EMERGENCY;
 pub use accounts::policy::{PasswordPolicy, PolicyContext, RuleViolation};
+pub use accounts::provisioning::{
+    Approval, NewRegistration, ROLE_ACCESS_ADMIN, ROLE_CPAR_PANEL_ADMIN, Registration, TokenChoice,
+};
 pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
 pub use clients::{ClientInfo, NewClient, RegisteredClient};

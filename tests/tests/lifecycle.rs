@@ -579,3 +579,121 @@ async fn caller_verification_by_secret_word_matches_or_not_and_is_audited() {
         .collect();
     assert!(!events.iter().any(|e| e == "caller.verified"));
 }
+
+/// "Update / Change your password" from the sign-in page of a client's request: username,
+/// current password and passcode, then a new password; then back to that sign-in, where the new
+/// password works at once.
+#[tokio::test]
+async fn change_password_from_the_sign_in_page_returns_to_the_request() {
+    let (server, client_id) = setup().await;
+    let http = browser();
+    server.align_clock(30, 2);
+    let mut params = server.authorize_params();
+    for p in params.iter_mut().filter(|(k, _)| k == "client_id") {
+        p.1 = client_id.clone();
+    }
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    let signin = open_signin(&http, res).await;
+    let link = format!("/change-password?from={}", signin.journey_id);
+    assert!(signin.body.contains(&link), "{}", signin.body);
+    assert!(signin.body.contains("Update / Change your password"));
+
+    let res = http.get(server.url(&link)).send().await.unwrap();
+    let journey = see_other_location_abs(&server, &res);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("your current password"), "{page}");
+    // A wrong current password: the generic failure, nothing more.
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", "not my password at all".into()),
+            ("passcode", code(&server, 0)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("is incorrect"), "{page}");
+
+    server.advance_clock(30);
+    let res = http
+        .post(journey.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", PASSWORD.into()),
+            ("passcode", code(&server, 0)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Create a new password"), "{page}");
+    // The last passwords cannot come back.
+    let reuse = [
+        ("csrf", csrf_of(&page)),
+        ("new_password", PASSWORD.into()),
+        ("confirm_password", PASSWORD.into()),
+    ];
+    let page = http
+        .post(journey.as_str())
+        .form(&reuse)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let new = [
+        ("csrf", csrf_of(&page)),
+        ("new_password", "copper lighthouse sonata".into()),
+        ("confirm_password", "copper lighthouse sonata".into()),
+    ];
+    let res = http.post(journey.as_str()).form(&new).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let back = res.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(
+        back,
+        format!("/signin/{}", signin.journey_id),
+        "back to the sign-in of the request"
+    );
+
+    // The original request signs in with the new password at once.
+    server.advance_clock(30);
+    let page = get(&http, &url::Url::parse(&server.url(&back)).unwrap()).await;
+    let res = http
+        .post(server.url(&back))
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", "copper lighthouse sonata".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &url::Url::parse(&server.url(&back)).unwrap()).await;
+    let res = http
+        .post(server.url(&back))
+        .form(&[("csrf", csrf_of(&page)), ("passcode", code(&server, 0))])
+        .send()
+        .await
+        .unwrap();
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    assert!(
+        server
+            .mail
+            .sent()
+            .iter()
+            .any(|m| m.subject.contains("password was changed"))
+    );
+}

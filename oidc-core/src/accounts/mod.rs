@@ -3,6 +3,7 @@
 pub(crate) mod desk;
 pub(crate) mod password;
 pub(crate) mod policy;
+pub(crate) mod provisioning;
 pub(crate) mod throttle;
 
 use diesel::prelude::*;

@@ -32,7 +32,7 @@ pub(crate) fn new_password_page(
             service: &s.config.service_name,
             base: s.config.base_path(),
             title: "Create a new password",
-            intro: "Your password was set by the service desk and works only once: choose your own now.",
+            intro: "Choose your new password. It works everywhere at once.",
             action,
             csrf: &j.form_token(),
             username,

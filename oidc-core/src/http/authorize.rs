@@ -113,7 +113,7 @@ async fn authorize(
     } else {
         vec![journey::Step::Password]
     };
-    start_journey(&s, &headers, Some(request), steps).await
+    start_journey(&s, &headers, Some(request), steps, None).await
 }
 
 pub(crate) async fn start_journey(
@@ -121,6 +121,7 @@ pub(crate) async fn start_journey(
     headers: &HeaderMap,
     request: Option<AuthRequest>,
     steps: Vec<journey::Step>,
+    return_to: Option<String>,
 ) -> Response {
     let now = s.now();
     let (browser_key, new_cookie) = match cookies::get(&s.config, headers, cookies::BROWSER) {
@@ -138,6 +139,7 @@ pub(crate) async fn start_journey(
         &browser_key,
         request,
         steps,
+        return_to,
         now,
         s.config.journey_ttl,
     )

@@ -42,6 +42,8 @@ pub mod paths {
     /// First-time activation at the IAM portal (token passcode, temporary password, new password,
     /// recovery data).
     pub const ACTIVATE_ACCOUNT: &str = "/activate";
+    /// "Update / Change your password".
+    pub const CHANGE_PASSWORD: &str = "/change-password";
     /// Soft-token activation (username + activation code, then the first code).
     pub const ACTIVATE_TOKEN: &str = "/activate-token";
     /// The stylesheet of the provider's pages.
@@ -62,6 +64,7 @@ pub(crate) fn router(inner: AppState) -> Router {
             get(signin::show).post(signin::submit),
         )
         .route(paths::ACTIVATE_ACCOUNT, get(portal::start))
+        .route(paths::CHANGE_PASSWORD, get(portal::change_start))
         .route(
             paths::ACTIVATE_TOKEN,
             get(activation::show).post(activation::submit),

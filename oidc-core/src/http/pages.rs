@@ -129,7 +129,10 @@ pub(crate) struct PortalLoginPage<'a> {
     pub action: &'a str,
     pub csrf: &'a str,
     pub username: &'a str,
-    pub passcode_step: bool,
+    pub show_password: bool,
+    pub show_passcode: bool,
+    pub password_label: &'a str,
+    pub button: &'a str,
     pub error: Option<&'a str>,
 }
 

@@ -27,6 +27,7 @@ pub(crate) async fn start(State(s): State<AppState>, headers: HeaderMap) -> Resp
         &headers,
         None,
         vec![Step::PortalPasscode, Step::PortalPassword],
+        None,
     )
     .await
 }
@@ -38,18 +39,32 @@ pub(crate) fn login_page(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
-    let passcode_step = j.current() == Some(Step::PortalPasscode);
     let username = j.claimed_username.clone().unwrap_or_default();
-    let (heading, intro) = if passcode_step {
-        (
+    let (heading, intro, show_password, show_passcode, password_label, button) = match j.current() {
+        Some(Step::PortalPasscode) => (
             "Activate your account: token",
             "Enter your username and the passcode from your RSA SecurID token.",
-        )
-    } else {
-        (
+            false,
+            true,
+            "",
+            "Next",
+        ),
+        Some(Step::ChangeIdentify) => (
+            "Update / Change your password",
+            "Enter your username, your current password and the passcode from your token.",
+            true,
+            true,
+            "Current password",
+            "Next",
+        ),
+        _ => (
             "Activate your account: temporary password",
             "Please log into the AHS IAM system using your AHS network User ID and the temporary password from the service desk.",
-        )
+            true,
+            false,
+            "Temporary password",
+            "Log in",
+        ),
     };
     pages::render(
         status,
@@ -62,10 +77,66 @@ pub(crate) fn login_page(
             action,
             csrf: &j.form_token(),
             username: &username,
-            passcode_step,
+            show_password,
+            show_passcode,
+            password_label,
+            button,
             error,
         },
     )
+}
+
+#[derive(Deserialize, Default)]
+struct ChangeQuery {
+    #[serde(default)]
+    from: String,
+}
+
+/// `GET /change-password[?from=JOURNEY]`: username, current password and passcode, then a new
+/// password; started from a sign-in page, it returns to that sign-in when done.
+pub(crate) async fn change_start(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::RawQuery(q): axum::extract::RawQuery,
+) -> Response {
+    let from = serde_urlencoded::from_str::<ChangeQuery>(q.as_deref().unwrap_or(""))
+        .map(|c| c.from)
+        .unwrap_or_default();
+    let from = Some(from).filter(|f| {
+        !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    });
+    super::authorize::start_journey(
+        &s,
+        &headers,
+        None,
+        vec![Step::ChangeIdentify, Step::ChangePassword],
+        from,
+    )
+    .await
+}
+
+/// "Update / Change your password", first page: all three checked together, password first.
+pub(crate) async fn change_identify(
+    s: &AppState,
+    mut j: Journey,
+    address: Option<std::net::IpAddr>,
+    body: &[u8],
+) -> Result<Journey, Journey> {
+    let form: PortalForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    j.held_passcode = Some(form.passcode.trim().to_string());
+    j.claimed_username = Some(accounts::normalize_username(&form.username));
+    let restart = |mut j: Journey| {
+        j.restart(vec![Step::ChangeIdentify, Step::ChangePassword]);
+        j
+    };
+    match password(s, j, address, body).await {
+        // `password` queues the first-time actions; here only the new password follows.
+        Ok(mut j) => {
+            j.steps = vec![Step::ChangePassword];
+            Ok(j)
+        }
+        Err(j) => Err(restart(j)),
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -252,7 +252,7 @@ pub(crate) async fn show(
             actions::recovery_page(&s, &j, &here(&s, &j), StatusCode::OK, Vec::new())
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
-        Some(Step::PortalPasscode | Step::PortalPassword) => {
+        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) => {
             portal::login_page(&s, &j, &here(&s, &j), StatusCode::OK, None)
         }
         None => finish(&s, &headers, j).await,
@@ -278,6 +278,18 @@ async fn portal_step(
         Some(Step::PortalPasscode) => match portal::passcode(s, j, &action, body) {
             Ok(j) => j,
             Err(page) => return page,
+        },
+        Some(Step::ChangeIdentify) => match portal::change_identify(s, j, addr, body).await {
+            Ok(j) => j,
+            Err(mut j) => {
+                return match journey::save(&s.db, &mut j).await {
+                    Ok(true) => {
+                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
+                    }
+                    Ok(false) => see_other(&action),
+                    Err(e) => pages::internal(s, &e),
+                };
+            }
         },
         _ => match portal::password(s, j, addr, body).await {
             Ok(j) => j,
@@ -398,13 +410,15 @@ pub(crate) async fn submit(
             action_step(&s, &headers, j, &body).await
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
-        Some(Step::PortalPasscode | Step::PortalPassword) if !csrf_ok => pages::error(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "This form has expired",
-            STALE_FORM,
-        ),
-        Some(Step::PortalPasscode | Step::PortalPassword) => {
+        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) if !csrf_ok => {
+            pages::error(
+                &s,
+                StatusCode::BAD_REQUEST,
+                "This form has expired",
+                STALE_FORM,
+            )
+        }
+        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) => {
             portal_step(&s, &headers, addr, j, &body).await
         }
         None => finish(&s, &headers, j).await,
@@ -721,8 +735,20 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
         Err(e) => return pages::internal(s, &e),
     };
     let cookie = cookies::set(&s.config, cookies::SESSION, &secret);
-    match &j.request {
-        Some(request) => issue_code(s, request, &session, Some(cookie)).await,
-        None => portal::done_page(s),
+    match (&j.request, &j.return_to) {
+        (Some(request), _) => issue_code(s, request, &session, Some(cookie)).await,
+        // Started from a sign-in page: back to that sign-in.
+        (None, Some(from)) => {
+            let mut res = see_other(&format!(
+                "{}{}/{}",
+                s.config.base_path(),
+                paths::SIGNIN,
+                from
+            ));
+            res.headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+            res
+        }
+        (None, None) => portal::done_page(s),
     }
 }

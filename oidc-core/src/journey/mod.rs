@@ -31,6 +31,8 @@ pub(crate) enum Step {
     PortalPassword,
     /// A required action: a new password (after a temporary one).
     ChangePassword,
+    /// "Update / Change your password": username, current password and passcode together.
+    ChangeIdentify,
     /// A required action: the secret word and five challenge questions.
     EnrollRecovery,
     /// The temporary password was right but has expired: the page says whom to call.
@@ -46,6 +48,8 @@ pub(crate) struct Journey {
     pub request: Option<AuthRequest>,
     /// The portal's passcode, held for seconds until the password is checked.
     pub held_passcode: Option<String>,
+    /// The sign-in journey to go back to when this portal task is done.
+    pub return_to: Option<String>,
     /// The account, once the password step has named one that exists.
     pub user_id: Option<String>,
     pub steps: Vec<Step>,
@@ -124,6 +128,7 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
         acr: row.acr,
         version: row.version,
         held_passcode: row.held_passcode,
+        return_to: row.return_to,
     })
 }
 
@@ -133,6 +138,7 @@ pub(crate) async fn start(
     browser_key: &str,
     request: Option<AuthRequest>,
     steps: Vec<Step>,
+    return_to: Option<String>,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> Result<Journey, Error> {
@@ -156,6 +162,7 @@ pub(crate) async fn start(
         version: 0,
         held_passcode: None,
         portal: request_is_none,
+        return_to,
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {

@@ -96,6 +96,7 @@ pub(crate) struct JourneyRow {
     pub version: i32,
     pub held_passcode: Option<String>,
     pub portal: bool,
+    pub return_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

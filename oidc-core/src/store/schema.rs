@@ -91,6 +91,7 @@ diesel::table! {
         version -> Integer,
         held_passcode -> Nullable<Text>,
         portal -> Bool,
+        return_to -> Nullable<Text>,
     }
 }
 
