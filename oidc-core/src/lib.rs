@@ -56,7 +56,7 @@ pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
 pub use clients::{ClientInfo, NewClient, RegisteredClient};
 pub use clock::{Clock, SystemClock};
-pub use config::{ProviderConfig, ProviderConfigBuilder, SigningAlg};
+pub use config::{DEFAULT_RECOVERY_QUESTIONS, ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;
 pub use http::paths;
 /// Networks of trusted reverse proxies ([`ProviderConfigBuilder::trusted_proxies`]).

@@ -697,3 +697,186 @@ async fn change_password_from_the_sign_in_page_returns_to_the_request() {
             .any(|m| m.subject.contains("password was changed"))
     );
 }
+
+/// Activates the seeded account through the portal with a known new password and recovery data
+/// (secret word "Marmalade", question i answered "answer number i").
+async fn activate(server: &TestServer, http: &reqwest::Client, new_password: &str) {
+    let temporary = server
+        .provider
+        .issue_temporary_password(&Actor::BreakGlass, USERNAME)
+        .await
+        .unwrap();
+    let res = http.get(server.url("/activate")).send().await.unwrap();
+    let journey = see_other_location_abs(server, &res);
+    let page = get(http, &journey).await;
+    let post = |form: Vec<(&'static str, String)>| http.post(journey.as_str()).form(&form).send();
+    post(vec![
+        ("csrf", csrf_of(&page)),
+        ("username", USERNAME.into()),
+        ("passcode", code(server, 0)),
+    ])
+    .await
+    .unwrap();
+    let page = get(http, &journey).await;
+    post(vec![
+        ("csrf", csrf_of(&page)),
+        ("username", USERNAME.into()),
+        ("password", temporary.secret().into()),
+    ])
+    .await
+    .unwrap();
+    let page = get(http, &journey).await;
+    post(vec![
+        ("csrf", csrf_of(&page)),
+        ("new_password", new_password.into()),
+        ("confirm_password", new_password.into()),
+    ])
+    .await
+    .unwrap();
+    let page = get(http, &journey).await;
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf".into(), csrf_of(&page)),
+        ("secret_word".into(), "Marmalade".into()),
+    ];
+    for i in 0..5 {
+        form.push((format!("question_{i}"), i.to_string()));
+        form.push((format!("answer_{i}"), format!("answer number {i}")));
+    }
+    let page = http
+        .post(journey.as_str())
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Your account is ready"), "{page}");
+}
+
+/// "Forgot your password?": username, passcode, then the secret word and two fixed questions,
+/// then a new password. Wrong answers fail as one; the pair of questions does not change between
+/// attempts; an unknown username gets a page of the same shape.
+#[tokio::test]
+async fn forgot_password_with_passcode_secret_word_and_two_fixed_questions() {
+    let (server, _) = setup().await;
+    let http = browser();
+    server.align_clock(30, 2);
+    activate(&server, &http, "lantern orchard violin").await;
+
+    let questions_for = |page: &str| -> Vec<String> {
+        page.split("<label for=\"answer_")
+            .skip(1)
+            .map(|p| {
+                p.split('>')
+                    .nth(1)
+                    .unwrap_or("")
+                    .split('<')
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    let answer_for = |q: &str| -> String {
+        let i = oidc_core::DEFAULT_RECOVERY_QUESTIONS
+            .iter()
+            .position(|x| *x == q)
+            .expect("a known question");
+        format!("ANSWER   number {i}")
+    };
+    let mut pairs = Vec::new();
+    let mut last = String::new();
+    for attempt in 0..2 {
+        server.advance_clock(30);
+        let res = http
+            .get(server.url("/forgot-password"))
+            .send()
+            .await
+            .unwrap();
+        let journey = see_other_location_abs(&server, &res);
+        let page = get(&http, &journey).await;
+        assert!(page.contains("Forgot your password?"), "{page}");
+        http.post(journey.as_str())
+            .form(&[
+                ("csrf", csrf_of(&page)),
+                ("username", USERNAME.into()),
+                ("passcode", code(&server, 0)),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let page = get(&http, &journey).await;
+        let qs = questions_for(&page);
+        assert_eq!(qs.len(), 2, "{page}");
+        pairs.push(qs.clone());
+        let word = if attempt == 0 {
+            "not the word"
+        } else {
+            "marmalade"
+        };
+        let res = http
+            .post(journey.as_str())
+            .form(&[
+                ("csrf", csrf_of(&page)),
+                ("secret_word", word.into()),
+                ("answer_0", answer_for(&qs[0])),
+                ("answer_1", answer_for(&qs[1])),
+            ])
+            .send()
+            .await
+            .unwrap();
+        if attempt == 0 {
+            assert_eq!(res.status(), StatusCode::OK);
+            assert!(res.text().await.unwrap().contains("is incorrect"));
+        } else {
+            assert_eq!(res.status(), StatusCode::SEE_OTHER);
+            let page = get(&http, &journey).await;
+            assert!(page.contains("Create a new password"), "{page}");
+            let res = http
+                .post(journey.as_str())
+                .form(&[
+                    ("csrf", csrf_of(&page)),
+                    ("new_password", "harbour meadow cello".into()),
+                    ("confirm_password", "harbour meadow cello".into()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            last = res.text().await.unwrap();
+        }
+    }
+    assert_eq!(
+        pairs[0], pairs[1],
+        "the pair of questions is fixed until a recovery succeeds"
+    );
+    assert!(
+        last.contains("Your account is ready") || last.contains("password works"),
+        "{last}"
+    );
+
+    // An unknown username: a page of the same shape, a stable made-up pair.
+    let mut unknown = Vec::new();
+    for _ in 0..2 {
+        let res = http
+            .get(server.url("/forgot-password"))
+            .send()
+            .await
+            .unwrap();
+        let journey = see_other_location_abs(&server, &res);
+        let page = get(&http, &journey).await;
+        http.post(journey.as_str())
+            .form(&[
+                ("csrf", csrf_of(&page)),
+                ("username", "nobody-here".into()),
+                ("passcode", "123456".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let page = get(&http, &journey).await;
+        unknown.push(questions_for(&page));
+    }
+    assert_eq!(unknown[0].len(), 2);
+    assert_eq!(unknown[0], unknown[1]);
+}

@@ -9,6 +9,7 @@ mod activation;
 mod authorize;
 mod client_addr;
 mod cookies;
+mod forgot;
 mod pages;
 mod portal;
 mod signin;
@@ -44,6 +45,8 @@ pub mod paths {
     pub const ACTIVATE_ACCOUNT: &str = "/activate";
     /// "Update / Change your password".
     pub const CHANGE_PASSWORD: &str = "/change-password";
+    /// "Forgot your password?".
+    pub const FORGOT_PASSWORD: &str = "/forgot-password";
     /// Soft-token activation (username + activation code, then the first code).
     pub const ACTIVATE_TOKEN: &str = "/activate-token";
     /// The stylesheet of the provider's pages.
@@ -65,6 +68,7 @@ pub(crate) fn router(inner: AppState) -> Router {
         )
         .route(paths::ACTIVATE_ACCOUNT, get(portal::start))
         .route(paths::CHANGE_PASSWORD, get(portal::change_start))
+        .route(paths::FORGOT_PASSWORD, get(forgot::start))
         .route(
             paths::ACTIVATE_TOKEN,
             get(activation::show).post(activation::submit),

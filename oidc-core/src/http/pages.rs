@@ -136,6 +136,18 @@ pub(crate) struct PortalLoginPage<'a> {
     pub error: Option<&'a str>,
 }
 
+#[derive(Template)]
+#[template(path = "forgot_answers.html")]
+pub(crate) struct ForgotAnswersPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub question_0: &'a str,
+    pub question_1: &'a str,
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

@@ -49,6 +49,14 @@ pub(crate) fn login_page(
             "",
             "Next",
         ),
+        Some(Step::ForgotIdentify) => (
+            "Forgot your password?",
+            "Enter your username and the passcode from your token.",
+            false,
+            true,
+            "",
+            "Next",
+        ),
         Some(Step::ChangeIdentify) => (
             "Update / Change your password",
             "Enter your username, your current password and the passcode from your token.",

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::{issue_code, see_other};
 use super::client_addr::ClientAddr;
 use super::pages::{self, PasscodePage, SigninPage};
-use super::{AppState, actions, cookies, paths, portal};
+use super::{AppState, actions, cookies, forgot, paths, portal};
 use crate::accounts::{self, throttle};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
@@ -252,9 +252,13 @@ pub(crate) async fn show(
             actions::recovery_page(&s, &j, &here(&s, &j), StatusCode::OK, Vec::new())
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
-        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) => {
-            portal::login_page(&s, &j, &here(&s, &j), StatusCode::OK, None)
-        }
+        Some(Step::ForgotAnswers) => forgot::answers_page(&s, &j, &here(&s, &j)).await,
+        Some(
+            Step::PortalPasscode
+            | Step::PortalPassword
+            | Step::ChangeIdentify
+            | Step::ForgotIdentify,
+        ) => portal::login_page(&s, &j, &here(&s, &j), StatusCode::OK, None),
         None => finish(&s, &headers, j).await,
     }
 }
@@ -278,6 +282,22 @@ async fn portal_step(
         Some(Step::PortalPasscode) => match portal::passcode(s, j, &action, body) {
             Ok(j) => j,
             Err(page) => return page,
+        },
+        Some(Step::ForgotIdentify) => match forgot::identify(j.clone(), body) {
+            Ok(j) => j,
+            Err(msg) => return portal::login_page(s, &j, &action, StatusCode::OK, Some(msg)),
+        },
+        Some(Step::ForgotAnswers) => match forgot::answers(s, j, addr, body).await {
+            Ok(j) => j,
+            Err(mut j) => {
+                return match journey::save(&s.db, &mut j).await {
+                    Ok(true) => {
+                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
+                    }
+                    Ok(false) => see_other(&action),
+                    Err(e) => pages::internal(s, &e),
+                };
+            }
         },
         Some(Step::ChangeIdentify) => match portal::change_identify(s, j, addr, body).await {
             Ok(j) => j,
@@ -410,17 +430,25 @@ pub(crate) async fn submit(
             action_step(&s, &headers, j, &body).await
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
-        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) if !csrf_ok => {
-            pages::error(
-                &s,
-                StatusCode::BAD_REQUEST,
-                "This form has expired",
-                STALE_FORM,
-            )
-        }
-        Some(Step::PortalPasscode | Step::PortalPassword | Step::ChangeIdentify) => {
-            portal_step(&s, &headers, addr, j, &body).await
-        }
+        Some(
+            Step::PortalPasscode
+            | Step::PortalPassword
+            | Step::ChangeIdentify
+            | Step::ForgotIdentify
+            | Step::ForgotAnswers,
+        ) if !csrf_ok => pages::error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "This form has expired",
+            STALE_FORM,
+        ),
+        Some(
+            Step::PortalPasscode
+            | Step::PortalPassword
+            | Step::ChangeIdentify
+            | Step::ForgotIdentify
+            | Step::ForgotAnswers,
+        ) => portal_step(&s, &headers, addr, j, &body).await,
         None => finish(&s, &headers, j).await,
     }
 }

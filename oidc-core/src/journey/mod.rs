@@ -33,6 +33,11 @@ pub(crate) enum Step {
     ChangePassword,
     /// "Update / Change your password": username, current password and passcode together.
     ChangeIdentify,
+    /// "Forgot your password?" page 1: username and passcode (held).
+    ForgotIdentify,
+    /// "Forgot your password?" page 2: the secret word and two fixed challenge questions; every
+    /// factor is checked here.
+    ForgotAnswers,
     /// A required action: the secret word and five challenge questions.
     EnrollRecovery,
     /// The temporary password was right but has expired: the page says whom to call.

@@ -1,0 +1,255 @@
+//! "Forgot your password?": username, then the token passcode, then the secret word and two of
+//! the five challenge questions, then a new password. Recovery answers never suffice alone (the
+//! passcode is always required), everything is checked at once on the second page, and the two
+//! questions are fixed per account until its password changes, so that a caller cannot re-roll
+//! until they get questions they know. An unknown username sees a stable made-up pair.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::AppState;
+use super::pages::{self, ForgotAnswersPage};
+use crate::accounts::{self, throttle};
+use crate::journey::{Journey, Step};
+use crate::mfa::Verification;
+use crate::secret::hmac_sha256;
+use crate::store::models::UserRow;
+
+#[derive(Deserialize, Default)]
+struct From {
+    #[serde(default)]
+    from: String,
+}
+
+/// `GET /forgot-password[?from=JOURNEY]`.
+pub(crate) async fn start(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let from = serde_urlencoded::from_str::<From>(q.as_deref().unwrap_or(""))
+        .map(|f| f.from)
+        .unwrap_or_default();
+    let from = Some(from).filter(|f| {
+        !f.is_empty() && f.len() <= 64 && f.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+    });
+    super::authorize::start_journey(
+        &s,
+        &headers,
+        None,
+        vec![Step::ForgotIdentify, Step::ForgotAnswers],
+        from,
+    )
+    .await
+}
+
+/// The two questions asked of this username: the account's fixed pair, or a stable made-up one.
+fn questions(s: &AppState, username: &str, user: Option<&UserRow>) -> (String, String) {
+    let stored: Vec<(String, String)> = user
+        .and_then(|u| u.recovery_answers.as_deref())
+        .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v.get("q")?.as_str()?.to_string(),
+                v.get("h")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let seed = match user {
+        Some(u) if stored.len() >= 2 => {
+            format!("pair:{}:{}", u.id, u.password_hash.as_deref().unwrap_or(""))
+        }
+        _ => format!("pair-unknown:{username}"),
+    };
+    let mac = hmac_sha256(&s.config.audit_key, seed.as_bytes()).unwrap_or_default();
+    let pool: Vec<String> = if stored.len() >= 2 {
+        stored.iter().map(|(q, _)| q.clone()).collect()
+    } else {
+        s.config.recovery_questions.clone()
+    };
+    let n = pool.len().max(2);
+    let a = usize::from(mac.first().copied().unwrap_or(0)) % n;
+    let mut b = usize::from(mac.get(1).copied().unwrap_or(1)) % (n - 1);
+    if b >= a {
+        b += 1;
+    }
+    let get = |i: usize| pool.get(i).cloned().unwrap_or_default();
+    (get(a), get(b))
+}
+
+pub(crate) async fn answers_page(s: &AppState, j: &Journey, action: &str) -> Response {
+    let username = j.claimed_username.clone().unwrap_or_default();
+    let user = accounts::find_by_username(&s.db, &username)
+        .await
+        .ok()
+        .flatten();
+    let (q0, q1) = questions(s, &username, user.as_ref());
+    pages::render(
+        StatusCode::OK,
+        &ForgotAnswersPage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: "Forgot your password?",
+            action,
+            csrf: &j.form_token(),
+            question_0: &q0,
+            question_1: &q1,
+        },
+    )
+}
+
+#[derive(Deserialize, Default)]
+struct IdentifyForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    passcode: String,
+}
+
+/// Page 1: hold the username and passcode (nothing is checked yet).
+pub(crate) fn identify(mut j: Journey, body: &[u8]) -> Result<Journey, &'static str> {
+    let form: IdentifyForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let username = form.username.trim();
+    let code = form.passcode.trim();
+    if username.is_empty() || username.len() > 254 {
+        return Err("Enter your username.");
+    }
+    if code.is_empty() || code.len() > 16 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("A passcode has digits only (up to 16).");
+    }
+    j.claimed_username = Some(accounts::normalize_username(username));
+    j.held_passcode = Some(code.to_string());
+    j.advance();
+    Ok(j)
+}
+
+#[derive(Deserialize, Default)]
+struct AnswersForm {
+    #[serde(default)]
+    secret_word: String,
+    #[serde(default)]
+    answer_0: String,
+    #[serde(default)]
+    answer_1: String,
+}
+
+/// Page 2: the passcode, the secret word and both answers, all checked (and all costing the
+/// same whatever the username); `Ok` continues to the new password.
+pub(crate) async fn answers(
+    s: &AppState,
+    mut j: Journey,
+    address: Option<std::net::IpAddr>,
+    body: &[u8],
+) -> Result<Journey, Journey> {
+    let form: AnswersForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
+    let held = j.held_passcode.take().unwrap_or_default();
+    let username = j.claimed_username.clone().unwrap_or_default();
+    let user = accounts::find_by_username(&s.db, &username)
+        .await
+        .ok()
+        .flatten()
+        .filter(|u| !u.disabled);
+    let now = s.now();
+    let attempt = throttle::Attempt {
+        user: user.as_ref(),
+        username: &username,
+        address,
+    };
+    let refused = throttle::refused(&s.db, now, &attempt)
+        .await
+        .unwrap_or(true);
+    let restart = |mut j: Journey| {
+        j.restart(vec![Step::ForgotIdentify, Step::ForgotAnswers]);
+        j
+    };
+    let (q0, q1) = questions(s, &username, user.as_ref());
+    let stored: Vec<(String, String)> = user
+        .as_ref()
+        .and_then(|u| u.recovery_answers.as_deref())
+        .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|v| {
+            Some((
+                v.get("q")?.as_str()?.to_string(),
+                v.get("h")?.as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let hash_of = |q: &str| {
+        stored
+            .iter()
+            .find(|(x, _)| x == q)
+            .map(|(_, h)| h.clone())
+            .filter(|_| !refused)
+    };
+    let word_hash = user
+        .as_ref()
+        .and_then(|u| u.secret_word_hash.clone())
+        .filter(|_| !refused);
+    // Three verifications on every path (dummy ones where there is nothing to check).
+    let w = accounts::password::verify(accounts::normalize_answer(&form.secret_word), word_hash)
+        .await
+        .unwrap_or(false);
+    let a0 = accounts::password::verify(accounts::normalize_answer(&form.answer_0), hash_of(&q0))
+        .await
+        .unwrap_or(false);
+    let a1 = accounts::password::verify(accounts::normalize_answer(&form.answer_1), hash_of(&q1))
+        .await
+        .unwrap_or(false);
+    let Some(u) = user.clone().filter(|_| !refused) else {
+        return Err(restart(j));
+    };
+    let account = crate::mfa::FactorAccount {
+        user_id: u.id.clone(),
+        username: u.username.clone(),
+        email: u.email.clone(),
+    };
+    let knowledge_ok = w && a0 && a1;
+    // The passcode is verified only when the answers are right (like a password), else spent.
+    let token_ok = if knowledge_ok {
+        let factor = match s.tokens.usable_token(&u.id).await {
+            Ok(Some(t)) => s.factors.get(&t.factor).cloned(),
+            _ => s
+                .config
+                .fallback_factor
+                .as_ref()
+                .and_then(|f| s.factors.get(f).cloned()),
+        };
+        match factor {
+            Some(f) => matches!(
+                f.verify(&account, &held, None).await,
+                Ok(Verification::Accepted { .. })
+            ),
+            None => false,
+        }
+    } else {
+        let _ = s.tokens.spend(&u.id, &held).await;
+        false
+    };
+    if knowledge_ok && token_ok {
+        let _ = throttle::record_success(&s.db, &u, address).await;
+        let _ = crate::audit::record(
+            &s.db,
+            &s.config.audit_key,
+            now,
+            &crate::audit::Actor::User(u.username.clone()),
+            "recovery.used",
+            Some(&u.username),
+            serde_json::json!({}),
+        )
+        .await;
+        j.user_id = Some(u.id.clone());
+        j.password_ok = true;
+        j.add_amr(&["kba".to_string(), "otp".to_string()]);
+        j.steps = vec![Step::ChangePassword];
+        Ok(j)
+    } else {
+        let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+        Err(restart(j))
+    }
+}
