@@ -60,6 +60,64 @@ pub enum Command {
     /// Read and check the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// CPAR Panel Administrator User Registration Forms (URF): submit, list, approve, reject.
+    #[command(subcommand)]
+    Urf(UrfCommand),
+}
+
+/// User Registration Form commands (Access Administrators; an approval needs a second one).
+#[derive(Debug, Subcommand)]
+pub enum UrfCommand {
+    /// Enter a registration (status pending).
+    Submit {
+        /// The person's legal name.
+        #[arg(long)]
+        legal_name: String,
+        /// Their email address (the Welcome email goes there).
+        #[arg(long)]
+        email: String,
+        /// The clinic or panel.
+        #[arg(long)]
+        clinic: String,
+        /// The practitioner or clinic identifier.
+        #[arg(long)]
+        practitioner_id: String,
+        /// The role requested (default cpar_panel_admin).
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List registrations, oldest first.
+    List {
+        /// Only those with this status: pending, approving, approved or rejected.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Approve a registration (not one you submitted): creates the account, assigns the token
+    /// and mails the Welcome email. For a soft token, prints the activation code to pass on by
+    /// phone.
+    Approve {
+        /// The registration's id.
+        #[arg(long)]
+        id: String,
+        /// The username (AHS Network ID) of the new account.
+        #[arg(long)]
+        username: String,
+        /// Assign this imported hardware token.
+        #[arg(long, required_unless_present = "soft", conflicts_with = "soft")]
+        serial: Option<String>,
+        /// Create a soft token instead.
+        #[arg(long)]
+        soft: bool,
+    },
+    /// Reject a registration with a reason.
+    Reject {
+        /// The registration's id.
+        #[arg(long)]
+        id: String,
+        /// Why (1 to 500 characters).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 /// Audit log commands.
@@ -380,6 +438,10 @@ impl Command {
             Command::Token(TokenCommand::Lost { .. }) => "admin.token.lost",
             Command::Token(TokenCommand::Unassign { .. }) => "admin.token.unassign",
             Command::Token(TokenCommand::Code { .. }) => "admin.token.code",
+            Command::Urf(UrfCommand::Submit { .. }) => "admin.urf.submit",
+            Command::Urf(UrfCommand::List { .. }) => "admin.urf.list",
+            Command::Urf(UrfCommand::Approve { .. }) => "admin.urf.approve",
+            Command::Urf(UrfCommand::Reject { .. }) => "admin.urf.reject",
             _ => "admin.read",
         }
     }
@@ -410,6 +472,7 @@ async fn execute(
             )
         }
         Command::Token(cmd) => token(&provider, json_out, cmd).await,
+        Command::Urf(cmd) => urf(&provider, json_out, cmd, actor).await,
         Command::Audit(AuditCommand::List { since, limit }) => {
             let events = provider.audit_events(since, limit.clamp(1, 10_000)).await?;
             let text = events
@@ -642,6 +705,109 @@ async fn execute(
                 serde_json::to_value(&clients).unwrap_or_default(),
                 text,
             )
+        }
+    }
+}
+
+fn registration_line(r: &oidc_core::Registration) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+        r.id,
+        r.status,
+        r.legal_name,
+        r.email,
+        r.clinic,
+        r.practitioner_id,
+        r.role_requested,
+        r.username.as_deref().unwrap_or("-")
+    )
+}
+
+async fn urf(
+    provider: &Provider,
+    json_out: bool,
+    cmd: UrfCommand,
+    actor: &oidc_core::Actor,
+) -> Result<(), CliError> {
+    let show = |r: oidc_core::Registration| {
+        let text = registration_line(&r);
+        print(json_out, serde_json::to_value(&r).unwrap_or_default(), text)
+    };
+    match cmd {
+        UrfCommand::Submit {
+            legal_name,
+            email,
+            clinic,
+            practitioner_id,
+            role,
+        } => show(
+            provider
+                .submit_registration(
+                    actor,
+                    oidc_core::NewRegistration {
+                        legal_name,
+                        email,
+                        clinic,
+                        practitioner_id,
+                        role_requested: role,
+                    },
+                )
+                .await?,
+        ),
+        UrfCommand::List { status } => {
+            let list = provider.list_registrations(status.as_deref()).await?;
+            let text = list
+                .iter()
+                .map(registration_line)
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(
+                json_out,
+                serde_json::to_value(&list).unwrap_or_default(),
+                text,
+            )
+        }
+        UrfCommand::Approve {
+            id,
+            username,
+            serial,
+            soft,
+        } => {
+            let choice = match (serial, soft) {
+                (Some(serial), false) => oidc_core::TokenChoice::Hardware { serial },
+                (None, true) => oidc_core::TokenChoice::Soft,
+                _ => {
+                    return Err(CliError::Io("give either --serial SERIAL or --soft".into()));
+                }
+            };
+            let a = provider
+                .approve_registration(actor, &id, &username, choice)
+                .await?;
+            let mut value = json!({
+                "registration": a.registration,
+                "user": a.user,
+                "serial": a.serial,
+            });
+            let mut text = format!(
+                "Approved: account {} created with roles {}, token {} assigned; the Welcome email went to {}.",
+                a.user.username,
+                a.user.roles.join(","),
+                a.serial,
+                a.user.email
+            );
+            if let Some(e) = &a.soft_token {
+                value["activation_code"] = json!(e.activation_code.secret());
+                value["activation_expires_at"] = json!(e.activation_expires_at.to_rfc3339());
+                text.push_str(&format!(
+                    "\nSoft token activation code: {} (give it to the user by phone, never by email; valid until {})",
+                    e.activation_code.secret(),
+                    e.activation_expires_at.to_rfc3339()
+                ));
+            }
+            print(json_out, value, text)
+        }
+        UrfCommand::Reject { id, reason } => {
+            show(provider.reject_registration(actor, &id, &reason).await?)
         }
     }
 }
