@@ -779,6 +779,11 @@ async fn forgot_password_with_passcode_secret_word_and_two_fixed_questions() {
             .collect()
     };
     let answer_for = |q: &str| -> String {
+        // The page shows the question HTML-escaped.
+        let q = q
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&");
         let i = oidc_core::DEFAULT_RECOVERY_QUESTIONS
             .iter()
             .position(|x| *x == q)
