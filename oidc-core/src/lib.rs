@@ -47,7 +47,7 @@ mod sessions;
 mod store;
 mod tokens;
 
-pub use accounts::desk::ACR_PASSWORD_EMERGENCY;
+pub use accounts::desk::{ACR_PASSWORD_EMERGENCY, ROLE_IAM_ADMIN, ROLE_SERVICE_DESK};
 pub use accounts::policy::{PasswordPolicy, PolicyContext, RuleViolation};
 pub use accounts::provisioning::{
     Approval, NewRegistration, ROLE_ACCESS_ADMIN, ROLE_CPAR_PANEL_ADMIN, Registration, TokenChoice,

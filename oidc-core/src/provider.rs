@@ -329,6 +329,14 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<crate::Secret, Error> {
+        self.require_role(
+            actor,
+            &[
+                crate::accounts::desk::ROLE_SERVICE_DESK,
+                crate::accounts::desk::ROLE_IAM_ADMIN,
+            ],
+        )
+        .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)
@@ -368,6 +376,14 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<(), Error> {
+        self.require_role(
+            actor,
+            &[
+                crate::accounts::desk::ROLE_SERVICE_DESK,
+                crate::accounts::desk::ROLE_IAM_ADMIN,
+            ],
+        )
+        .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)

@@ -24,8 +24,33 @@ fn code(server: &TestServer, offset: i64) -> String {
 
 /// The service desk verifies the caller by a one-time code to the registered email (a first-time
 /// caller has no secret word yet), then acts.
-async fn verified_by(server: &TestServer, agent: &str) -> Actor {
-    let desk = Actor::User(agent.into());
+/// A service desk agent's account (no password needed to act through the library).
+async fn agent(server: &TestServer, name: &str) -> Actor {
+    if !server
+        .provider
+        .list_users()
+        .await
+        .unwrap()
+        .iter()
+        .any(|u| u.username == name)
+    {
+        server
+            .provider
+            .create_user(oidc_core::NewUser {
+                username: name.into(),
+                email: format!("{name}@example.org"),
+                name: None,
+                roles: vec![oidc_core::ROLE_SERVICE_DESK.into()],
+                password: None,
+            })
+            .await
+            .unwrap();
+    }
+    Actor::User(name.into())
+}
+
+async fn verified_by(server: &TestServer, agent_name: &str) -> Actor {
+    let desk = agent(server, agent_name).await;
     server
         .provider
         .send_caller_code(&desk, USERNAME)
@@ -142,7 +167,16 @@ async fn get(http: &reqwest::Client, url: &url::Url) -> String {
 async fn temporary_password_leads_through_new_password_and_recovery_back_to_the_client() {
     let (server, client_id) = setup().await;
     // No change without a verified caller.
-    let unverified = Actor::User("servicedesk2".into());
+    let unverified = agent(&server, "servicedesk2").await;
+    // Someone without the service desk role cannot act at all.
+    let stranger = Actor::User(USERNAME.into());
+    assert!(
+        server
+            .provider
+            .send_caller_code(&stranger, USERNAME)
+            .await
+            .is_err()
+    );
     assert!(
         server
             .provider
@@ -560,7 +594,7 @@ async fn lost_token_emergency_passcode_signs_in_with_its_own_acr() {
 #[tokio::test]
 async fn caller_verification_by_secret_word_matches_or_not_and_is_audited() {
     let (server, _) = setup().await;
-    let desk = Actor::User("desk".into());
+    let desk = agent(&server, "desk").await;
     // No secret word yet: the agent is told to mail a code instead.
     assert!(
         server

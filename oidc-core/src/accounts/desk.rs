@@ -20,6 +20,12 @@ const CALLER_VERIFIED_FOR_MINUTES: i64 = 15;
 /// A one-time code mailed to a first-time caller is good this long.
 const CALLER_CODE_MINUTES: i64 = 10;
 
+/// The IAM role of service desk agents: verify callers, issue temporary passwords, unlock, report
+/// lost tokens.
+pub const ROLE_SERVICE_DESK: &str = "iam_service_desk";
+/// The IAM role of IAM administrators: everything the service desk does, and accounts' state.
+pub const ROLE_IAM_ADMIN: &str = "iam_admin";
+
 /// `acr` of a sign-in with a password and an emergency passcode (not token-based MFA).
 pub const ACR_PASSWORD_EMERGENCY: &str = "urn:oidc-core:acr:password+emergency";
 
@@ -81,6 +87,8 @@ impl Provider {
         username: &str,
         word: &str,
     ) -> Result<bool, Error> {
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         let u = self.user_row(username).await?;
         let Some(hash) = u.secret_word_hash.clone() else {
             return Err(Error::InvalidInput(
@@ -99,6 +107,8 @@ impl Provider {
     /// # Errors
     /// [`Error::NotFound`] for an unknown username; mail failures.
     pub async fn send_caller_code(&self, actor: &Actor, username: &str) -> Result<(), Error> {
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let code = digits(6)?;
@@ -139,6 +149,8 @@ impl Provider {
         username: &str,
         code: &str,
     ) -> Result<bool, Error> {
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let live = u.caller_code_expires_at.is_some_and(|t| t > naive(s.now()));
@@ -203,6 +215,33 @@ impl Provider {
             .await
     }
 
+    /// Refuses unless the actor is an enabled account holding one of `roles` (break-glass is
+    /// allowed and recorded as such; the system and anonymous actors never are).
+    pub(crate) async fn require_role(&self, actor: &Actor, roles: &[&str]) -> Result<(), Error> {
+        let name = match actor {
+            Actor::BreakGlass => return Ok(()),
+            Actor::User(name) => name,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "{other} cannot act on accounts"
+                )));
+            }
+        };
+        let held = accounts::find_by_username(&self.inner.db, name)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|u| accounts::split_roles(&u.roles))
+            .unwrap_or_default();
+        if held.iter().any(|r| roles.contains(&r.as_str())) {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "{actor} does not hold the role for this ({})",
+                roles.join(" or ")
+            )))
+        }
+    }
+
     /// Refuses a service-desk change unless this agent verified the caller in the last 15
     /// minutes. Break-glass is allowed and recorded as such.
     pub(crate) async fn require_verified_caller(
@@ -237,6 +276,14 @@ impl Provider {
         username: &str,
         disabled: bool,
     ) -> Result<User, Error> {
+        self.require_role(
+            actor,
+            &[
+                ROLE_IAM_ADMIN,
+                crate::accounts::provisioning::ROLE_ACCESS_ADMIN,
+            ],
+        )
+        .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let id = u.id.clone();
@@ -270,6 +317,14 @@ impl Provider {
         username: &str,
         roles: Vec<String>,
     ) -> Result<User, Error> {
+        self.require_role(
+            actor,
+            &[
+                ROLE_IAM_ADMIN,
+                crate::accounts::provisioning::ROLE_ACCESS_ADMIN,
+            ],
+        )
+        .await?;
         let s = &self.inner;
         if roles
             .iter()
@@ -316,6 +371,8 @@ impl Provider {
         username: &str,
         hours: Option<u32>,
     ) -> Result<Secret, Error> {
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
