@@ -392,11 +392,20 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 async fn actor_of(cli: &Cli, provider: &Provider) -> Result<oidc_core::Actor, CliError> {
     match (&cli.as_user, cli.break_glass) {
         (Some(u), false) => {
-            let known = provider.list_users().await?.iter().any(|x| x.username == u.trim().to_lowercase());
-            if !known {
-                return Err(CliError::Io(format!("--as {u}: there is no such user")));
+            let name = u.trim().to_lowercase();
+            let users = provider.list_users().await?;
+            let Some(user) = users.iter().find(|x| x.username == name && !x.disabled) else {
+                return Err(CliError::Io(format!("--as {u}: there is no such active user")));
+            };
+            // Service-desk and URF commands check their own roles in the library; every other
+            // change needs an IAM administrator.
+            if cli.command.needs_iam_admin() && !user.roles.iter().any(|r| r == oidc_core::ROLE_IAM_ADMIN) {
+                return Err(CliError::Io(format!(
+                    "--as {name}: this command needs the {} role",
+                    oidc_core::ROLE_IAM_ADMIN
+                )));
             }
-            Ok(oidc_core::Actor::User(u.trim().to_lowercase()))
+            Ok(oidc_core::Actor::User(name))
         }
         (None, true) => Ok(oidc_core::Actor::BreakGlass),
         _ => Err(CliError::Io(
@@ -407,6 +416,16 @@ async fn actor_of(cli: &Cli, provider: &Provider) -> Result<oidc_core::Actor, Cl
 }
 
 impl Command {
+    /// Changes that only an IAM administrator makes (the library checks the others' roles).
+    fn needs_iam_admin(&self) -> bool {
+        matches!(
+            self,
+            Command::User(UserCommand::Add { .. })
+                | Command::Client(ClientCommand::Add { .. })
+                | Command::Token(_)
+        )
+    }
+
     /// Commands that change accounts, clients or tokens (or read a tokencode) need an actor.
     fn changes_iam(&self) -> bool {
         !matches!(

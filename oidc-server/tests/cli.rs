@@ -169,6 +169,51 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
     assert_eq!(user["username"], "nakitt");
     let subject = user["subject"].as_str().unwrap().to_string();
 
+    // An IAM administrator, who then acts by name.
+    let admin = cli(
+        dir.path(),
+        port,
+        &[
+            "user",
+            "add",
+            "--break-glass",
+            "--username",
+            "iam.admin1",
+            "--email",
+            "admin1@example.org",
+            "--role",
+            "iam_admin",
+        ],
+        None,
+    );
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+    // An account without the iam_admin role cannot make IAM changes.
+    let out = cli(
+        dir.path(),
+        port,
+        &[
+            "client",
+            "add",
+            "--as",
+            "nakitt",
+            "--name",
+            "X",
+            "--redirect-uri",
+            redirect,
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("iam_admin"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // A duplicate username is refused with a clear message and a failing exit code.
     let out = cli(
         dir.path(),
@@ -177,7 +222,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
             "user",
             "add",
             "--as",
-            "nakitt",
+            "iam.admin1",
             "--username",
             "nakitt",
             "--email",
@@ -228,7 +273,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
                 "token",
                 "add-soft",
                 "--as",
-                "nakitt",
+                "iam.admin1",
                 "--username",
                 "nakitt",
                 "--json",
@@ -266,7 +311,7 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         "{seen:?}"
     );
     assert!(
-        seen.contains(&("user:nakitt".into(), "admin.token.add_soft".into())),
+        seen.contains(&("user:iam.admin1".into(), "admin.token.add_soft".into())),
         "{seen:?}"
     );
     let verified = json_of(
