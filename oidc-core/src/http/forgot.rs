@@ -212,14 +212,7 @@ pub(crate) async fn answers(
     let knowledge_ok = w && a0 && a1;
     // The passcode is verified only when the answers are right (like a password), else spent.
     let token_ok = if knowledge_ok {
-        let factor = match s.tokens.usable_token(&u.id).await {
-            Ok(Some(t)) => s.factors.get(&t.factor).cloned(),
-            _ => s
-                .config
-                .fallback_factor
-                .as_ref()
-                .and_then(|f| s.factors.get(f).cloned()),
-        };
+        let factor = super::signin::factor_for(s, &u.id).await.ok().flatten();
         match factor {
             Some(f) => matches!(
                 f.verify(&account, &held, None).await,

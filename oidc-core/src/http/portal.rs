@@ -245,26 +245,12 @@ pub(crate) async fn password(
         username: u.username.clone(),
         email: u.email.clone(),
     };
-    let outcome = match s.tokens.usable_token(&u.id).await {
-        Ok(Some(t)) => match s.factors.get(&t.factor) {
-            Some(f) => f
-                .verify(&account, &held, None)
-                .await
-                .unwrap_or(Verification::Rejected),
-            None => Verification::Rejected,
-        },
-        _ => match s
-            .config
-            .fallback_factor
-            .as_ref()
-            .and_then(|f| s.factors.get(f))
-        {
-            Some(f) => f
-                .verify(&account, &held, None)
-                .await
-                .unwrap_or(Verification::Rejected),
-            None => Verification::Rejected,
-        },
+    let outcome = match super::signin::factor_for(s, &u.id).await {
+        Ok(Some(f)) => f
+            .verify(&account, &held, None)
+            .await
+            .unwrap_or(Verification::Rejected),
+        _ => Verification::Rejected,
     };
     match outcome {
         Verification::Accepted { amr } => {

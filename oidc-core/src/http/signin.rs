@@ -141,7 +141,7 @@ async fn journey_user(s: &AppState, j: &Journey) -> Result<Option<UserRow>, Resp
 }
 
 /// The factor an account uses: its own token's, else the configured fallback.
-async fn factor_for(
+pub(crate) async fn factor_for(
     s: &AppState,
     user_id: &str,
 ) -> Result<Option<Arc<dyn SecondFactor>>, crate::Error> {
