@@ -204,11 +204,7 @@ pub(crate) async fn answers(
     let Some(u) = user.clone().filter(|_| !refused) else {
         return Err(restart(j));
     };
-    let account = crate::mfa::FactorAccount {
-        user_id: u.id.clone(),
-        username: u.username.clone(),
-        email: u.email.clone(),
-    };
+    let account = super::signin::account_of(&u);
     let knowledge_ok = w && a0 && a1;
     // The passcode is verified only when the answers are right (like a password), else spent.
     let token_ok = if knowledge_ok {

@@ -240,11 +240,7 @@ pub(crate) async fn password(
         }
         return Err(fail(j));
     }
-    let account = crate::mfa::FactorAccount {
-        user_id: u.id.clone(),
-        username: u.username.clone(),
-        email: u.email.clone(),
-    };
+    let account = super::signin::account_of(&u);
     let outcome = match super::signin::factor_for(s, &u.id).await {
         Ok(Some(f)) => f
             .verify(&account, &held, None)

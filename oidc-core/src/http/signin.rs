@@ -160,7 +160,7 @@ pub(crate) async fn factor_for(
         .and_then(|f| s.factors.get(f).cloned()))
 }
 
-fn account_of(u: &UserRow) -> FactorAccount {
+pub(crate) fn account_of(u: &UserRow) -> FactorAccount {
     FactorAccount {
         user_id: u.id.clone(),
         username: u.username.clone(),
