@@ -269,6 +269,10 @@ impl Client {
     pub(crate) fn id(&self) -> &str {
         &self.row.id
     }
+    /// Where this client may ask to be sent after RP-initiated logout (exact match only).
+    pub(crate) fn post_logout_redirect_uris(&self) -> Vec<String> {
+        split_lines(&self.row.post_logout_redirect_uris)
+    }
     /// Constant-time check of a presented secret against the stored digest.
     pub(crate) fn secret_matches(&self, presented: &str) -> bool {
         match &self.row.secret_hash {

@@ -44,6 +44,20 @@ pub(crate) fn set(config: &ProviderConfig, base: &str, value: &str) -> HeaderVal
     HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""))
 }
 
+/// A `Set-Cookie` value that makes the browser forget cookie `base`.
+pub(crate) fn clear(config: &ProviderConfig, base: &str) -> HeaderValue {
+    let attrs = if config.is_loopback_http() {
+        "SameSite=Lax"
+    } else {
+        "SameSite=None; Secure"
+    };
+    let v = format!(
+        "{}=; Path=/; Max-Age=0; HttpOnly; {attrs}",
+        name(config, base)
+    );
+    HeaderValue::from_str(&v).unwrap_or(HeaderValue::from_static(""))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

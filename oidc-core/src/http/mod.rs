@@ -10,6 +10,7 @@ mod authorize;
 mod client_addr;
 mod cookies;
 mod forgot;
+mod logout;
 mod pages;
 mod portal;
 mod signin;
@@ -49,6 +50,8 @@ pub mod paths {
     pub const FORGOT_PASSWORD: &str = "/forgot-password";
     /// Soft-token activation (username + activation code, then the first code).
     pub const ACTIVATE_TOKEN: &str = "/activate-token";
+    /// RP-Initiated Logout 1.0's `end_session_endpoint` (GET and POST).
+    pub const END_SESSION: &str = "/logout";
     /// The stylesheet of the provider's pages.
     pub const STYLESHEET: &str = "/assets/iam.css";
 }
@@ -77,6 +80,7 @@ pub(crate) fn router(inner: AppState) -> Router {
             &format!("{}/confirm", paths::ACTIVATE_TOKEN),
             post(activation::confirm),
         )
+        .route(paths::END_SESSION, get(logout::get).post(logout::post))
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))

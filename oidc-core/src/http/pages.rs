@@ -148,6 +148,21 @@ pub(crate) struct ForgotAnswersPage<'a> {
     pub question_1: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+pub(crate) struct LogoutConfirmPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub confirm_token: &'a str,
+    pub username: &'a str,
+    pub id_token_hint: &'a str,
+    pub post_logout_redirect_uri: &'a str,
+    pub client_id: &'a str,
+    pub state: &'a str,
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {

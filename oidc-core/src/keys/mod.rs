@@ -180,20 +180,23 @@ fn generate(
     })
 }
 
+/// A fresh RS256 + ES256 key set for unit tests of the modules that sign and verify.
+#[cfg(test)]
+pub(crate) fn test_keyset() -> KeySet {
+    let kek = [3u8; 32];
+    let now = chrono::NaiveDateTime::default();
+    let rows = [SigningAlg::RS256, SigningAlg::ES256].map(|alg| {
+        generate(alg, &kek, now).unwrap_or_else(|e| unreachable!("test key generation: {e}"))
+    });
+    KeySet::from_rows(&rows, &kek).unwrap_or_else(|e| unreachable!("test key set: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn keyset() -> KeySet {
-        let kek = [3u8; 32];
-        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0)
-            .unwrap()
-            .naive_utc();
-        let rows = vec![
-            generate(SigningAlg::RS256, &kek, now).unwrap(),
-            generate(SigningAlg::ES256, &kek, now).unwrap(),
-        ];
-        KeySet::from_rows(&rows, &kek).unwrap()
+        test_keyset()
     }
 
     #[test]

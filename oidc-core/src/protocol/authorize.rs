@@ -199,6 +199,11 @@ impl RawParams {
         self.map.get(name).map(String::as_str)
     }
 
+    /// The names of parameters sent more than once, in the order first seen.
+    pub fn duplicated(&self) -> &[String] {
+        &self.duplicated
+    }
+
     fn dup(&self, name: &str) -> bool {
         self.duplicated.iter().any(|d| d == name)
     }

@@ -39,6 +39,7 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "token_endpoint": config.endpoint(paths::TOKEN),
         "userinfo_endpoint": config.endpoint(paths::USERINFO),
         "jwks_uri": config.endpoint(paths::JWKS),
+        "end_session_endpoint": config.endpoint(paths::END_SESSION),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -300,6 +300,65 @@ pub(crate) fn verify_access_token(
     Ok(claims)
 }
 
+/// What an `id_token_hint` tells once verified: who, for which clients, in which session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdTokenHint {
+    pub sub: String,
+    pub aud: Vec<String>,
+    pub sid: Option<String>,
+}
+
+/// The longest `id_token_hint` worth parsing; ours are well under 2 KiB.
+const MAX_HINT_LEN: usize = 8 * 1024;
+
+/// Verifies an ID token we issued, presented back as `id_token_hint` (RP-Initiated Logout 1.0
+/// §2, OIDC Core §3.1.2.1): signature by one of our keys, `typ` JWT (an access token cannot stand
+/// in), our issuer, an audience. Expiry is deliberately not checked: §4 asks the OP to accept a
+/// hint whose `exp` has passed, because people log out long after their ID token expired.
+pub(crate) fn verify_id_token_hint(
+    config: &ProviderConfig,
+    keys: &KeySet,
+    token: &str,
+) -> Result<IdTokenHint, TokenRejected> {
+    if token.len() > MAX_HINT_LEN {
+        return Err(TokenRejected("the ID token is too long"));
+    }
+    let (payload, header) = keys
+        .verify(token)
+        .map_err(|_| TokenRejected("the ID token signature is invalid"))?;
+    if header.token_type() != Some(ID_TOKEN_TYP) {
+        return Err(TokenRejected("the token is not an ID token"));
+    }
+    #[derive(Deserialize)]
+    struct Claims {
+        iss: String,
+        sub: String,
+        aud: Value,
+        sid: Option<String>,
+    }
+    let claims: Claims = serde_json::from_slice(&payload)
+        .map_err(|_| TokenRejected("the ID token claims are malformed"))?;
+    if claims.iss != config.issuer() {
+        return Err(TokenRejected("the ID token was issued by someone else"));
+    }
+    let aud: Vec<String> = match claims.aud {
+        Value::String(a) => vec![a],
+        Value::Array(v) => v
+            .into_iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if aud.is_empty() {
+        return Err(TokenRejected("the ID token names no audience"));
+    }
+    Ok(IdTokenHint {
+        sub: claims.sub,
+        aud,
+        sid: claims.sid,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +371,70 @@ mod tests {
             at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
+    }
+
+    fn config() -> ProviderConfig {
+        ProviderConfig::builder("https://iam.example.org")
+            .key_encryption_key([1; 32])
+            .build()
+            .unwrap()
+    }
+
+    fn signed(keys: &KeySet, typ: &str, claims: Value) -> String {
+        keys.sign(SigningAlg::RS256, typ, &to_bytes(&claims).unwrap())
+            .unwrap()
+    }
+
+    #[test]
+    fn rp_initiated_logout_4_an_expired_id_token_hint_is_accepted() {
+        let keys = crate::keys::test_keyset();
+        let hint = signed(
+            &keys,
+            ID_TOKEN_TYP,
+            json!({"iss": "https://iam.example.org", "sub": "s-1", "aud": "c-1",
+                   "exp": 1, "iat": 0, "sid": "sid-1"}),
+        );
+        assert_eq!(
+            verify_id_token_hint(&config(), &keys, &hint),
+            Ok(IdTokenHint {
+                sub: "s-1".into(),
+                aud: vec!["c-1".into()],
+                sid: Some("sid-1".into()),
+            })
+        );
+    }
+
+    #[test]
+    fn id_token_hint_refuses_access_tokens_foreign_issuers_tampering_and_junk() {
+        let keys = crate::keys::test_keyset();
+        let c = config();
+        let claims = json!({"iss": "https://iam.example.org", "sub": "s", "aud": ["c"]});
+        let access = signed(&keys, ACCESS_TOKEN_TYP, claims.clone());
+        assert!(verify_id_token_hint(&c, &keys, &access).is_err());
+        let foreign = signed(
+            &keys,
+            ID_TOKEN_TYP,
+            json!({"iss": "https://evil.example", "sub": "s", "aud": "c"}),
+        );
+        assert!(verify_id_token_hint(&c, &keys, &foreign).is_err());
+        let no_aud = signed(
+            &keys,
+            ID_TOKEN_TYP,
+            json!({"iss": "https://iam.example.org", "sub": "s", "aud": []}),
+        );
+        assert!(verify_id_token_hint(&c, &keys, &no_aud).is_err());
+        let good = signed(&keys, ID_TOKEN_TYP, claims);
+        assert!(verify_id_token_hint(&c, &keys, &good).is_ok());
+        // Flip one character of the signature.
+        let mut tampered = good.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert!(verify_id_token_hint(&c, &keys, &tampered).is_err());
+        // Another key set (another provider with the same issuer name) signed it.
+        let other = crate::keys::test_keyset();
+        assert!(verify_id_token_hint(&c, &other, &good).is_err());
+        assert!(verify_id_token_hint(&c, &keys, "not.a.jwt").is_err());
+        assert!(verify_id_token_hint(&c, &keys, &"a".repeat(9000)).is_err());
     }
 }
