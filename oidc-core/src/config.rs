@@ -83,6 +83,7 @@ pub struct ProviderConfig {
     pub(crate) session_idle: Duration,
     pub(crate) session_absolute: Duration,
     pub(crate) journey_ttl: Duration,
+    pub(crate) admin_recent_auth: Duration,
     pub(crate) id_token_alg: SigningAlg,
     pub(crate) access_token_alg: SigningAlg,
     pub(crate) kek: [u8; 32],
@@ -149,6 +150,7 @@ impl ProviderConfig {
             session_idle: Duration::from_secs(30 * 60),
             session_absolute: Duration::from_secs(12 * 3600),
             journey_ttl: Duration::from_secs(30 * 60),
+            admin_recent_auth: Duration::from_secs(15 * 60),
             id_token_alg: SigningAlg::RS256,
             access_token_alg: SigningAlg::RS256,
             kek: None,
@@ -213,6 +215,7 @@ pub struct ProviderConfigBuilder {
     session_idle: Duration,
     session_absolute: Duration,
     journey_ttl: Duration,
+    admin_recent_auth: Duration,
     id_token_alg: SigningAlg,
     access_token_alg: SigningAlg,
     kek: Option<[u8; 32]>,
@@ -267,6 +270,12 @@ impl ProviderConfigBuilder {
     /// A browser session ends this long after sign-in, used or not. Default 12 h.
     pub fn session_absolute(mut self, d: Duration) -> Self {
         self.session_absolute = d;
+        self
+    }
+    /// Admin actions (admin pages and admin API) need a sign-in with password and passcode at most
+    /// this old; older ones are asked to sign in again (RFC 9470 step-up). Default 15 min.
+    pub fn admin_recent_auth(mut self, d: Duration) -> Self {
+        self.admin_recent_auth = d;
         self
     }
     /// How long a sign-in may take from the authorization request to the last step. Default 30 min.
@@ -456,6 +465,7 @@ impl ProviderConfigBuilder {
             ("session_idle", self.session_idle),
             ("session_absolute", self.session_absolute),
             ("journey_ttl", self.journey_ttl),
+            ("admin_recent_auth", self.admin_recent_auth),
             ("soft_token_activation_ttl", self.soft_token_activation_ttl),
             ("lockout_duration", self.lockout_duration),
             ("throttle_initial_delay", self.pair_initial_delay),
@@ -519,6 +529,7 @@ impl ProviderConfigBuilder {
             session_idle: self.session_idle,
             session_absolute: self.session_absolute,
             journey_ttl: self.journey_ttl,
+            admin_recent_auth: self.admin_recent_auth,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             kek,

@@ -21,6 +21,10 @@ pub enum Error {
     /// The thing to create exists already (a username, a client id).
     #[error("already exists: {0}")]
     Conflict(String),
+    /// The actor does not hold the role this action needs, or has not met its precondition (a
+    /// verified caller).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),

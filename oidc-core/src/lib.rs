@@ -54,7 +54,7 @@ pub use accounts::provisioning::{
 };
 pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
-pub use clients::{ClientInfo, NewClient, RegisteredClient};
+pub use clients::{ADMIN_CONSOLE_ID, ClientInfo, NewClient, RegisteredClient};
 pub use clock::{Clock, SystemClock};
 pub use config::{DEFAULT_RECOVERY_QUESTIONS, ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;

@@ -24,6 +24,8 @@ pub(crate) struct Inner {
     pub discovery: Arc<[u8]>,
     /// The `aud` of access tokens for the provider's own userinfo resource.
     pub userinfo_audience: String,
+    /// The `aud` of the admin console's access tokens: the admin API.
+    pub admin_audience: String,
     /// Second factors by kind; the built-in `totp` is always there.
     pub factors: HashMap<String, Arc<dyn SecondFactor>>,
     /// The provider's own OATH tokens.
@@ -113,6 +115,18 @@ impl ProviderBuilder {
             .map_err(|e| Error::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(accounts::password::warm_up).await?;
         let userinfo_audience = self.config.endpoint(crate::http::paths::USERINFO);
+        let admin_audience = self.config.endpoint(crate::http::paths::ADMIN_API);
+        crate::clients::ensure_admin_console(
+            &db,
+            vec![
+                self.config.endpoint(crate::http::paths::ADMIN_CALLBACK),
+                // Admin tools on the operator's machine (RFC 8252 §7.3: any port).
+                "http://127.0.0.1/callback".into(),
+                "http://[::1]/callback".into(),
+            ],
+            self.clock.now(),
+        )
+        .await?;
         let tokens = Arc::new(TokenStore {
             db: db.clone(),
             kek: self.config.kek,
@@ -146,6 +160,7 @@ impl ProviderBuilder {
                 keys,
                 discovery: discovery.into(),
                 userinfo_audience,
+                admin_audience,
                 factors,
                 tokens,
                 mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),

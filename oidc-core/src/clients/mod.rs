@@ -258,6 +258,53 @@ pub(crate) async fn register(
     })
 }
 
+/// The client id of the provider's own admin console: a public client (PKCE) that signs IAM
+/// staff in to the admin pages and admin tools. It is the only client that may ask for the `admin`
+/// scope; the provider creates it at start, so no one can register a look-alike.
+pub const ADMIN_CONSOLE_ID: &str = "iam-admin-console";
+
+/// Creates the admin console client, or refreshes its redirect URIs (the issuer may have moved).
+/// Replicas may race at first start: the loser's insert fails on the primary key and it updates.
+pub(crate) async fn ensure_admin_console(
+    db: &Db,
+    redirect_uris: Vec<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let uris = redirect_uris.join("\n");
+    db.write(move |conn| {
+        let updated = diesel::update(clients::table.find(ADMIN_CONSOLE_ID))
+            .set((
+                clients::redirect_uris.eq(&uris),
+                clients::is_public.eq(true),
+                clients::pkce_required.eq(true),
+                clients::mfa_required.eq(true),
+                clients::first_party.eq(true),
+            ))
+            .execute(conn)?;
+        if updated == 0 {
+            diesel::insert_into(clients::table)
+                .values(&ClientRow {
+                    id: ADMIN_CONSOLE_ID.into(),
+                    name: "IAM admin console".into(),
+                    secret_hash: None,
+                    is_public: true,
+                    first_party: true,
+                    redirect_uris: uris.clone(),
+                    post_logout_redirect_uris: String::new(),
+                    pkce_required: true,
+                    access_token_audience: None,
+                    id_token_alg: None,
+                    disabled: false,
+                    created_at: naive(now),
+                    mfa_required: true,
+                })
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+    .await
+}
+
 /// A client loaded for a request, with what the protocol needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Client {

@@ -63,6 +63,7 @@ async fn authorize(
         redirect_uris: &client.redirect_uris,
         pkce_required: client.row.pkce_required,
         native: client.row.is_public,
+        admin_console: client.id() == clients::ADMIN_CONSOLE_ID,
     };
     let request = match authorize::validate(&raw, &client_id, &policy) {
         Ok(r) => r,

@@ -6,6 +6,7 @@
 
 mod actions;
 mod activation;
+mod admin_api;
 mod authorize;
 mod client_addr;
 mod cookies;
@@ -52,6 +53,12 @@ pub mod paths {
     pub const ACTIVATE_TOKEN: &str = "/activate-token";
     /// RP-Initiated Logout 1.0's `end_session_endpoint` (GET and POST).
     pub const END_SESSION: &str = "/logout";
+    /// The admin pages (sign in through the provider with the admin console client).
+    pub const ADMIN: &str = "/admin";
+    /// Where the admin console client receives its authorization code.
+    pub const ADMIN_CALLBACK: &str = "/admin/callback";
+    /// The admin JSON API (bearer access tokens of the admin console, scope `admin`).
+    pub const ADMIN_API: &str = "/admin/api";
     /// The stylesheet of the provider's pages.
     pub const STYLESHEET: &str = "/assets/iam.css";
 }
@@ -81,10 +88,39 @@ pub(crate) fn router(inner: AppState) -> Router {
             post(activation::confirm),
         )
         .route(paths::END_SESSION, get(logout::get).post(logout::post))
+        .nest(paths::ADMIN_API, admin_api_routes())
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(inner)
+}
+
+fn admin_api_routes() -> Router<AppState> {
+    use admin_api as a;
+    Router::new()
+        .route("/me", get(a::me))
+        .route("/users", get(a::list_users).post(a::create_user))
+        .route("/users/{username}/verify-caller", post(a::verify_caller))
+        .route(
+            "/users/{username}/temporary-password",
+            post(a::temporary_password),
+        )
+        .route("/users/{username}/unlock", post(a::unlock))
+        .route("/users/{username}/disable", post(a::disable))
+        .route("/users/{username}/enable", post(a::enable))
+        .route("/users/{username}/roles", axum::routing::put(a::set_roles))
+        .route("/users/{username}/lost-token", post(a::lost_token))
+        .route(
+            "/registrations",
+            get(a::list_registrations).post(a::submit_registration),
+        )
+        .route(
+            "/registrations/{id}/approve",
+            post(a::approve_registration),
+        )
+        .route("/registrations/{id}/reject", post(a::reject_registration))
+        .route("/audit", get(a::audit))
+        .route("/audit/verify", get(a::audit_verify))
 }
 
 /// Headers every response carries: pages may load only our own assets and never be framed.

@@ -245,11 +245,20 @@ async fn handle(
     let Some(user) = user else {
         return invalid("the account is no longer active");
     };
-    let audience = client
-        .row
-        .access_token_audience
-        .clone()
-        .unwrap_or_else(|| s.userinfo_audience.clone());
+    // Admin tokens are for the admin API only, whatever else the grant holds.
+    let audience = if grant
+        .scope
+        .split(' ')
+        .any(|sc| sc == crate::protocol::authorize::ADMIN_SCOPE)
+    {
+        s.admin_audience.clone()
+    } else {
+        client
+            .row
+            .access_token_audience
+            .clone()
+            .unwrap_or_else(|| s.userinfo_audience.clone())
+    };
     let alg = client
         .row
         .id_token_alg

@@ -12,7 +12,7 @@ use crate::accounts;
 use crate::tokens::{self, TokenRejected};
 
 /// An RFC 6750 §3 error answer.
-fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> Response {
+pub(super) fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> Response {
     let challenge = match error {
         Some((code, desc)) => format!("Bearer error=\"{code}\", error_description=\"{desc}\""),
         None => "Bearer".to_string(),
@@ -37,7 +37,7 @@ fn invalid_token(desc: &str) -> Response {
     bearer_error(StatusCode::UNAUTHORIZED, Some(("invalid_token", desc)))
 }
 
-fn header_token(headers: &HeaderMap) -> Result<Option<String>, Response> {
+pub(super) fn header_token(headers: &HeaderMap) -> Result<Option<String>, Response> {
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };

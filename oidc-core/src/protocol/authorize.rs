@@ -10,7 +10,11 @@ use super::pkce;
 use crate::clients::redirect_uri_matches;
 
 /// Scopes the provider understands; others are ignored (OIDC Core §3.1.2.1).
-pub const SUPPORTED_SCOPES: [&str; 4] = ["openid", "profile", "email", "roles"];
+pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "roles", ADMIN_SCOPE];
+
+/// The scope of the IAM admin API. Only the provider's own admin console client may ask for it;
+/// its access tokens are for the admin API's audience and nothing else.
+pub const ADMIN_SCOPE: &str = "admin";
 
 /// The `prompt` values this provider acts on (OIDC Core §3.1.2.1).
 pub const SUPPORTED_PROMPTS: [&str; 3] = ["none", "login", "consent"];
@@ -27,6 +31,8 @@ pub struct ClientPolicy<'a> {
     pub pkce_required: bool,
     /// A public (native) client: its loopback redirect URIs match on any port (RFC 8252 §7.3).
     pub native: bool,
+    /// The provider's own admin console, the only client that may ask for [`ADMIN_SCOPE`].
+    pub admin_console: bool,
 }
 
 /// A validated authorization request, kept server-side for the length of the sign-in journey.
@@ -314,6 +320,13 @@ pub fn validate(
             "the openid scope is required",
         ));
     }
+    if requested.contains(&ADMIN_SCOPE) && !client.admin_console {
+        // Dropping it silently would let a client believe it could become an admin tool.
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            "the admin scope is only for the IAM admin console",
+        ));
+    }
     let mut scopes: Vec<String> = Vec::new();
     for s in requested {
         if SUPPORTED_SCOPES.contains(&s) && !scopes.iter().any(|x| x == s) {
@@ -467,6 +480,7 @@ mod tests {
                 redirect_uris: &regs,
                 pkce_required: true,
                 native: false,
+                admin_console: false,
             },
         )
     }
@@ -565,6 +579,24 @@ mod tests {
     }
 
     #[test]
+    fn rfc6749_3_3_the_admin_scope_is_refused_to_every_client_but_the_admin_console() {
+        assert_eq!(
+            code_of(check(with(base(), "scope", Some("openid admin")))),
+            ErrorCode::InvalidScope
+        );
+        let regs = vec![CB.to_string()];
+        let console = ClientPolicy {
+            redirect_uris: &regs,
+            pkce_required: true,
+            native: true,
+            admin_console: true,
+        };
+        let raw = RawParams::from_pairs(with(base(), "scope", Some("openid admin")));
+        let r = validate(&raw, "c", &console).unwrap();
+        assert_eq!(r.scopes, vec!["openid", "admin"]);
+    }
+
+    #[test]
     fn rfc7636_pkce_s256_required_plain_refused() {
         assert_eq!(
             code_of(check(with(base(), "code_challenge", None))),
@@ -589,6 +621,7 @@ mod tests {
             redirect_uris: &regs,
             pkce_required: false,
             native: false,
+            admin_console: false,
         };
         let raw = RawParams::from_pairs(with(
             with(base(), "code_challenge", None),

@@ -185,6 +185,13 @@ pub(crate) struct AccessClaims {
     pub scope: String,
     /// The grant this token came from; revocation is checked against it.
     pub gid: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// When the person authenticated (RFC 9068 §2.2.1).
+    pub auth_time: i64,
+    /// How they authenticated, when known.
+    #[serde(default)]
+    pub acr: Option<String>,
 }
 
 /// `at_hash` (OIDC Core §3.1.3.6): the left half of the SHA-256 of the token's ASCII, base64url.
@@ -206,7 +213,7 @@ pub(crate) fn mint(
 ) -> Result<TokenResponse, Error> {
     let iat = now.timestamp();
     let at_ttl = config.access_token_ttl.as_secs();
-    let access = json!({
+    let mut access = json!({
         "iss": config.issuer(),
         "sub": subject.subject,
         "aud": audience,
@@ -219,6 +226,10 @@ pub(crate) fn mint(
         "sid": grant.session_id,
         "gid": grant.grant_id,
     });
+    // RFC 9068 §2.2.1: resource servers (the admin API among them) judge the authentication.
+    if let Some(acr) = &grant.acr {
+        access["acr"] = json!(acr);
+    }
     let access_token = keys.sign(
         config.access_token_alg,
         ACCESS_TOKEN_TYP,

@@ -1,0 +1,601 @@
+//! The IAM admin JSON API under `/admin/api`.
+//!
+//! Every call carries a user-delegated bearer access token (RFC 6750) of the admin console client
+//! with the `admin` scope and the admin API's audience, from a sign-in with password and passcode
+//! no older than the configured limit (RFC 9470 step-up otherwise). The person behind the token
+//! is the actor of every change, and the library checks their role; the API never acts as itself.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::userinfo::{bearer_error, header_token};
+use crate::accounts::desk::{ROLE_IAM_ADMIN, ROLE_SERVICE_DESK};
+use crate::accounts::provisioning::ROLE_ACCESS_ADMIN;
+use crate::audit::Actor;
+use crate::error::Error;
+use crate::protocol::authorize::ADMIN_SCOPE;
+use crate::store::models::UserRow;
+use crate::{Provider, accounts, clients, tokens};
+
+/// The person calling, established from their access token.
+pub(crate) struct AdminCaller {
+    pub actor: Actor,
+    pub user: UserRow,
+}
+
+impl AdminCaller {
+    fn holds_any(&self, roles: &[&str]) -> bool {
+        accounts::split_roles(&self.user.roles)
+            .iter()
+            .any(|r| roles.contains(&r.as_str()))
+    }
+}
+
+/// The roles that may use the admin API at all.
+const STAFF: [&str; 3] = [ROLE_SERVICE_DESK, ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN];
+
+/// Checks the bearer token and returns the person behind it.
+pub(crate) async fn admin_caller(s: &AppState, headers: &HeaderMap) -> Result<AdminCaller, Response> {
+    let Some(token) = header_token(headers)? else {
+        return Err(bearer_error(StatusCode::UNAUTHORIZED, None));
+    };
+    let now = s.now();
+    let claims = tokens::verify_access_token(&s.config, &s.keys, &token, &s.admin_audience, now)
+        .map_err(|r| invalid_token(r.0))?;
+    if claims.client_id != clients::ADMIN_CONSOLE_ID
+        || !claims.scope.split(' ').any(|sc| sc == ADMIN_SCOPE)
+    {
+        return Err(insufficient_scope(
+            "the admin API takes tokens of the IAM admin console with the admin scope",
+        ));
+    }
+    if !tokens::grant_active(&s.db, &claims.gid)
+        .await
+        .map_err(|e| server_error(&e))?
+    {
+        return Err(invalid_token("the token has been revoked"));
+    }
+    // A token issued to a client alone (client credentials) names no account: no actor, no call.
+    let user = accounts::find_by_subject(&s.db, &claims.sub)
+        .await
+        .map_err(|e| server_error(&e))?;
+    let Some(user) = user.filter(|u| !u.disabled) else {
+        return Err(insufficient_scope(
+            "the admin API takes tokens issued to an active person",
+        ));
+    };
+    let max_age = s.config.admin_recent_auth.as_secs();
+    let recent = now.timestamp() - claims.auth_time <= i64::try_from(max_age).unwrap_or(i64::MAX);
+    if claims.acr.as_deref() != Some(crate::mfa::ACR_PASSWORD_OTP) || !recent {
+        return Err(step_up(max_age));
+    }
+    let caller = AdminCaller {
+        actor: Actor::User(user.username.clone()),
+        user,
+    };
+    if !caller.holds_any(&STAFF) {
+        return Err(forbidden("your account holds no IAM administration role"));
+    }
+    Ok(caller)
+}
+
+fn invalid_token(desc: &str) -> Response {
+    bearer_error(StatusCode::UNAUTHORIZED, Some(("invalid_token", desc)))
+}
+
+fn insufficient_scope(desc: &str) -> Response {
+    bearer_error(StatusCode::FORBIDDEN, Some(("insufficient_scope", desc)))
+}
+
+/// RFC 9470 §3: the sign-in is too old or too weak; the challenge says what would do.
+fn step_up(max_age: u64) -> Response {
+    let desc = "a recent sign-in with password and passcode is required";
+    let mut res = (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "insufficient_user_authentication", "error_description": desc })),
+    )
+        .into_response();
+    let challenge = format!(
+        "Bearer error=\"insufficient_user_authentication\", error_description=\"{desc}\", acr_values=\"{}\", max_age={max_age}",
+        crate::mfa::ACR_PASSWORD_OTP
+    );
+    if let Ok(v) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    no_store(res)
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn json_error(status: StatusCode, code: &str, desc: &str) -> Response {
+    no_store(
+        (
+            status,
+            Json(json!({ "error": code, "error_description": desc })),
+        )
+            .into_response(),
+    )
+}
+
+fn forbidden(desc: &str) -> Response {
+    json_error(StatusCode::FORBIDDEN, "forbidden", desc)
+}
+
+fn server_error(e: &Error) -> Response {
+    tracing::error!(error = %e, "admin API call failed");
+    json_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the request could not be completed",
+    )
+}
+
+/// Maps a library error to the API's answer: the message of input, role and state errors is
+/// meant for the administrator; internal ones go to the log only.
+fn api_error(e: Error) -> Response {
+    match e {
+        Error::Forbidden(m) => forbidden(&m),
+        Error::InvalidInput(m) => json_error(StatusCode::BAD_REQUEST, "invalid_request", &m),
+        Error::NotFound(m) => json_error(StatusCode::NOT_FOUND, "not_found", &m),
+        Error::Conflict(m) => json_error(StatusCode::CONFLICT, "conflict", &m),
+        other => server_error(&other),
+    }
+}
+
+fn ok(value: Value) -> Response {
+    no_store((StatusCode::OK, Json(value)).into_response())
+}
+
+/// Parses a JSON body; a missing or wrong content type or bad JSON is a 400 with the reason.
+fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, Response> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(json_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request",
+            "send a JSON body with Content-Type: application/json",
+        ));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| json_error(StatusCode::BAD_REQUEST, "invalid_request", &e.to_string()))
+}
+
+fn provider(s: &AppState) -> Provider {
+    Provider {
+        inner: s.clone(),
+    }
+}
+
+macro_rules! caller {
+    ($s:expr, $h:expr) => {
+        match admin_caller(&$s, &$h).await {
+            Ok(c) => c,
+            Err(res) => return res,
+        }
+    };
+}
+
+/// `GET /admin/api/me`: who the token speaks for.
+pub(crate) async fn me(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let c = caller!(s, headers);
+    ok(json!({
+        "username": c.user.username,
+        "roles": accounts::split_roles(&c.user.roles),
+    }))
+}
+
+/// `GET /admin/api/users`.
+pub(crate) async fn list_users(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let _c = caller!(s, headers);
+    match provider(&s).list_users().await {
+        Ok(users) => ok(json!(users)),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateUser {
+    username: String,
+    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// `POST /admin/api/users` (IAM administrators): an account without a password; the service desk
+/// issues a temporary one.
+pub(crate) async fn create_user(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    if !c.holds_any(&[ROLE_IAM_ADMIN]) {
+        return forbidden("creating accounts needs the iam_admin role");
+    }
+    let req: CreateUser = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let p = provider(&s);
+    let user = match p
+        .create_user(crate::NewUser {
+            username: req.username,
+            email: req.email,
+            name: req.name,
+            roles: req.roles,
+            password: None,
+        })
+        .await
+    {
+        Ok(u) => u,
+        Err(e) => return api_error(e),
+    };
+    if let Err(e) = p
+        .record_audit(
+            &c.actor,
+            "user.created",
+            Some(&user.username),
+            json!({ "roles": user.roles, "via": "admin_api" }),
+        )
+        .await
+    {
+        return server_error(&e);
+    }
+    no_store((StatusCode::CREATED, Json(json!(user))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct VerifyCaller {
+    #[serde(default)]
+    secret_word: Option<String>,
+    #[serde(default)]
+    send_code: bool,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// `POST /admin/api/users/{username}/verify-caller`: `{"secret_word": …}`, `{"send_code": true}`
+/// or `{"code": …}`; answers `{"match": bool}` (never the word).
+pub(crate) async fn verify_caller(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: VerifyCaller = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let p = provider(&s);
+    let result = match (req.secret_word, req.send_code, req.code) {
+        (Some(w), false, None) => p.verify_caller_secret_word(&c.actor, &username, &w).await,
+        (None, false, Some(code)) => p.verify_caller_code(&c.actor, &username, &code).await,
+        (None, true, None) => {
+            return match p.send_caller_code(&c.actor, &username).await {
+                Ok(()) => ok(json!({ "code_sent": true })),
+                Err(e) => api_error(e),
+            };
+        }
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "give exactly one of secret_word, send_code or code",
+            );
+        }
+    };
+    match result {
+        Ok(m) => ok(json!({ "match": m })),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /admin/api/users/{username}/temporary-password`: shown once in the answer.
+pub(crate) async fn temporary_password(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Response {
+    let c = caller!(s, headers);
+    match provider(&s)
+        .issue_temporary_password(&c.actor, &username)
+        .await
+    {
+        Ok(secret) => ok(json!({ "temporary_password": secret.secret() })),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /admin/api/users/{username}/unlock`.
+pub(crate) async fn unlock(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Response {
+    let c = caller!(s, headers);
+    match provider(&s).unlock_account(&c.actor, &username).await {
+        Ok(()) => ok(json!({ "unlocked": true })),
+        Err(e) => api_error(e),
+    }
+}
+
+async fn set_disabled(s: AppState, headers: HeaderMap, username: String, disabled: bool) -> Response {
+    let c = caller!(s, headers);
+    match provider(&s)
+        .set_account_disabled(&c.actor, &username, disabled)
+        .await
+    {
+        Ok(u) => ok(json!(u)),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /admin/api/users/{username}/disable`: sessions end at once.
+pub(crate) async fn disable(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Response {
+    set_disabled(s, headers, username, true).await
+}
+
+/// `POST /admin/api/users/{username}/enable`.
+pub(crate) async fn enable(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+) -> Response {
+    set_disabled(s, headers, username, false).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Roles {
+    roles: Vec<String>,
+}
+
+/// `PUT /admin/api/users/{username}/roles`: `{"roles": [...]}` replaces the account's roles.
+pub(crate) async fn set_roles(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: Roles = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    match provider(&s).set_roles(&c.actor, &username, req.roles).await {
+        Ok(u) => ok(json!(u)),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LostToken {
+    #[serde(default)]
+    hours: Option<u32>,
+}
+
+/// `POST /admin/api/users/{username}/lost-token`: the emergency passcode, shown once.
+pub(crate) async fn lost_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(username): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: LostToken = if bytes.is_empty() {
+        LostToken { hours: None }
+    } else {
+        match body(&headers, &bytes) {
+            Ok(r) => r,
+            Err(res) => return res,
+        }
+    };
+    match provider(&s)
+        .report_token_lost(&c.actor, &username, req.hours)
+        .await
+    {
+        Ok(code) => ok(json!({ "emergency_passcode": code.secret() })),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    status: Option<String>,
+}
+
+/// `GET /admin/api/registrations?status=pending`.
+pub(crate) async fn list_registrations(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let c = caller!(s, headers);
+    if !c.holds_any(&[ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN]) {
+        return forbidden("registrations are for Access Administrators");
+    }
+    match provider(&s).list_registrations(q.status.as_deref()).await {
+        Ok(list) => ok(json!(list)),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SubmitRegistration {
+    legal_name: String,
+    email: String,
+    clinic: String,
+    practitioner_id: String,
+    #[serde(default)]
+    role_requested: Option<String>,
+}
+
+/// `POST /admin/api/registrations`: an Access Administrator enters a URF.
+pub(crate) async fn submit_registration(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: SubmitRegistration = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    match provider(&s)
+        .submit_registration(
+            &c.actor,
+            crate::NewRegistration {
+                legal_name: req.legal_name,
+                email: req.email,
+                clinic: req.clinic,
+                practitioner_id: req.practitioner_id,
+                role_requested: req.role_requested,
+            },
+        )
+        .await
+    {
+        Ok(r) => no_store((StatusCode::CREATED, Json(json!(r))).into_response()),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Approve {
+    username: String,
+    #[serde(default)]
+    serial: Option<String>,
+    #[serde(default)]
+    soft: bool,
+}
+
+/// `POST /admin/api/registrations/{id}/approve`: `{"username": …, "serial": …}` or
+/// `{"username": …, "soft": true}` (the activation code is in the answer, for the phone).
+pub(crate) async fn approve_registration(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: Approve = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let choice = match (req.serial, req.soft) {
+        (Some(serial), false) => crate::TokenChoice::Hardware { serial },
+        (None, true) => crate::TokenChoice::Soft,
+        _ => {
+            return json_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "give either serial or soft: true",
+            );
+        }
+    };
+    match provider(&s)
+        .approve_registration(&c.actor, &id, &req.username, choice)
+        .await
+    {
+        Ok(a) => {
+            let mut v = json!({
+                "registration": a.registration,
+                "user": a.user,
+                "serial": a.serial,
+            });
+            if let Some(e) = &a.soft_token {
+                v["activation_code"] = json!(e.activation_code.secret());
+                v["activation_expires_at"] = json!(e.activation_expires_at.to_rfc3339());
+            }
+            ok(v)
+        }
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reject {
+    reason: String,
+}
+
+/// `POST /admin/api/registrations/{id}/reject`: `{"reason": …}`.
+pub(crate) async fn reject_registration(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: Reject = match body(&headers, &bytes) {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    match provider(&s)
+        .reject_registration(&c.actor, &id, &req.reason)
+        .await
+    {
+        Ok(r) => ok(json!(r)),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    since: Option<i64>,
+    limit: Option<i64>,
+}
+
+/// `GET /admin/api/audit?since=SEQ&limit=N` (IAM administrators).
+pub(crate) async fn audit(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> Response {
+    let c = caller!(s, headers);
+    if !c.holds_any(&[ROLE_IAM_ADMIN]) {
+        return forbidden("the audit log needs the iam_admin role");
+    }
+    let limit = q.limit.unwrap_or(100).clamp(0, crate::audit::MAX_LIST);
+    match provider(&s).audit_events(q.since, limit).await {
+        Ok(list) => ok(json!(list)),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `GET /admin/api/audit/verify` (IAM administrators): the chain check's report.
+pub(crate) async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let c = caller!(s, headers);
+    if !c.holds_any(&[ROLE_IAM_ADMIN]) {
+        return forbidden("the audit log needs the iam_admin role");
+    }
+    match provider(&s).verify_audit_log().await {
+        Ok(report) => ok(json!(report)),
+        Err(e) => api_error(e),
+    }
+}
