@@ -348,19 +348,47 @@ fn print(json_out: bool, value: serde_json::Value, text: String) -> Result<(), C
     writeln!(out, "{s}").map_err(|e| CliError::Io(e.to_string()))
 }
 
+/// Builds the provider the way `serve` runs it: the configured mailer (SMTP, or the file outbox
+/// under the data folder) and, with `[radius]`, the RADIUS factor.
+///
+/// # Errors
+/// A mailer or RADIUS setting that cannot be used, or the library's start-up errors.
+pub async fn build_provider(settings: &Settings) -> Result<Provider, CliError> {
+    let mail = mailer(settings)?;
+    let mut builder = Provider::builder(settings.config.clone(), &settings.database_url);
+    if let Some(radius) = &settings.radius {
+        builder = builder.second_factor(radius_factor(radius)?);
+    }
+    Ok(builder.mailer(mail).build().await?)
+}
+
+/// Serves `provider` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight.
+///
+/// # Errors
+/// The server failing.
+pub async fn serve_on(
+    provider: &Provider,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), CliError> {
+    // The peer address feeds sign-in throttling (and, for trusted proxies, Forwarded headers).
+    let app = provider
+        .router()
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| CliError::Io(e.to_string()))
+}
+
 /// Runs a parsed command line.
 ///
 /// # Errors
 /// Any failure, with a message meant for the operator.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let mail = mailer(&settings)?;
-    let mut builder = Provider::builder(settings.config, &settings.database_url);
-    if let Some(radius) = &settings.radius {
-        builder = builder.second_factor(radius_factor(radius)?);
-    }
-    builder = builder.mailer(mail);
-    let provider = builder.build().await?;
+    let provider = build_provider(&settings).await?;
     let json_out = cli.json;
     if cli.command.changes_iam() {
         let actor = actor_of(&cli, &provider).await?;
@@ -840,14 +868,7 @@ async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {
         bind,
         "AHS IAM is listening"
     );
-    // The peer address feeds sign-in throttling (and, for trusted proxies, Forwarded headers).
-    let app = provider
-        .router()
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| CliError::Io(e.to_string()))
+    serve_on(&provider, listener, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

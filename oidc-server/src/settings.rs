@@ -180,6 +180,15 @@ impl Settings {
             }
             None => FileSettings::default(),
         };
+        Self::resolve(f)
+    }
+
+    /// Resolves parsed file settings, with `IAM_*` environment variables over them (a host
+    /// that builds its settings in code, such as the demo, starts here).
+    ///
+    /// # Errors
+    /// As [`Settings::load`], without the file errors.
+    pub fn resolve(f: FileSettings) -> Result<Settings, SettingsError> {
         let bind = env("IAM_BIND")
             .or(f.bind)
             .unwrap_or_else(|| "127.0.0.1:8080".into());
