@@ -310,6 +310,24 @@ impl Provider {
         self.inner.tokens.current_code(serial, i_am_support).await
     }
 
+    /// Activates a soft token as the activation page does: the one-time activation code the
+    /// user was given, and a first code from their authenticator app (proof that the app holds
+    /// the secret). Returns false, changing nothing, when either is wrong or expired.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the database fails.
+    pub async fn activate_soft_token(
+        &self,
+        username: &str,
+        activation_code: &str,
+        code: &str,
+    ) -> Result<bool, Error> {
+        self.inner
+            .tokens
+            .complete_activation(username, activation_code, code)
+            .await
+    }
+
     /// Marks a new, empty database as a demo database (tokencodes may then be printed).
     ///
     /// # Errors

@@ -80,6 +80,23 @@ pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: By
     }
 }
 
+/// The token endpoint's answer to a form posted from inside the provider (the admin pages
+/// redeem the admin console's code through exactly the rules a remote client meets).
+pub(crate) async fn exchange_internal(
+    s: &AppState,
+    form: &[(&str, &str)],
+) -> Result<tokens::TokenResponse, String> {
+    let body = serde_urlencoded::to_string(form).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/x-www-form-urlencoded"),
+    );
+    handle(s, &headers, body.as_bytes())
+        .await
+        .map_err(|e| e.error.to_string())
+}
+
 /// Form parameters, each at most once (RFC 6749 §3.2).
 struct Params(Vec<(String, String)>);
 
