@@ -1,0 +1,859 @@
+//! CPAR's routes. Every application page goes through [`guard`]: no session sends the browser to
+//! AHS IAM (and back to the same URL afterwards), an ended session does the same with
+//! `prompt=login`, and a session without the CPAR panel administrator role gets the access page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::oidc::{Oidc, SignInFailure};
+use crate::pages::{
+    self, ACCESS_DENIED_MESSAGE, DeniedPage, HomePage, Layout, MessagePage, PanelItem, PanelPage,
+    SIGNED_OUT_MESSAGE, UserBar,
+};
+use crate::store::{NewAttempt, SessionLookup, SessionRow, Store};
+use crate::{Clock, Config, PANEL_ADMIN_ROLE, cookies, return_to};
+
+/// The redirect URI's path.
+pub(crate) const CALLBACK: &str = "/callback";
+/// The post-logout redirect URI's path.
+pub(crate) const SIGNED_OUT: &str = "/signed-out";
+const LOGIN: &str = "/login";
+const LOGOUT: &str = "/logout";
+const STYLESHEET: &str = "/assets/cpar.css";
+
+/// How long a sign-in at AHS IAM may take, from CPAR's redirect to the callback.
+const ATTEMPT_TTL_SECS: i64 = 10 * 60;
+/// How long a sign-out at AHS IAM may take.
+const LOGOUT_STATE_TTL_SECS: i64 = 60 * 60;
+/// Ended sessions are purged this long after they were last seen beyond the absolute limit.
+const SESSION_PURGE_GRACE_SECS: i64 = 24 * 3600;
+
+const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// Everything the handlers share.
+pub(crate) struct Shared {
+    pub config: Config,
+    /// The base URL, normalised (`https://host[:port]`).
+    pub base: String,
+    pub secure: bool,
+    pub clock: Arc<dyn Clock>,
+    pub store: Store,
+    pub oidc: Oidc,
+}
+
+type AppState = Arc<Shared>;
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(home))
+        .route("/panels", get(home))
+        .route("/panels/{id}", get(panel))
+        .route(LOGIN, get(login))
+        .route(CALLBACK, get(callback))
+        .route(LOGOUT, post(logout))
+        .route(SIGNED_OUT, get(signed_out))
+        .route(STYLESHEET, get(stylesheet))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .with_state(state)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/// SHA-256 of a secret, base64url: what the database keeps of cookies and states.
+fn digest(secret: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A 256-bit random value, base64url.
+fn random_secret() -> String {
+    openidconnect::CsrfToken::new_random_len(32)
+        .secret()
+        .clone()
+}
+
+/// Constant-time equality of two strings.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn secs_to_micros(secs: i64) -> i64 {
+    secs.saturating_mul(1_000_000)
+}
+
+fn duration_micros(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// "15 minutes", "12 hours", "90 seconds".
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (n, unit) = if s >= 3600 && s.is_multiple_of(3600) {
+        (s / 3600, "hour")
+    } else if s >= 60 && s.is_multiple_of(60) {
+        (s / 60, "minute")
+    } else {
+        (s, "second")
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
+    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().append(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn has_role(row: &SessionRow) -> bool {
+    row.roles.lines().any(|r| r == PANEL_ADMIN_ROLE)
+}
+
+impl Shared {
+    fn layout(&self, title: &str, user: Option<&SessionRow>) -> Layout<'_> {
+        Layout {
+            title: title.to_string(),
+            user: user.map(|u| UserBar {
+                name: u.name.clone(),
+                csrf: u.csrf.clone(),
+            }),
+            support: &self.config.support,
+        }
+    }
+
+    fn message(
+        &self,
+        status: StatusCode,
+        heading: &str,
+        paragraphs: &[&str],
+        link: Option<(String, &str)>,
+    ) -> Response {
+        pages::render(
+            status,
+            &MessagePage {
+                layout: self.layout(heading, None),
+                heading: heading.to_string(),
+                paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
+                link: link.map(|(h, l)| (h, l.to_string())),
+            },
+        )
+    }
+
+    /// The page for a failure of CPAR itself (its database); logged.
+    fn internal(&self, what: &str, e: &dyn std::error::Error) -> Response {
+        tracing::error!(error = %e, "{what}");
+        self.message(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "CPAR could not complete this request",
+            &["Something went wrong inside CPAR. Try again in a few minutes."],
+            Some(("/".into(), "Go to CPAR")),
+        )
+    }
+
+    fn browser_cookie(&self, headers: &HeaderMap) -> Option<String> {
+        cookies::get(headers, cookies::BROWSER, self.secure)
+    }
+
+    /// The browser cookie, made when missing (with its `Set-Cookie`).
+    fn browser_or_new(&self, headers: &HeaderMap) -> (String, Option<String>) {
+        match self.browser_cookie(headers) {
+            Some(v) => (v, None),
+            None => {
+                let v = random_secret();
+                let set = cookies::set(cookies::BROWSER, &v, self.secure);
+                (v, Some(set))
+            }
+        }
+    }
+
+    fn end_reason_text(&self, reason: Option<&str>) -> String {
+        match reason {
+            Some("idle") => format!(
+                "Your CPAR session ended because it was not used for {}. For your security, AHS IAM asked you to sign in again.",
+                human(self.config.idle_timeout)
+            ),
+            Some("absolute") => format!(
+                "Your CPAR session ended because it reached its {} limit. For your security, AHS IAM asked you to sign in again.",
+                human(self.config.absolute_timeout)
+            ),
+            _ => "Your previous CPAR session had ended. For your security, AHS IAM asked you to sign in again.".to_string(),
+        }
+    }
+}
+
+/// The session of this request.
+enum Current {
+    /// No session cookie.
+    None,
+    /// A session cookie naming a session that has ended or is gone.
+    Ended(Option<SessionRow>),
+    Live(SessionRow),
+}
+
+async fn current(s: &Shared, headers: &HeaderMap) -> Result<Current, Response> {
+    let Some(cookie) = cookies::get(headers, cookies::SESSION, s.secure) else {
+        return Ok(Current::None);
+    };
+    let now = micros(s.clock.now());
+    match s
+        .store
+        .lookup_session(
+            digest(&cookie),
+            now,
+            duration_micros(s.config.idle_timeout),
+            duration_micros(s.config.absolute_timeout),
+        )
+        .await
+    {
+        Ok(SessionLookup::Live(row)) => Ok(Current::Live(row)),
+        Ok(SessionLookup::Ended(row)) => Ok(Current::Ended(Some(row))),
+        Ok(SessionLookup::Unknown) => Ok(Current::Ended(None)),
+        Err(e) => Err(s.internal("session lookup failed", &e)),
+    }
+}
+
+/// The live session of a CPAR panel administrator, or the response to send instead: a
+/// redirect to AHS IAM (with `prompt=login` after an ended session) that comes back to
+/// `uri`, or the access page.
+async fn guard(s: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<SessionRow, Response> {
+    let return_to = return_to::or_home(uri.path_and_query().map_or("/", |p| p.as_str()));
+    match current(s, headers).await? {
+        Current::Live(row) if has_role(&row) => Ok(row),
+        Current::Live(row) => Err(denied(s, &row)),
+        Current::Ended(row) => {
+            let reason = row.as_ref().and_then(|r| r.ended_reason.as_deref());
+            if let Some(r) = &row {
+                tracing::info!(reason = reason.unwrap_or("unknown"), subject = %r.subject, "CPAR session ended; asking for a new sign-in");
+            }
+            let notice = s.end_reason_text(reason);
+            Err(start_sign_in(s, headers, return_to, true, Some(notice)).await)
+        }
+        Current::None => Err(start_sign_in(s, headers, return_to, false, None).await),
+    }
+}
+
+fn denied(s: &Shared, row: &SessionRow) -> Response {
+    pages::render(
+        StatusCode::FORBIDDEN,
+        &DeniedPage {
+            layout: s.layout("No access to CPAR", Some(row)),
+            message: ACCESS_DENIED_MESSAGE,
+            name: row.name.clone(),
+            username: row.username.clone(),
+        },
+    )
+}
+
+/// Starts a sign-in at AHS IAM: keeps the attempt (state, nonce, PKCE verifier, where to come
+/// back) bound to this browser, and redirects there.
+async fn start_sign_in(
+    s: &Shared,
+    headers: &HeaderMap,
+    return_to: String,
+    prompt_login: bool,
+    notice: Option<String>,
+) -> Response {
+    let (browser, set_browser) = s.browser_or_new(headers);
+    let start = s.oidc.start(prompt_login);
+    let now = micros(s.clock.now());
+    let attempt = NewAttempt {
+        state_digest: digest(&start.state),
+        browser_digest: digest(&browser),
+        nonce: start.nonce,
+        pkce_verifier: start.pkce_verifier,
+        return_to,
+        prompt_login,
+        notice,
+        created_at: now,
+    };
+    if let Err(e) = s
+        .store
+        .insert_attempt(attempt, now - secs_to_micros(ATTEMPT_TTL_SECS * 6))
+        .await
+    {
+        return s.internal("could not keep the sign-in attempt", &e);
+    }
+    let mut res = see_other(start.url.as_str());
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    with_cookie(res, set_browser)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Application pages
+
+async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    let row = match guard(&s, &headers, &uri).await {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let panels = match s.store.panels_of(row.username.clone()).await {
+        Ok(p) => p,
+        Err(e) => return s.internal("could not list panels", &e),
+    };
+    pages::render(
+        StatusCode::OK,
+        &HomePage {
+            layout: s.layout("Your panels", Some(&row)),
+            notice: row.notice.clone(),
+            name: row.name.clone(),
+            username: row.username.clone(),
+            role: "CPAR Panel Administrator",
+            panels: panels
+                .into_iter()
+                .map(|(p, n)| PanelItem {
+                    id: p.id,
+                    name: p.name,
+                    clinic: p.clinic,
+                    patients: n,
+                })
+                .collect(),
+        },
+    )
+}
+
+fn plausible_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn panel(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Response {
+    let row = match guard(&s, &headers, &uri).await {
+        Ok(r) => r,
+        Err(res) => return res,
+    };
+    let found = if plausible_id(&id) {
+        match s.store.panel_for(id, row.username.clone()).await {
+            Ok(f) => f,
+            Err(e) => return s.internal("could not read the panel", &e),
+        }
+    } else {
+        None
+    };
+    match found {
+        Some((panel, patients)) => pages::render(
+            StatusCode::OK,
+            &PanelPage::new(
+                s.layout(&panel.name, Some(&row)),
+                row.notice.clone(),
+                panel,
+                patients,
+            ),
+        ),
+        None => not_found_page(&s, &row),
+    }
+}
+
+fn not_found_page(s: &Shared, row: &SessionRow) -> Response {
+    pages::render(
+        StatusCode::NOT_FOUND,
+        &MessagePage {
+            layout: s.layout("Page not found", Some(row)),
+            heading: "Page not found".into(),
+            paragraphs: vec![
+                "There is no such page in CPAR, or it is a panel you do not administer.".into(),
+            ],
+            link: Some(("/".into(), "Go to your panels".into())),
+        },
+    )
+}
+
+/// Unknown paths are application routes too: the access rule applies before the 404.
+async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
+    match guard(&s, &headers, &uri).await {
+        Ok(row) => not_found_page(&s, &row),
+        Err(res) => res,
+    }
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/cpar.css"),
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in
+
+/// The query of a request as a map; `None` when it is not form-encoded or repeats a name.
+fn query_map(q: Option<&str>) -> Option<HashMap<String, String>> {
+    let mut out = HashMap::new();
+    for (k, v) in url::form_urlencoded::parse(q.unwrap_or("").as_bytes()) {
+        if out.insert(k.into_owned(), v.into_owned()).is_some() {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// `GET /login?return_to=/path`: signs in (again) and lands on `return_to` if it is a local path.
+async fn login(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+    let params = query_map(q.as_deref()).unwrap_or_default();
+    let return_to = params
+        .get("return_to")
+        .and_then(|r| return_to::validate(r))
+        .unwrap_or("/")
+        .to_string();
+    match current(&s, &headers).await {
+        Err(res) => res,
+        Ok(Current::Live(_)) => see_other(&return_to),
+        Ok(Current::Ended(row)) => {
+            let notice = s.end_reason_text(row.as_ref().and_then(|r| r.ended_reason.as_deref()));
+            start_sign_in(&s, &headers, return_to, true, Some(notice)).await
+        }
+        Ok(Current::None) => start_sign_in(&s, &headers, return_to, false, None).await,
+    }
+}
+
+fn sign_in_again(return_to: &str) -> Option<(String, &'static str)> {
+    let mut url = String::from(LOGIN);
+    url.push_str("?return_to=");
+    url.extend(url::form_urlencoded::byte_serialize(return_to.as_bytes()));
+    Some((url, "Sign in again"))
+}
+
+/// `GET /callback`: the authorization response (RFC 6749 §4.1.2, RFC 9207).
+async fn callback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    const NOT_COMPLETED: &str = "Your sign-in could not be completed";
+    let Some(params) = query_map(q.as_deref()) else {
+        return s.message(
+            StatusCode::BAD_REQUEST,
+            NOT_COMPLETED,
+            &["The response from AHS IAM is not valid. No session was created."],
+            sign_in_again("/"),
+        );
+    };
+    let Some(state) = params.get("state").filter(|v| !v.is_empty()) else {
+        tracing::warn!("callback without state");
+        return s.message(
+            StatusCode::BAD_REQUEST,
+            NOT_COMPLETED,
+            &["The response from AHS IAM is missing its state, so CPAR cannot tell which sign-in it belongs to. No session was created."],
+            sign_in_again("/"),
+        );
+    };
+    let claimed = match s.browser_cookie(&headers) {
+        Some(browser) => match s.store.claim_attempt(digest(state), digest(&browser)).await {
+            Ok(a) => a,
+            Err(e) => return s.internal("could not claim the sign-in attempt", &e),
+        },
+        None => None,
+    };
+    let Some(attempt) = claimed else {
+        tracing::warn!("callback with an unknown, used or foreign state");
+        return s.message(
+            StatusCode::BAD_REQUEST,
+            NOT_COMPLETED,
+            &[
+                "This sign-in response does not match a sign-in started in this browser, or it was already used. No session was created.",
+                "Start again from CPAR: do not reuse or share links from the sign-in pages.",
+            ],
+            sign_in_again("/"),
+        );
+    };
+    let again = sign_in_again(&attempt.return_to);
+    // RFC 9207: the response must come from the issuer CPAR sent the browser to.
+    match params.get("iss") {
+        Some(iss) if iss != s.oidc.issuer() => {
+            tracing::warn!(iss = %iss, "callback with a foreign iss");
+            return s.message(
+                StatusCode::BAD_REQUEST,
+                NOT_COMPLETED,
+                &["The sign-in response did not come from AHS IAM. No session was created."],
+                again,
+            );
+        }
+        None if s.oidc.iss_parameter_required() => {
+            tracing::warn!("callback without iss");
+            return s.message(
+                StatusCode::BAD_REQUEST,
+                NOT_COMPLETED,
+                &["The sign-in response does not say where it came from. No session was created."],
+                again,
+            );
+        }
+        _ => {}
+    }
+    let now = s.clock.now();
+    if micros(now) - attempt.created_at > secs_to_micros(ATTEMPT_TTL_SECS) {
+        return s.message(
+            StatusCode::BAD_REQUEST,
+            NOT_COMPLETED,
+            &["The sign-in took too long. No session was created; please sign in again."],
+            again,
+        );
+    }
+    if let Some(error) = params.get("error") {
+        tracing::info!(error = %error, "AHS IAM answered the sign-in with an error");
+        return match error.as_str() {
+            "access_denied" => s.message(
+                StatusCode::FORBIDDEN,
+                "Sign-in was cancelled or refused",
+                &["AHS IAM did not let this sign-in through to CPAR (access denied). No session was created."],
+                again,
+            ),
+            "login_required" | "interaction_required" | "consent_required" => s.message(
+                StatusCode::BAD_REQUEST,
+                "You need to sign in",
+                &["AHS IAM needs you to sign in before CPAR can open. No session was created."],
+                again,
+            ),
+            _ => s.message(
+                StatusCode::BAD_REQUEST,
+                NOT_COMPLETED,
+                &[
+                    &format!("AHS IAM answered with the error “{error}”. No session was created."),
+                ],
+                again,
+            ),
+        };
+    }
+    let Some(code) = params.get("code").filter(|c| !c.is_empty()) else {
+        return s.message(
+            StatusCode::BAD_REQUEST,
+            NOT_COMPLETED,
+            &["The response from AHS IAM has no authorization code. No session was created."],
+            again,
+        );
+    };
+    let fresh_since = attempt
+        .prompt_login
+        .then(|| DateTime::<Utc>::from_timestamp_micros(attempt.created_at))
+        .flatten();
+    let identity = match s
+        .oidc
+        .complete(
+            code.clone(),
+            attempt.pkce_verifier,
+            attempt.nonce,
+            fresh_since,
+        )
+        .await
+    {
+        Ok(i) => i,
+        Err(SignInFailure::Unreachable(why)) => {
+            tracing::warn!(error = %why, "AHS IAM could not be reached to complete a sign-in");
+            // The failure is AHS IAM's, not this request's: a page, not a 5xx.
+            return s.message(
+                StatusCode::OK,
+                "AHS IAM could not be reached",
+                &[
+                    "CPAR could not complete your sign-in because AHS IAM did not answer. No session was created.",
+                    "Try again in a few minutes. If the problem continues, contact the AHS IT Service Desk.",
+                ],
+                again,
+            );
+        }
+        Err(SignInFailure::Refused(code)) => {
+            tracing::warn!(error = %code, "AHS IAM refused the authorization code");
+            return s.message(
+                StatusCode::BAD_REQUEST,
+                NOT_COMPLETED,
+                &["AHS IAM did not accept this sign-in (it may have expired or already been used). No session was created."],
+                again,
+            );
+        }
+        Err(SignInFailure::Invalid(why)) => {
+            tracing::warn!(error = %why, "a sign-in response failed verification");
+            return s.message(
+                StatusCode::BAD_REQUEST,
+                NOT_COMPLETED,
+                &["The sign-in response from AHS IAM could not be verified. No session was created."],
+                again,
+            );
+        }
+    };
+    let id = random_secret();
+    let now_us = micros(now);
+    let row = SessionRow {
+        id_digest: digest(&id),
+        subject: identity.subject,
+        username: identity.username,
+        name: identity.name,
+        email: identity.email,
+        roles: identity.roles.join("\n"),
+        id_token: identity.id_token,
+        csrf: random_secret(),
+        notice: attempt.notice,
+        created_at: now_us,
+        last_seen_at: now_us,
+        ended_reason: None,
+    };
+    let replaces = cookies::get(&headers, cookies::SESSION, s.secure).map(|c| digest(&c));
+    let purge_before = now_us
+        - duration_micros(s.config.absolute_timeout)
+        - secs_to_micros(SESSION_PURGE_GRACE_SECS);
+    let subject = row.subject.clone();
+    let allowed = has_role(&row);
+    if let Err(e) = s.store.insert_session(row, replaces, purge_before).await {
+        return s.internal("could not keep the session", &e);
+    }
+    tracing::info!(subject = %subject, panel_admin = allowed, "signed in to CPAR");
+    let res = see_other(&attempt.return_to);
+    with_cookie(res, Some(cookies::set(cookies::SESSION, &id, s.secure)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sign-out
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+}
+
+/// Whether a state-changing request comes from CPAR's own pages: an `Origin` (when sent) equal
+/// to the base URL, and no `Sec-Fetch-Site: cross-site`.
+fn same_origin(s: &Shared, headers: &HeaderMap) -> bool {
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .is_none_or(|o| o.to_str().is_ok_and(|o| o == s.base));
+    let fetch_ok = headers
+        .get(HeaderName::from_static("sec-fetch-site"))
+        .is_none_or(|v| v.as_bytes() != b"cross-site");
+    origin_ok && fetch_ok
+}
+
+/// `POST /logout`: ends CPAR's session, then sends the browser to AHS IAM's end-session endpoint
+/// with `id_token_hint`, `client_id`, `post_logout_redirect_uri` and `state` (or straight to
+/// the signed-out page when the provider has no such endpoint).
+async fn logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    form: Result<axum::Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let refused = |s: &Shared| {
+        s.message(
+            StatusCode::FORBIDDEN,
+            "This sign-out request could not be verified",
+            &["Use the Log out button on a CPAR page to sign out."],
+            Some(("/".into(), "Go to CPAR")),
+        )
+    };
+    if !same_origin(&s, &headers) {
+        tracing::warn!("cross-site sign-out refused");
+        return refused(&s);
+    }
+    let Some(cookie) = cookies::get(&headers, cookies::SESSION, s.secure) else {
+        return not_signed_in(&s);
+    };
+    let session_digest = digest(&cookie);
+    let row = match s.store.find_session(session_digest.clone()).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            let res = not_signed_in(&s);
+            return with_cookie(res, Some(cookies::clear(cookies::SESSION, s.secure)));
+        }
+        Err(e) => return s.internal("could not read the session", &e),
+    };
+    let Ok(axum::Form(form)) = form else {
+        return refused(&s);
+    };
+    if !same(&form.csrf, &row.csrf) {
+        tracing::warn!("sign-out with a wrong form token refused");
+        return refused(&s);
+    }
+    let id_token = match s.store.delete_session(session_digest).await {
+        Ok(Some(t)) => t,
+        Ok(None) => {
+            let res = not_signed_in(&s);
+            return with_cookie(res, Some(cookies::clear(cookies::SESSION, s.secure)));
+        }
+        Err(e) => return s.internal("could not end the session", &e),
+    };
+    tracing::info!(subject = %row.subject, "signed out of CPAR");
+    let (browser, set_browser) = s.browser_or_new(&headers);
+    let state = random_secret();
+    let now = micros(s.clock.now());
+    if let Err(e) = s
+        .store
+        .insert_logout_state(
+            digest(&state),
+            digest(&browser),
+            now,
+            now - secs_to_micros(LOGOUT_STATE_TTL_SECS),
+        )
+        .await
+    {
+        return s.internal("could not keep the sign-out state", &e);
+    }
+    let signed_out = format!("{}{SIGNED_OUT}", s.base);
+    let target = match s.oidc.logout_url(&id_token, &signed_out, &state) {
+        Some(url) => url.to_string(),
+        None => {
+            let mut local = format!("{signed_out}?state=");
+            local.extend(url::form_urlencoded::byte_serialize(state.as_bytes()));
+            local
+        }
+    };
+    let res = with_cookie(
+        see_other(&target),
+        Some(cookies::clear(cookies::SESSION, s.secure)),
+    );
+    with_cookie(res, set_browser)
+}
+
+fn not_signed_in(s: &Shared) -> Response {
+    s.message(
+        StatusCode::OK,
+        "You are not signed in to CPAR",
+        &["There is no CPAR session in this browser. Close your browser to finish."],
+        Some(("/".into(), "Sign in to CPAR")),
+    )
+}
+
+/// `GET /signed-out?state=…`: where AHS IAM sends the browser back after the sign-out.
+async fn signed_out(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
+    let params = query_map(q.as_deref()).unwrap_or_default();
+    let confirmed = match (params.get("state"), s.browser_cookie(&headers)) {
+        (Some(state), Some(browser)) if !state.is_empty() => {
+            let not_before = micros(s.clock.now()) - secs_to_micros(LOGOUT_STATE_TTL_SECS);
+            match s
+                .store
+                .claim_logout_state(digest(state), digest(&browser), not_before)
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => return s.internal("could not check the sign-out state", &e),
+            }
+        }
+        _ => false,
+    };
+    if confirmed {
+        s.message(StatusCode::OK, "Signed out", &[SIGNED_OUT_MESSAGE], None)
+    } else {
+        tracing::warn!("signed-out page with a missing, unknown or used state");
+        s.message(
+            StatusCode::BAD_REQUEST,
+            "Sign-out not confirmed",
+            &[
+                "CPAR could not confirm a sign-out for this browser.",
+                "To sign out, use the Log out button on any CPAR page, then close your browser.",
+            ],
+            Some(("/".into(), "Go to CPAR")),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers
+
+async fn security_headers(State(s): State<AppState>, mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if s.secure {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_say_them() {
+        use std::time::Duration;
+        assert_eq!(human(Duration::from_secs(900)), "15 minutes");
+        assert_eq!(human(Duration::from_secs(43_200)), "12 hours");
+        assert_eq!(human(Duration::from_secs(3600)), "1 hour");
+        assert_eq!(human(Duration::from_secs(90)), "90 seconds");
+    }
+
+    #[test]
+    fn constant_time_equality() {
+        assert!(same("abc", "abc"));
+        assert!(!same("abc", "abd"));
+        assert!(!same("abc", "abcd"));
+    }
+
+    #[test]
+    fn queries_with_a_repeated_name_are_refused() {
+        assert!(query_map(Some("state=a&state=b")).is_none());
+        let q = query_map(Some("code=x&state=y%2Bz")).unwrap();
+        assert_eq!(q["state"], "y+z");
+    }
+
+    #[test]
+    fn sign_in_again_links_are_local() {
+        let (href, _) = sign_in_again("/panels/P1?x=1").unwrap();
+        assert_eq!(href, "/login?return_to=%2Fpanels%2FP1%3Fx%3D1");
+    }
+
+    #[test]
+    fn digests_do_not_reveal_the_secret() {
+        let d = digest("secret");
+        assert_eq!(d.len(), 43);
+        assert!(!d.contains("secret"));
+    }
+}
