@@ -16,14 +16,17 @@ pub enum SigningAlg {
     RS256,
     /// ECDSA on P-256 with SHA-256: ten times cheaper to sign than RS256.
     ES256,
+    /// EdDSA on Ed25519 (RFC 8037): JWKS entries `kty: OKP`, `crv: Ed25519`.
+    EdDSA,
 }
 
 impl SigningAlg {
-    /// The JWA name (`"RS256"`, `"ES256"`).
+    /// The JWA name (`"RS256"`, `"ES256"`, `"EdDSA"`).
     pub fn as_str(self) -> &'static str {
         match self {
             SigningAlg::RS256 => "RS256",
             SigningAlg::ES256 => "ES256",
+            SigningAlg::EdDSA => "EdDSA",
         }
     }
 
@@ -32,12 +35,26 @@ impl SigningAlg {
         match s {
             "RS256" => Some(SigningAlg::RS256),
             "ES256" => Some(SigningAlg::ES256),
+            "EdDSA" => Some(SigningAlg::EdDSA),
             _ => None,
         }
     }
 
-    /// Every algorithm the provider holds keys for, in the order discovery lists them.
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::RS256, SigningAlg::ES256];
+    /// Every algorithm the provider can hold keys for, in the order discovery lists them.
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA];
+}
+
+impl serde::Serialize for SigningAlg {
+    /// As its JWA name.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for SigningAlg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The challenge questions offered by default.
@@ -53,6 +70,20 @@ pub const DEFAULT_RECOVERY_QUESTIONS: [&str; 10] = [
     "What is the name of your favourite teacher?",
     "What was your first job?",
 ];
+
+/// The `max-age` of the JWKS and discovery responses' `Cache-Control`: how long a relying party
+/// may keep a JWKS document before fetching it again.
+pub(crate) const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// Default [`ProviderConfigBuilder::key_rotation_interval`]: 90 days.
+const DEFAULT_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(90 * 86400);
+/// Default [`ProviderConfigBuilder::key_publish_delay`]: max-age 300 s + refresh 30 s + margin.
+const DEFAULT_KEY_PUBLISH_DELAY: Duration = Duration::from_secs(600);
+/// Default [`ProviderConfigBuilder::key_refresh_interval`].
+const DEFAULT_KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
+/// Default [`ProviderConfigBuilder::housekeeping_interval`].
+const DEFAULT_HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(3600);
+/// Default [`ProviderConfigBuilder::housekeeping_batch`].
+const DEFAULT_HOUSEKEEPING_BATCH: usize = 500;
 
 /// The development key-encryption key. Usable only with a loopback issuer: anyone can read it here.
 pub(crate) const DEVELOPMENT_KEK: [u8; 32] = *b"oidc-core DEVELOPMENT key; never";
@@ -84,6 +115,9 @@ pub struct ProviderConfig {
     pub(crate) session_absolute: Duration,
     pub(crate) journey_ttl: Duration,
     pub(crate) admin_recent_auth: Duration,
+    pub(crate) refresh_idle: Duration,
+    pub(crate) refresh_absolute: Duration,
+    pub(crate) refresh_reuse_grace: Duration,
     pub(crate) id_token_alg: SigningAlg,
     pub(crate) access_token_alg: SigningAlg,
     pub(crate) kek: [u8; 32],
@@ -106,6 +140,20 @@ pub struct ProviderConfig {
     pub(crate) temporary_password_ttl: Duration,
     pub(crate) recovery_questions: Vec<String>,
     pub(crate) support_phone: String,
+    /// The algorithms the provider holds signing keys for (and advertises).
+    pub(crate) key_algorithms: Vec<SigningAlg>,
+    /// How long a key signs before its successor takes over; `None`: no scheduled rotation.
+    pub(crate) key_rotation_interval: Option<Duration>,
+    /// How long a new key is published in JWKS before it signs.
+    pub(crate) key_publish_delay: Duration,
+    /// How long a retired key stays published and verifying after it stopped signing.
+    pub(crate) key_retire_after: Duration,
+    /// How often each replica looks for key changes made by another.
+    pub(crate) key_refresh_interval: Duration,
+    /// How often expired rows are purged; `None`: only on request.
+    pub(crate) housekeeping_interval: Option<Duration>,
+    /// Rows deleted per statement by the purge.
+    pub(crate) housekeeping_batch: usize,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -134,6 +182,13 @@ impl std::fmt::Debug for ProviderConfig {
             .field("address_failure_limit", &self.address_failure_limit)
             .field("address_window", &self.address_window)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("key_algorithms", &self.key_algorithms)
+            .field("key_rotation_interval", &self.key_rotation_interval)
+            .field("key_publish_delay", &self.key_publish_delay)
+            .field("key_retire_after", &self.key_retire_after)
+            .field("key_refresh_interval", &self.key_refresh_interval)
+            .field("housekeeping_interval", &self.housekeeping_interval)
+            .field("housekeeping_batch", &self.housekeeping_batch)
             .finish_non_exhaustive()
     }
 }
@@ -151,6 +206,9 @@ impl ProviderConfig {
             session_absolute: Duration::from_secs(12 * 3600),
             journey_ttl: Duration::from_secs(30 * 60),
             admin_recent_auth: Duration::from_secs(15 * 60),
+            refresh_idle: Duration::from_secs(14 * 86400),
+            refresh_absolute: Duration::from_secs(90 * 86400),
+            refresh_reuse_grace: Duration::from_secs(10),
             id_token_alg: SigningAlg::RS256,
             access_token_alg: SigningAlg::RS256,
             kek: None,
@@ -174,6 +232,13 @@ impl ProviderConfig {
                 .map(|q| q.to_string())
                 .collect(),
             support_phone: "1-877-311-4300".into(),
+            key_algorithms: SigningAlg::ALL.to_vec(),
+            key_rotation_interval: DEFAULT_KEY_ROTATION_INTERVAL,
+            key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
+            key_retire_after: None,
+            key_refresh_interval: DEFAULT_KEY_REFRESH_INTERVAL,
+            housekeeping_interval: DEFAULT_HOUSEKEEPING_INTERVAL,
+            housekeeping_batch: DEFAULT_HOUSEKEEPING_BATCH,
         }
     }
 
@@ -203,6 +268,41 @@ impl ProviderConfig {
     pub(crate) fn base_path(&self) -> &str {
         self.issuer_url.path().trim_end_matches('/')
     }
+
+    /// The algorithms the provider holds signing keys for, as discovery lists them.
+    pub fn key_algorithms(&self) -> &[SigningAlg] {
+        &self.key_algorithms
+    }
+
+    /// How long a key signs before its successor takes over (`None`: rotation only on request).
+    pub fn key_rotation_interval(&self) -> Option<Duration> {
+        self.key_rotation_interval
+    }
+
+    /// How long a new key is published before it signs.
+    pub fn key_publish_delay(&self) -> Duration {
+        self.key_publish_delay
+    }
+
+    /// How long a retired key stays published after it stopped signing.
+    pub fn key_retire_after(&self) -> Duration {
+        self.key_retire_after
+    }
+
+    /// How often a replica looks for key changes made by another replica.
+    pub fn key_refresh_interval(&self) -> Duration {
+        self.key_refresh_interval
+    }
+
+    /// How often expired rows are purged (`None`: only on request).
+    pub fn housekeeping_interval(&self) -> Option<Duration> {
+        self.housekeeping_interval
+    }
+
+    /// Rows deleted per statement by the purge.
+    pub fn housekeeping_batch(&self) -> usize {
+        self.housekeeping_batch
+    }
 }
 
 /// Builder for [`ProviderConfig`]. Every setter has a safe default.
@@ -216,6 +316,9 @@ pub struct ProviderConfigBuilder {
     session_absolute: Duration,
     journey_ttl: Duration,
     admin_recent_auth: Duration,
+    refresh_idle: Duration,
+    refresh_absolute: Duration,
+    refresh_reuse_grace: Duration,
     id_token_alg: SigningAlg,
     access_token_alg: SigningAlg,
     kek: Option<[u8; 32]>,
@@ -236,6 +339,13 @@ pub struct ProviderConfigBuilder {
     temporary_password_ttl: Duration,
     recovery_questions: Vec<String>,
     support_phone: String,
+    key_algorithms: Vec<SigningAlg>,
+    key_rotation_interval: Duration,
+    key_publish_delay: Duration,
+    key_retire_after: Option<Duration>,
+    key_refresh_interval: Duration,
+    housekeeping_interval: Duration,
+    housekeeping_batch: usize,
 }
 
 impl std::fmt::Debug for ProviderConfigBuilder {
@@ -278,18 +388,38 @@ impl ProviderConfigBuilder {
         self.admin_recent_auth = d;
         self
     }
+    /// A refresh token unused this long stops working (RFC 9700 §4.14.2). Default 14 days.
+    pub fn refresh_idle(mut self, d: Duration) -> Self {
+        self.refresh_idle = d;
+        self
+    }
+    /// A refresh token family ends this long after the sign-in that started it, used or not.
+    /// Default 90 days.
+    pub fn refresh_absolute(mut self, d: Duration) -> Self {
+        self.refresh_absolute = d;
+        self
+    }
+    /// A rotated refresh token presented again within this time (a lost response, two tabs racing)
+    /// is only refused; later, its whole family is revoked as stolen. Default 10 s.
+    pub fn refresh_reuse_grace(mut self, d: Duration) -> Self {
+        self.refresh_reuse_grace = d;
+        self
+    }
     /// How long a sign-in may take from the authorization request to the last step. Default 30 min.
     pub fn journey_ttl(mut self, d: Duration) -> Self {
         self.journey_ttl = d;
         self
     }
-    /// Default algorithm of ID tokens. Default RS256, as OIDC Core §15.1 requires.
+    /// Default algorithm of ID tokens (a client may ask for another with
+    /// [`NewClient::id_token_signed_response_alg`](crate::NewClient::id_token_signed_response_alg)).
+    /// Default RS256, as OIDC Core §15.1 requires.
     pub fn id_token_alg(mut self, alg: SigningAlg) -> Self {
         self.id_token_alg = alg;
         self
     }
     /// Algorithm of access tokens (RFC 9068 JWTs). Default RS256 (RFC 9068 §2.1 requires resource
-    /// servers to support it); ES256 is much cheaper to sign.
+    /// servers to support it); ES256 is ten times cheaper to sign; EdDSA is possible where every
+    /// resource server supports it.
     pub fn access_token_alg(mut self, alg: SigningAlg) -> Self {
         self.access_token_alg = alg;
         self
@@ -420,6 +550,63 @@ impl ProviderConfigBuilder {
         self
     }
 
+    /// The algorithms to hold signing keys for (generated at start, rotated on schedule) and to
+    /// advertise in `id_token_signing_alg_values_supported`. Default RS256, ES256 and EdDSA. Must
+    /// include the [ID token](Self::id_token_alg) and [access token](Self::access_token_alg)
+    /// algorithms.
+    pub fn key_algorithms<I>(mut self, algs: I) -> Self
+    where
+        I: IntoIterator<Item = SigningAlg>,
+    {
+        self.key_algorithms = algs.into_iter().collect();
+        self
+    }
+    /// How long a key signs before a successor takes over. The successor is published
+    /// [`key_publish_delay`](Self::key_publish_delay) before that, so that it is in every
+    /// relying party's JWKS when it starts signing. Default 90 days; `Duration::ZERO` turns
+    /// scheduled rotation off (rotation then happens only through
+    /// [`Provider::rotate_keys`](crate::Provider::rotate_keys)). Must exceed the publish delay.
+    pub fn key_rotation_interval(mut self, d: Duration) -> Self {
+        self.key_rotation_interval = d;
+        self
+    }
+    /// How long a new key is in JWKS before it signs. Must exceed the JWKS `Cache-Control`
+    /// max-age (300 s) plus the replicas' [refresh interval](Self::key_refresh_interval), so that
+    /// every relying party and every replica has the key before the first token it signs.
+    /// Default 10 min.
+    pub fn key_publish_delay(mut self, d: Duration) -> Self {
+        self.key_publish_delay = d;
+        self
+    }
+    /// How long a retired key (one that no longer signs) stays in JWKS and keeps verifying.
+    /// Default and minimum: the longest of the ID token lifetime, the access token lifetime and
+    /// the session's absolute lifetime (an `id_token_hint` may come back for as long as the
+    /// session it names can live), 12 h with the defaults.
+    pub fn key_retire_after(mut self, d: Duration) -> Self {
+        self.key_retire_after = Some(d);
+        self
+    }
+    /// How often each replica checks the database for keys another replica rotated (and whether
+    /// a scheduled rotation is due). A replica serves a key change within this bound. Default
+    /// 30 s; 1 s to 5 min.
+    pub fn key_refresh_interval(mut self, d: Duration) -> Self {
+        self.key_refresh_interval = d;
+        self
+    }
+    /// How often expired codes, sessions, journeys, throttle rows and removed keys are purged.
+    /// Default 1 h; `Duration::ZERO` turns the schedule off
+    /// ([`Provider::purge_expired`](crate::Provider::purge_expired) still works).
+    pub fn housekeeping_interval(mut self, d: Duration) -> Self {
+        self.housekeeping_interval = d;
+        self
+    }
+    /// Rows deleted per statement by the purge, so that no statement holds locks for long.
+    /// Default 500; 1 to 10 000.
+    pub fn housekeeping_batch(mut self, rows: usize) -> Self {
+        self.housekeeping_batch = rows;
+        self
+    }
+
     /// Validates and builds.
     ///
     /// # Errors
@@ -466,6 +653,8 @@ impl ProviderConfigBuilder {
             ("session_absolute", self.session_absolute),
             ("journey_ttl", self.journey_ttl),
             ("admin_recent_auth", self.admin_recent_auth),
+            ("refresh_idle", self.refresh_idle),
+            ("refresh_absolute", self.refresh_absolute),
             ("soft_token_activation_ttl", self.soft_token_activation_ttl),
             ("lockout_duration", self.lockout_duration),
             ("throttle_initial_delay", self.pair_initial_delay),
@@ -490,6 +679,11 @@ impl ProviderConfigBuilder {
                 "session_idle must not exceed session_absolute".into(),
             ));
         }
+        if self.refresh_idle > self.refresh_absolute {
+            return Err(Error::Config(
+                "refresh_idle must not exceed refresh_absolute".into(),
+            ));
+        }
         let mut questions: Vec<String> = Vec::new();
         for q in &self.recovery_questions {
             let q = q.trim().to_string();
@@ -500,6 +694,93 @@ impl ProviderConfigBuilder {
         if questions.len() < 5 {
             return Err(Error::Config(
                 "at least five distinct recovery questions are needed".into(),
+            ));
+        }
+        let mut key_algorithms: Vec<SigningAlg> = Vec::new();
+        for a in SigningAlg::ALL {
+            if self.key_algorithms.contains(&a) {
+                key_algorithms.push(a);
+            }
+        }
+        for (name, alg) in [
+            ("id_token_alg", self.id_token_alg),
+            ("access_token_alg", self.access_token_alg),
+        ] {
+            if !key_algorithms.contains(&alg) {
+                return Err(Error::Config(format!(
+                    "{name} {} is not among the key algorithms",
+                    alg.as_str()
+                )));
+            }
+        }
+        if self.key_refresh_interval < Duration::from_secs(1)
+            || self.key_refresh_interval > Duration::from_secs(300)
+        {
+            return Err(Error::Config(
+                "key_refresh_interval must be between 1 s and 5 min".into(),
+            ));
+        }
+        let publish_floor = JWKS_MAX_AGE + self.key_refresh_interval;
+        if self.key_publish_delay <= publish_floor {
+            return Err(Error::Config(format!(
+                "key_publish_delay must exceed the JWKS max-age ({} s) plus key_refresh_interval \
+                 ({} s), so that every relying party and replica has a key before it signs",
+                JWKS_MAX_AGE.as_secs(),
+                self.key_refresh_interval.as_secs()
+            )));
+        }
+        if self.key_publish_delay > Duration::from_secs(30 * 86400) {
+            return Err(Error::Config(
+                "key_publish_delay is longer than 30 days".into(),
+            ));
+        }
+        let key_rotation_interval = if self.key_rotation_interval.is_zero() {
+            None
+        } else {
+            if self.key_rotation_interval <= self.key_publish_delay {
+                return Err(Error::Config(
+                    "key_rotation_interval must exceed key_publish_delay".into(),
+                ));
+            }
+            if self.key_rotation_interval > Duration::from_secs(10 * 366 * 86400) {
+                return Err(Error::Config(
+                    "key_rotation_interval is longer than ten years".into(),
+                ));
+            }
+            Some(self.key_rotation_interval)
+        };
+        let retire_floor = self
+            .id_token_ttl
+            .max(self.access_token_ttl)
+            .max(self.session_absolute);
+        let key_retire_after = match self.key_retire_after {
+            None => retire_floor,
+            Some(d) if d < retire_floor => {
+                return Err(Error::Config(format!(
+                    "key_retire_after must be at least {} s: the longest of the ID token and \
+                     access token lifetimes and the session's absolute lifetime (id_token_hint)",
+                    retire_floor.as_secs()
+                )));
+            }
+            Some(d) if d > Duration::from_secs(366 * 86400) => {
+                return Err(Error::Config(
+                    "key_retire_after is longer than a year".into(),
+                ));
+            }
+            Some(d) => d,
+        };
+        let housekeeping_interval = if self.housekeeping_interval.is_zero() {
+            None
+        } else if self.housekeeping_interval < Duration::from_secs(60) {
+            return Err(Error::Config(
+                "housekeeping_interval must be at least 60 s (or zero to turn it off)".into(),
+            ));
+        } else {
+            Some(self.housekeeping_interval)
+        };
+        if !(1..=10_000).contains(&self.housekeeping_batch) {
+            return Err(Error::Config(
+                "housekeeping_batch must be between 1 and 10000 rows".into(),
             ));
         }
         let development_kek = self.kek.is_none();
@@ -530,6 +811,9 @@ impl ProviderConfigBuilder {
             session_absolute: self.session_absolute,
             journey_ttl: self.journey_ttl,
             admin_recent_auth: self.admin_recent_auth,
+            refresh_idle: self.refresh_idle,
+            refresh_absolute: self.refresh_absolute,
+            refresh_reuse_grace: self.refresh_reuse_grace,
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             kek,
@@ -551,6 +835,13 @@ impl ProviderConfigBuilder {
             temporary_password_ttl: self.temporary_password_ttl,
             recovery_questions: questions,
             support_phone: self.support_phone,
+            key_algorithms,
+            key_rotation_interval,
+            key_publish_delay: self.key_publish_delay,
+            key_retire_after,
+            key_refresh_interval: self.key_refresh_interval,
+            housekeeping_interval,
+            housekeeping_batch: self.housekeeping_batch,
         })
     }
 }
@@ -655,6 +946,97 @@ mod tests {
                 .build()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn key_policy_defaults() {
+        let c = ProviderConfig::builder("http://127.0.0.1").build().unwrap();
+        assert_eq!(c.key_algorithms(), &SigningAlg::ALL);
+        assert_eq!(
+            c.key_rotation_interval(),
+            Some(Duration::from_secs(90 * 86400))
+        );
+        assert_eq!(c.key_publish_delay(), Duration::from_secs(600));
+        // The session's absolute lifetime (12 h) is the longest of the three by default.
+        assert_eq!(c.key_retire_after(), Duration::from_secs(12 * 3600));
+        assert_eq!(c.key_refresh_interval(), Duration::from_secs(30));
+        assert_eq!(c.housekeeping_interval(), Some(Duration::from_secs(3600)));
+        assert_eq!(c.housekeeping_batch(), 500);
+        assert!(c.key_publish_delay() > JWKS_MAX_AGE + c.key_refresh_interval());
+        let c = ProviderConfig::builder("http://127.0.0.1")
+            .key_rotation_interval(Duration::ZERO)
+            .housekeeping_interval(Duration::ZERO)
+            .build()
+            .unwrap();
+        assert_eq!(c.key_rotation_interval(), None);
+        assert_eq!(c.housekeeping_interval(), None);
+    }
+
+    #[test]
+    fn key_policy_is_validated() {
+        let b = || ProviderConfig::builder("http://127.0.0.1");
+        // Published for less than max-age + refresh: a relying party could miss the key.
+        let e = b()
+            .key_publish_delay(Duration::from_secs(330))
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("key_publish_delay"), "{e}");
+        assert!(
+            b().key_publish_delay(Duration::from_secs(331))
+                .build()
+                .is_ok()
+        );
+        // Retired keys must outlive every token and hint they signed.
+        let e = b()
+            .key_retire_after(Duration::from_secs(3600))
+            .build()
+            .unwrap_err();
+        assert!(e.to_string().contains("key_retire_after"), "{e}");
+        assert!(
+            b().session_absolute(Duration::from_secs(3600))
+                .session_idle(Duration::from_secs(600))
+                .key_retire_after(Duration::from_secs(3600))
+                .build()
+                .is_ok()
+        );
+        assert!(
+            b().key_rotation_interval(Duration::from_secs(600))
+                .build()
+                .is_err()
+        );
+        assert!(
+            b().key_refresh_interval(Duration::from_millis(10))
+                .build()
+                .is_err()
+        );
+        assert!(b().housekeeping_batch(0).build().is_err());
+        assert!(
+            b().housekeeping_interval(Duration::from_secs(5))
+                .build()
+                .is_err()
+        );
+        // The configured token algorithms need keys.
+        let e = b().key_algorithms([SigningAlg::ES256]).build().unwrap_err();
+        assert!(e.to_string().contains("RS256"), "{e}");
+        let c = b()
+            .id_token_alg(SigningAlg::EdDSA)
+            .access_token_alg(SigningAlg::ES256)
+            .key_algorithms([SigningAlg::EdDSA, SigningAlg::ES256, SigningAlg::EdDSA])
+            .build()
+            .unwrap();
+        // Deduplicated, in discovery order.
+        assert_eq!(c.key_algorithms(), &[SigningAlg::ES256, SigningAlg::EdDSA]);
+    }
+
+    #[test]
+    fn signing_alg_names_round_trip() {
+        for a in SigningAlg::ALL {
+            assert_eq!(SigningAlg::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(SigningAlg::parse("EdDSA"), Some(SigningAlg::EdDSA));
+        assert_eq!(SigningAlg::parse("eddsa"), None);
+        assert_eq!(SigningAlg::parse("HS256"), None);
+        assert_eq!(SigningAlg::parse("none"), None);
     }
 
     #[test]

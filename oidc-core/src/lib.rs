@@ -35,6 +35,7 @@ mod clients;
 mod clock;
 mod config;
 mod error;
+mod housekeeping;
 mod http;
 mod journey;
 mod keys;
@@ -54,12 +55,14 @@ pub use accounts::provisioning::{
 };
 pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
-pub use clients::{ADMIN_CONSOLE_ID, ClientInfo, NewClient, RegisteredClient};
+pub use clients::{ADMIN_CONSOLE_ID, ClientInfo, NewClient, RefreshPolicy, RegisteredClient};
 pub use clock::{Clock, SystemClock};
 pub use config::{DEFAULT_RECOVERY_QUESTIONS, ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;
+pub use housekeeping::PurgeReport;
 pub use http::paths;
 /// Networks of trusted reverse proxies ([`ProviderConfigBuilder::trusted_proxies`]).
 pub use ipnet::IpNet;
+pub use keys::{KeyInfo, KeyState};
 pub use provider::{Provider, ProviderBuilder};
 pub use secret::Secret;

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use crate::accounts::{self, NewUser, User};
 use crate::clients::{self, ClientInfo, NewClient, RegisteredClient};
 use crate::clock::{Clock, SystemClock};
-use crate::config::ProviderConfig;
+use crate::config::{ProviderConfig, SigningAlg};
 use crate::error::Error;
-use crate::keys::KeySet;
+use crate::housekeeping::PurgeReport;
+use crate::keys::{KeyInfo, KeySet, Trigger};
 use crate::mfa::tokens::{TokenStore, TotpFactor};
 use crate::mfa::{ImportReport, SecondFactor, SoftTokenEnrolment, TokenInfo, TokenState};
 use crate::notify::{Email, Mailer};
@@ -32,6 +33,9 @@ pub(crate) struct Inner {
     pub tokens: Arc<TokenStore>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
+    /// Tells the background tasks to stop (they also stop when this is dropped with the
+    /// provider).
+    pub background: tokio::sync::watch::Sender<bool>,
 }
 
 impl Inner {
@@ -71,6 +75,7 @@ pub struct ProviderBuilder {
     clock: Arc<dyn Clock>,
     factors: Vec<Arc<dyn SecondFactor>>,
     mailer: Option<Arc<dyn Mailer>>,
+    background_tasks: bool,
 }
 
 impl ProviderBuilder {
@@ -84,6 +89,19 @@ impl ProviderBuilder {
     /// not sent and a warning is logged for each.
     pub fn mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
         self.mailer = Some(mailer);
+        self
+    }
+
+    /// Whether `build()` starts the background tasks (default true): every
+    /// [`key_refresh_interval`](crate::ProviderConfigBuilder::key_refresh_interval) (30 s) a
+    /// check for keys rotated by another replica and for a scheduled rotation that is due; every
+    /// [`housekeeping_interval`](crate::ProviderConfigBuilder::housekeeping_interval) (1 h) a
+    /// purge of expired rows. The first run of each comes one interval after start. A one-shot
+    /// administrative process can turn them off; the calls behind them
+    /// ([`Provider::refresh_keys`], [`Provider::rotate_due_keys`], [`Provider::purge_expired`])
+    /// work either way.
+    pub fn background_tasks(mut self, run: bool) -> Self {
+        self.background_tasks = run;
         self
     }
 
@@ -110,7 +128,7 @@ impl ProviderBuilder {
             );
         }
         let db = Db::open(&self.database_url).await?;
-        let keys = KeySet::load(&db, &self.config, self.clock.as_ref()).await?;
+        let keys = KeySet::load(&db, &self.config, self.clock.clone()).await?;
         let discovery = serde_json::to_vec(&crate::protocol::discovery::metadata(&self.config))
             .map_err(|e| Error::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(accounts::password::warm_up).await?;
@@ -152,21 +170,161 @@ impl ProviderBuilder {
                 factors.keys().cloned().collect::<Vec<_>>().join(", ")
             )));
         }
-        Ok(Provider {
-            inner: Arc::new(Inner {
-                config: self.config,
-                db,
-                clock: self.clock,
-                keys,
-                discovery: discovery.into(),
-                userinfo_audience,
-                admin_audience,
-                factors,
-                tokens,
-                mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),
-            }),
-        })
+        let (background, stop) = tokio::sync::watch::channel(false);
+        let inner = Arc::new(Inner {
+            config: self.config,
+            db,
+            clock: self.clock,
+            keys,
+            discovery: discovery.into(),
+            userinfo_audience,
+            admin_audience,
+            factors,
+            tokens,
+            mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),
+            background,
+        });
+        if self.background_tasks {
+            start_background_tasks(&inner, stop);
+        }
+        Ok(Provider { inner })
     }
+}
+
+/// Starts the scheduler: key refresh and scheduled rotation every `key_refresh_interval`, the
+/// purge every `housekeeping_interval`. Each task holds only a weak reference to the provider, so
+/// it ends when the provider (every clone, and every router made from it) is dropped, or when
+/// [`Provider::stop_background_tasks`] is called.
+fn start_background_tasks(inner: &Arc<Inner>, stop: tokio::sync::watch::Receiver<bool>) {
+    let every = inner.config.key_refresh_interval;
+    spawn_periodic(Arc::downgrade(inner), stop.clone(), every, |inner| {
+        Box::pin(async move {
+            match inner.keys.refresh().await {
+                Ok(true) => tracing::info!("signing keys changed on another replica: reloaded"),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not check the signing keys for changes")
+                }
+            }
+            if inner.config.key_rotation_interval.is_some()
+                && let Err(e) = rotate(&inner, None, RotationCause::Schedule).await
+            {
+                tracing::error!(error = %e, "scheduled key rotation failed");
+            }
+        })
+    });
+    if let Some(every) = inner.config.housekeeping_interval {
+        spawn_periodic(Arc::downgrade(inner), stop, every, |inner| {
+            Box::pin(async move {
+                let now = inner.now();
+                if let Err(e) =
+                    crate::housekeeping::purge_expired(&inner.db, &inner.config, now).await
+                {
+                    tracing::error!(error = %e, "scheduled purge failed");
+                }
+            })
+        });
+    }
+}
+
+type TaskFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+fn spawn_periodic(
+    inner: std::sync::Weak<Inner>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    every: std::time::Duration,
+    work: fn(Arc<Inner>) -> TaskFuture,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first tick is immediate: skip it, so that a short-lived process never runs the
+        // scheduled work.
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                changed = stop.changed() => {
+                    if changed.is_err() || *stop.borrow() {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            if *stop.borrow() {
+                break;
+            }
+            let Some(inner) = inner.upgrade() else { break };
+            work(inner).await;
+        }
+    });
+}
+
+/// What asked for a rotation (recorded in the audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RotationCause {
+    Request,
+    Schedule,
+}
+
+/// Rotates the keys of `alg` (or of every configured algorithm): by request unless a key is
+/// already waiting; by schedule where due. Records each new key in the audit log.
+async fn rotate(
+    inner: &Inner,
+    alg: Option<SigningAlg>,
+    cause: RotationCause,
+) -> Result<Vec<crate::keys::Published>, Error> {
+    let algs: Vec<SigningAlg> = match alg {
+        Some(a) if inner.config.key_algorithms.contains(&a) => vec![a],
+        Some(a) => {
+            return Err(Error::InvalidInput(format!(
+                "{a} is not among the configured key algorithms ({})",
+                inner
+                    .config
+                    .key_algorithms
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        None => inner.config.key_algorithms.clone(),
+    };
+    let publish_delay = chrono::Duration::from_std(inner.config.key_publish_delay)
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let (algs, trigger) = match cause {
+        RotationCause::Request => (algs, Trigger::Request),
+        RotationCause::Schedule => {
+            let Some(interval) = inner.config.key_rotation_interval else {
+                return Ok(Vec::new());
+            };
+            let interval =
+                chrono::Duration::from_std(interval).map_err(|e| Error::Config(e.to_string()))?;
+            (
+                inner.keys.due(&algs, interval, publish_delay),
+                Trigger::Schedule(interval),
+            )
+        }
+    };
+    let published = inner.keys.rotate(&algs, trigger, publish_delay).await?;
+    for p in &published {
+        crate::audit::record(
+            &inner.db,
+            &inner.config.audit_key,
+            inner.now(),
+            &crate::audit::Actor::System,
+            "keys.rotated",
+            None,
+            serde_json::json!({
+                "kid": p.kid,
+                "alg": p.alg.as_str(),
+                "activates_at": p.activates_at.to_rfc3339(),
+                "cause": if cause == RotationCause::Schedule { "schedule" } else { "request" },
+            }),
+        )
+        .await?;
+    }
+    Ok(published)
 }
 
 impl Provider {
@@ -179,6 +337,7 @@ impl Provider {
             clock: Arc::new(SystemClock),
             factors: Vec::new(),
             mailer: None,
+            background_tasks: true,
         }
     }
 
@@ -219,6 +378,13 @@ impl Provider {
     /// [`Error::InvalidInput`] for a bad name or redirect URI (http is allowed only on loopback, no
     /// fragments) or a public client without PKCE.
     pub async fn register_client(&self, client: NewClient) -> Result<RegisteredClient, Error> {
+        if let Some(alg) = client.id_token_signed_response_alg
+            && !self.inner.config.key_algorithms.contains(&alg)
+        {
+            return Err(Error::InvalidInput(format!(
+                "id_token_signed_response_alg {alg} is not offered by this provider"
+            )));
+        }
         clients::register(&self.inner.db, client, self.inner.now()).await
     }
 
@@ -438,5 +604,89 @@ impl Provider {
             serde_json::json!({}),
         )
         .await
+    }
+}
+
+/// Keys and housekeeping.
+impl Provider {
+    /// Publishes a new signing key for `alg` (or for every configured algorithm): it is in JWKS
+    /// at once and signs after the [publish delay](crate::ProviderConfigBuilder::key_publish_delay);
+    /// the key it succeeds then retires and stays in JWKS for the
+    /// [retire period](crate::ProviderConfigBuilder::key_retire_after). An algorithm whose new
+    /// key is still waiting to sign is left alone, so two calls (on any replicas) at once make
+    /// one key per algorithm. Returns the keys this call published; each is in the audit log
+    /// (`keys.rotated`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for an algorithm the provider is not configured for;
+    /// [`Error::Database`] or [`Error::Crypto`] when the key cannot be made or stored.
+    pub async fn rotate_keys(&self, alg: Option<SigningAlg>) -> Result<Vec<KeyInfo>, Error> {
+        let published = rotate(&self.inner, alg, RotationCause::Request).await?;
+        self.published_infos(&published).await
+    }
+
+    /// The scheduled rotation, as the background task runs it: publishes a successor for every
+    /// algorithm whose active key will have signed for the
+    /// [rotation interval](crate::ProviderConfigBuilder::key_rotation_interval) once the publish
+    /// delay has passed. Nothing when scheduled rotation is off.
+    ///
+    /// # Errors
+    /// As [`Provider::rotate_keys`].
+    pub async fn rotate_due_keys(&self) -> Result<Vec<KeyInfo>, Error> {
+        let published = rotate(&self.inner, None, RotationCause::Schedule).await?;
+        self.published_infos(&published).await
+    }
+
+    async fn published_infos(
+        &self,
+        published: &[crate::keys::Published],
+    ) -> Result<Vec<KeyInfo>, Error> {
+        if published.is_empty() {
+            return Ok(Vec::new());
+        }
+        let all = self.inner.keys.list().await?;
+        Ok(all
+            .into_iter()
+            .filter(|k| published.iter().any(|p| p.kid == k.kid))
+            .collect())
+    }
+
+    /// Every signing key with its state now (published, active, retired, or removed and not yet
+    /// purged), by algorithm, newest first.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the database fails.
+    pub async fn list_keys(&self) -> Result<Vec<KeyInfo>, Error> {
+        self.inner.keys.list().await
+    }
+
+    /// Reloads the signing keys if they changed in the database (a rotation by another
+    /// replica); returns whether they did. The background task does this every
+    /// [`key_refresh_interval`](crate::ProviderConfigBuilder::key_refresh_interval); a rotation on
+    /// this replica reloads at once.
+    ///
+    /// # Errors
+    /// [`Error::Database`] or [`Error::Crypto`] when the keys cannot be read or opened.
+    pub async fn refresh_keys(&self) -> Result<bool, Error> {
+        self.inner.keys.refresh().await
+    }
+
+    /// Deletes expired rows now, in batches: authorization codes (a used one only once every
+    /// token it issued has expired), grants nothing refers to any more, ended or expired
+    /// sessions, expired journeys, stale throttle counters, removed signing keys. Returns the
+    /// count per table. The background task does this every
+    /// [`housekeeping_interval`](crate::ProviderConfigBuilder::housekeeping_interval).
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the database fails (what was deleted before stays deleted).
+    pub async fn purge_expired(&self) -> Result<PurgeReport, Error> {
+        crate::housekeeping::purge_expired(&self.inner.db, &self.inner.config, self.inner.now())
+            .await
+    }
+
+    /// Stops the background tasks (key refresh, scheduled rotation, purge) of this provider and
+    /// its clones. They stop by themselves when the provider is dropped.
+    pub fn stop_background_tasks(&self) {
+        self.inner.background.send_replace(true);
     }
 }

@@ -63,6 +63,27 @@ pub enum Command {
     /// CPAR Panel Administrator User Registration Forms (URF): submit, list, approve, reject.
     #[command(subcommand)]
     Urf(UrfCommand),
+    /// Signing keys: list them, or rotate now (needs iam_admin).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Delete expired codes, grants, sessions, journeys, throttle counters and removed keys now
+    /// (the server also does it every `[housekeeping] interval_secs`); prints counts per table.
+    Purge,
+}
+
+/// Signing key commands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Publish a new key per algorithm (or for --alg only). It is in JWKS at once, signs after
+    /// the publish delay, and the key it succeeds stays published for the retire period. An
+    /// algorithm whose new key is still waiting to sign is left alone.
+    Rotate {
+        /// RS256, ES256 or EdDSA (default: every configured algorithm).
+        #[arg(long)]
+        alg: Option<String>,
+    },
+    /// List keys with their state (published, active, retired, removed) and times.
+    List,
 }
 
 /// User Registration Form commands (Access Administrators; an approval needs a second one).
@@ -117,6 +138,16 @@ pub enum UrfCommand {
         /// Why (1 to 500 characters).
         #[arg(long)]
         reason: String,
+    },
+    /// Settle a registration left "approving" by an interrupted approval: back to pending when
+    /// no account was made, or completed (Welcome email) when it was.
+    ResetStuck {
+        /// The registration's id.
+        #[arg(long)]
+        id: String,
+        /// Only when the approval started at least this many minutes ago.
+        #[arg(long, default_value_t = 15)]
+        older_than_minutes: u64,
     },
 }
 
@@ -292,6 +323,20 @@ pub enum UserCommand {
         #[arg(long)]
         hours: Option<u32>,
     },
+    /// Clear the secret word and challenge questions (after caller verification); the next
+    /// sign-in asks for new ones. The user is told by email.
+    ResetRecovery {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
+    /// Deprovision: remove the password, temporary password, history, recovery data and tokens,
+    /// and end every session and grant. The account row and its audit trail stay.
+    DeleteCredentials {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 /// Client commands.
@@ -302,8 +347,8 @@ pub enum ClientCommand {
         /// The name people see.
         #[arg(long)]
         name: String,
-        /// A redirect URI; repeat for several.
-        #[arg(long = "redirect-uri", required = true)]
+        /// A redirect URI; repeat for several (required unless --service).
+        #[arg(long = "redirect-uri", required_unless_present = "service")]
         redirect_uris: Vec<String>,
         /// A post-logout redirect URI; repeat for several.
         #[arg(long = "post-logout-redirect-uri")]
@@ -323,6 +368,24 @@ pub enum ClientCommand {
         /// Sign-ins to this client need only a password (default: password and token passcode).
         #[arg(long)]
         no_mfa: bool,
+        /// A service client: client_credentials only, no people, no redirect URIs; it may also
+        /// introspect and revoke.
+        #[arg(long, conflicts_with_all = ["public", "grant_types"])]
+        service: bool,
+        /// A grant type (authorization_code, refresh_token, client_credentials); repeat for
+        /// several. Default: authorization_code and refresh_token.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// A scope the client may ask for with client_credentials; repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// When the client gets refresh tokens: never, offline_access (when it asks for that
+        /// scope; the default) or always.
+        #[arg(long)]
+        refresh: Option<String>,
+        /// The ID token signing algorithm for this client (RS256, ES256 or EdDSA).
+        #[arg(long)]
+        id_token_alg: Option<String>,
     },
     /// List clients.
     List,
@@ -354,12 +417,16 @@ fn print(json_out: bool, value: serde_json::Value, text: String) -> Result<(), C
 /// # Errors
 /// A mailer or RADIUS setting that cannot be used, or the library's start-up errors.
 pub async fn build_provider(settings: &Settings) -> Result<Provider, CliError> {
+    Ok(provider_builder(settings)?.build().await?)
+}
+
+fn provider_builder(settings: &Settings) -> Result<oidc_core::ProviderBuilder, CliError> {
     let mail = mailer(settings)?;
     let mut builder = Provider::builder(settings.config.clone(), &settings.database_url);
     if let Some(radius) = &settings.radius {
         builder = builder.second_factor(radius_factor(radius)?);
     }
-    Ok(builder.mailer(mail).build().await?)
+    Ok(builder.mailer(mail))
 }
 
 /// Serves `provider` on `listener` until `shutdown` completes, then finishes the requests in
@@ -388,7 +455,11 @@ pub async fn serve_on(
 /// Any failure, with a message meant for the operator.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    let provider = build_provider(&settings).await?;
+    // Key refresh, rotation and purge run in the server, not in one-shot admin commands.
+    let provider = provider_builder(&settings)?
+        .background_tasks(matches!(cli.command, Command::Serve))
+        .build()
+        .await?;
     let json_out = cli.json;
     if cli.command.changes_iam() {
         let actor = actor_of(&cli, &provider).await?;
@@ -451,6 +522,8 @@ impl Command {
             Command::User(UserCommand::Add { .. })
                 | Command::Client(ClientCommand::Add { .. })
                 | Command::Token(_)
+                | Command::Keys(KeysCommand::Rotate { .. })
+                | Command::Purge
         )
     }
 
@@ -464,6 +537,7 @@ impl Command {
                 | Command::Client(ClientCommand::List)
                 | Command::Token(TokenCommand::List)
                 | Command::Audit(_)
+                | Command::Keys(KeysCommand::List)
         )
     }
 
@@ -477,6 +551,9 @@ impl Command {
             Command::User(UserCommand::Enable { .. }) => "admin.user.enable",
             Command::User(UserCommand::Roles { .. }) => "admin.user.roles",
             Command::User(UserCommand::LostToken { .. }) => "admin.user.lost_token",
+            Command::User(UserCommand::ResetRecovery { .. }) => "admin.user.reset_recovery",
+            Command::User(UserCommand::DeleteCredentials { .. }) => "admin.user.delete_credentials",
+            Command::Urf(UrfCommand::ResetStuck { .. }) => "admin.urf.reset_stuck",
             Command::Client(ClientCommand::Add { .. }) => "admin.client.add",
             Command::Token(TokenCommand::Import { .. }) => "admin.token.import",
             Command::Token(TokenCommand::Assign { .. }) => "admin.token.assign",
@@ -489,6 +566,8 @@ impl Command {
             Command::Urf(UrfCommand::List { .. }) => "admin.urf.list",
             Command::Urf(UrfCommand::Approve { .. }) => "admin.urf.approve",
             Command::Urf(UrfCommand::Reject { .. }) => "admin.urf.reject",
+            Command::Keys(KeysCommand::Rotate { .. }) => "admin.keys.rotate",
+            Command::Purge => "admin.purge",
             _ => "admin.read",
         }
     }
@@ -520,6 +599,8 @@ async fn execute(
         }
         Command::Token(cmd) => token(&provider, json_out, cmd).await,
         Command::Urf(cmd) => urf(&provider, json_out, cmd, actor).await,
+        Command::Keys(cmd) => keys(&provider, json_out, cmd).await,
+        Command::Purge => purge(&provider, json_out).await,
         Command::Audit(AuditCommand::List { since, limit }) => {
             let events = provider.audit_events(since, limit.clamp(1, 10_000)).await?;
             let text = events
@@ -653,6 +734,30 @@ async fn execute(
                 format!("Emergency passcode (shown once): {}", code.secret()),
             )
         }
+        Command::User(UserCommand::ResetRecovery { username }) => {
+            provider.reset_recovery_data(actor, &username).await?;
+            print(
+                json_out,
+                json!({ "username": username.trim().to_lowercase(), "recovery_reset": true }),
+                "Recovery data cleared; the next sign-in asks for a new secret word and questions."
+                    .into(),
+            )
+        }
+        Command::User(UserCommand::DeleteCredentials { username }) => {
+            let serials = provider.delete_credentials(actor, &username).await?;
+            print(
+                json_out,
+                json!({ "username": username.trim().to_lowercase(), "tokens_taken_back": serials }),
+                format!(
+                    "Credentials deleted, sessions ended; tokens taken back: {}",
+                    if serials.is_empty() {
+                        "none".to_string()
+                    } else {
+                        serials.join(", ")
+                    }
+                ),
+            )
+        }
         Command::User(UserCommand::Unlock { username }) => {
             provider.unlock_account(actor, &username).await?;
             print(
@@ -716,14 +821,45 @@ async fn execute(
             pkce_optional,
             access_token_audience,
             no_mfa,
+            service,
+            grant_types,
+            scopes,
+            refresh,
+            id_token_alg,
         }) => {
-            let mut new = NewClient::new(name, redirect_uris)
-                .post_logout_redirect_uris(post_logout_redirect_uris)
-                .public(public)
-                .first_party(first_party);
+            let mut new = if service {
+                NewClient::service(name)
+            } else {
+                NewClient::new(name, redirect_uris)
+                    .post_logout_redirect_uris(post_logout_redirect_uris)
+                    .public(public)
+                    .first_party(first_party)
+            };
             new.pkce_required = !pkce_optional;
             new.access_token_audience = access_token_audience;
             new.mfa_required = !no_mfa;
+            if !grant_types.is_empty() {
+                new = new.grant_types(grant_types);
+            }
+            new = new.scope(scopes);
+            if let Some(r) = refresh {
+                new = new.refresh_policy(match r.as_str() {
+                    "never" => oidc_core::RefreshPolicy::Never,
+                    "offline_access" => oidc_core::RefreshPolicy::OfflineAccess,
+                    "always" => oidc_core::RefreshPolicy::Always,
+                    other => {
+                        return Err(CliError::Io(format!(
+                            "--refresh {other:?}: use never, offline_access or always"
+                        )));
+                    }
+                });
+            }
+            if let Some(a) = id_token_alg {
+                let alg = oidc_core::SigningAlg::parse(&a).ok_or_else(|| {
+                    CliError::Io(format!("--id-token-alg {a:?}: use RS256, ES256 or EdDSA"))
+                })?;
+                new = new.id_token_signed_response_alg(alg);
+            }
             let reg = provider.register_client(new).await?;
             let secret = reg.client_secret.as_ref().map(|s| s.secret().to_string());
             let mut value = serde_json::to_value(&reg.client).unwrap_or_default();
@@ -856,7 +992,87 @@ async fn urf(
         UrfCommand::Reject { id, reason } => {
             show(provider.reject_registration(actor, &id, &reason).await?)
         }
+        UrfCommand::ResetStuck {
+            id,
+            older_than_minutes,
+        } => show(
+            provider
+                .reset_stuck_registration(
+                    actor,
+                    &id,
+                    std::time::Duration::from_secs(older_than_minutes.saturating_mul(60)),
+                )
+                .await?,
+        ),
     }
+}
+
+fn key_line(k: &oidc_core::KeyInfo) -> String {
+    let or_dash = |t: Option<String>| t.unwrap_or_else(|| "-".into());
+    format!(
+        "{}\t{}\t{}\tpublished {}\tsigns from {}\tretired {}\tremoved {}",
+        k.kid,
+        k.alg,
+        k.state.as_str(),
+        k.published_at.to_rfc3339(),
+        k.activates_at.to_rfc3339(),
+        or_dash(k.retired_at.map(|t| t.to_rfc3339())),
+        or_dash(k.removed_at.map(|t| t.to_rfc3339())),
+    )
+}
+
+async fn keys(provider: &Provider, json_out: bool, cmd: KeysCommand) -> Result<(), CliError> {
+    match cmd {
+        KeysCommand::List => {
+            let keys = provider.list_keys().await?;
+            let text = keys.iter().map(key_line).collect::<Vec<_>>().join("\n");
+            print(
+                json_out,
+                serde_json::to_value(&keys).unwrap_or_default(),
+                text,
+            )
+        }
+        KeysCommand::Rotate { alg } => {
+            let alg = match alg {
+                Some(name) => Some(oidc_core::SigningAlg::parse(name.trim()).ok_or_else(|| {
+                    CliError::Io(format!("--alg {name}: use RS256, ES256 or EdDSA"))
+                })?),
+                None => None,
+            };
+            let published = provider.rotate_keys(alg).await?;
+            let text = if published.is_empty() {
+                "Nothing rotated: a new key is already waiting to sign for each algorithm asked \
+                 (see `keys list`)."
+                    .to_string()
+            } else {
+                published
+                    .iter()
+                    .map(key_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            print(
+                json_out,
+                serde_json::to_value(&published).unwrap_or_default(),
+                text,
+            )
+        }
+    }
+}
+
+async fn purge(provider: &Provider, json_out: bool) -> Result<(), CliError> {
+    let report = provider.purge_expired().await?;
+    let text = report
+        .deleted
+        .iter()
+        .map(|(table, n)| format!("{table}\t{n}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    print(
+        json_out,
+        serde_json::to_value(&report).unwrap_or_default(),
+        text,
+    )
 }
 
 async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {

@@ -28,10 +28,17 @@ pub struct FileSettings {
     /// Lifetimes in seconds.
     #[serde(default)]
     pub lifetimes: Lifetimes,
-    /// `RS256` (default) or `ES256` (`IAM_ID_TOKEN_ALG`).
+    /// `RS256` (default), `ES256` or `EdDSA` (`IAM_ID_TOKEN_ALG`): ID tokens of clients that do
+    /// not ask for another algorithm.
     pub id_token_alg: Option<String>,
-    /// `RS256` (default) or `ES256` (`IAM_ACCESS_TOKEN_ALG`).
+    /// `RS256` (default), `ES256` or `EdDSA` (`IAM_ACCESS_TOKEN_ALG`).
     pub access_token_alg: Option<String>,
+    /// Signing keys: algorithms and rotation.
+    #[serde(default)]
+    pub keys: KeySettings,
+    /// The purge of expired rows.
+    #[serde(default)]
+    pub housekeeping: HousekeepingSettings,
     /// Second-factor behaviour.
     #[serde(default)]
     pub mfa: MfaSettings,
@@ -104,6 +111,39 @@ pub struct MfaSettings {
     pub activation_days: Option<u64>,
 }
 
+/// The `[keys]` section: signing algorithms and the rotation policy. Unset values keep the
+/// library's defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// The algorithms to hold keys for and advertise (default `["RS256", "ES256", "EdDSA"]`;
+    /// `IAM_KEY_ALGORITHMS`, comma-separated). Must include the ID token and access token
+    /// algorithms.
+    pub algorithms: Option<Vec<String>>,
+    /// Days a key signs before its successor takes over (default 90; 0 turns scheduled rotation
+    /// off; `IAM_KEY_ROTATION_DAYS`).
+    pub rotation_interval_days: Option<u64>,
+    /// Seconds a new key is published before it signs (default 600; must exceed the JWKS max-age
+    /// of 300 s plus `refresh_interval_secs`).
+    pub publish_delay_secs: Option<u64>,
+    /// Seconds a retired key stays published (default and minimum: the longest of the ID token,
+    /// access token and session absolute lifetimes).
+    pub retire_after_secs: Option<u64>,
+    /// Seconds between each replica's checks for keys rotated elsewhere (default 30).
+    pub refresh_interval_secs: Option<u64>,
+}
+
+/// The `[housekeeping]` section.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HousekeepingSettings {
+    /// Seconds between purges of expired rows (default 3600; 0 turns the schedule off, `purge`
+    /// still works; `IAM_HOUSEKEEPING_INTERVAL_SECS`).
+    pub interval_secs: Option<u64>,
+    /// Rows deleted per statement (default 500).
+    pub batch: Option<usize>,
+}
+
 /// Lifetimes in seconds; unset ones keep the library's defaults.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,6 +158,13 @@ pub struct Lifetimes {
     pub session_idle: Option<u64>,
     /// Session absolute limit (default 43200).
     pub session_absolute: Option<u64>,
+    /// A refresh token unused this long stops working (default 1209600, 14 days).
+    pub refresh_idle: Option<u64>,
+    /// A refresh token family ends this long after sign-in (default 7776000, 90 days).
+    pub refresh_absolute: Option<u64>,
+    /// A rotated refresh token presented again within this many seconds is only refused; later,
+    /// its family is revoked (default 10).
+    pub refresh_reuse_grace: Option<u64>,
 }
 
 /// The resolved settings.
@@ -159,8 +206,9 @@ fn env(name: &str) -> Option<String> {
 
 fn alg(name: &str, v: Option<String>) -> Result<Option<SigningAlg>, SettingsError> {
     v.map(|v| {
-        SigningAlg::parse(&v)
-            .ok_or_else(|| SettingsError::Invalid(format!("{name}: {v:?} is not RS256 or ES256")))
+        SigningAlg::parse(v.trim()).ok_or_else(|| {
+            SettingsError::Invalid(format!("{name}: {v:?} is not RS256, ES256 or EdDSA"))
+        })
     })
     .transpose()
 }
@@ -270,6 +318,63 @@ impl Settings {
         if let Some(phone) = env("IAM_SUPPORT_PHONE").or(f.support_phone) {
             b = b.support_phone(phone);
         }
+        let k = f.keys;
+        let algorithms: Option<Vec<String>> = match env("IAM_KEY_ALGORITHMS") {
+            Some(v) => Some(
+                v.split(',')
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| !a.is_empty())
+                    .collect(),
+            ),
+            None => k.algorithms,
+        };
+        if let Some(names) = algorithms {
+            let mut algs = Vec::new();
+            for n in names {
+                if let Some(a) = alg("keys.algorithms", Some(n))? {
+                    algs.push(a);
+                }
+            }
+            if algs.is_empty() {
+                return Err(SettingsError::Invalid(
+                    "keys.algorithms must name at least one algorithm".into(),
+                ));
+            }
+            b = b.key_algorithms(algs);
+        }
+        let rotation_days = match env("IAM_KEY_ROTATION_DAYS") {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                SettingsError::Invalid(format!("IAM_KEY_ROTATION_DAYS: {v:?} is not a number"))
+            })?),
+            None => k.rotation_interval_days,
+        };
+        if let Some(days) = rotation_days {
+            b = b.key_rotation_interval(Duration::from_secs(days.saturating_mul(86400)));
+        }
+        if let Some(v) = k.publish_delay_secs {
+            b = b.key_publish_delay(Duration::from_secs(v));
+        }
+        if let Some(v) = k.retire_after_secs {
+            b = b.key_retire_after(Duration::from_secs(v));
+        }
+        if let Some(v) = k.refresh_interval_secs {
+            b = b.key_refresh_interval(Duration::from_secs(v));
+        }
+        let h = f.housekeeping;
+        let interval = match env("IAM_HOUSEKEEPING_INTERVAL_SECS") {
+            Some(v) => Some(v.trim().parse::<u64>().map_err(|_| {
+                SettingsError::Invalid(format!(
+                    "IAM_HOUSEKEEPING_INTERVAL_SECS: {v:?} is not a number"
+                ))
+            })?),
+            None => h.interval_secs,
+        };
+        if let Some(v) = interval {
+            b = b.housekeeping_interval(Duration::from_secs(v));
+        }
+        if let Some(v) = h.batch {
+            b = b.housekeeping_batch(v);
+        }
         let l = f.lifetimes;
         let secs = Duration::from_secs;
         if let Some(v) = l.code {
@@ -286,6 +391,15 @@ impl Settings {
         }
         if let Some(v) = l.session_absolute {
             b = b.session_absolute(secs(v));
+        }
+        if let Some(v) = l.refresh_idle {
+            b = b.refresh_idle(secs(v));
+        }
+        if let Some(v) = l.refresh_absolute {
+            b = b.refresh_absolute(secs(v));
+        }
+        if let Some(v) = l.refresh_reuse_grace {
+            b = b.refresh_reuse_grace(secs(v));
         }
         Ok(Settings {
             config: b.build()?,
@@ -342,6 +456,46 @@ mod tests {
         assert!(e.to_string().contains("unknown field"), "{e}");
         let e = load("id_token_alg = \"HS256\"\n").unwrap_err();
         assert!(e.to_string().contains("HS256"), "{e}");
+    }
+
+    #[test]
+    fn keys_and_housekeeping_sections() {
+        let s = load(
+            "id_token_alg = \"EdDSA\"\n\
+             [keys]\nalgorithms = [\"EdDSA\", \"RS256\"]\nrotation_interval_days = 30\n\
+             publish_delay_secs = 900\nretire_after_secs = 86400\nrefresh_interval_secs = 10\n\
+             [housekeeping]\ninterval_secs = 600\nbatch = 100\n",
+        )
+        .unwrap();
+        let c = &s.config;
+        assert_eq!(c.key_algorithms(), &[SigningAlg::RS256, SigningAlg::EdDSA]);
+        assert_eq!(
+            c.key_rotation_interval(),
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(c.key_publish_delay(), Duration::from_secs(900));
+        assert_eq!(c.key_retire_after(), Duration::from_secs(86400));
+        assert_eq!(c.key_refresh_interval(), Duration::from_secs(10));
+        assert_eq!(c.housekeeping_interval(), Some(Duration::from_secs(600)));
+        assert_eq!(c.housekeeping_batch(), 100);
+        let s = load("[keys]\nrotation_interval_days = 0\n[housekeeping]\ninterval_secs = 0\n")
+            .unwrap();
+        assert_eq!(s.config.key_rotation_interval(), None);
+        assert_eq!(s.config.housekeeping_interval(), None);
+    }
+
+    #[test]
+    fn key_settings_are_validated() {
+        let e = load("[keys]\npublish_delay_secs = 60\n").unwrap_err();
+        assert!(e.to_string().contains("key_publish_delay"), "{e}");
+        let e = load("[keys]\nalgorithms = [\"HS256\"]\n").unwrap_err();
+        assert!(e.to_string().contains("HS256"), "{e}");
+        let e = load("[keys]\nalgorithms = [\"ES256\"]\n").unwrap_err();
+        assert!(e.to_string().contains("RS256"), "{e}");
+        let e = load("[keys]\nretire_after_secs = 60\n").unwrap_err();
+        assert!(e.to_string().contains("key_retire_after"), "{e}");
+        let e = load("[keys]\nrotation_days = 1\n").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
     }
 
     #[test]

@@ -259,9 +259,20 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         &cli(dir.path(), port, &["client", "list", "--json"], None),
         "client list",
     );
-    assert_eq!(list.as_array().unwrap().len(), 1);
+    // The registered client, and the provider's own admin console.
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{list}");
+    assert!(ids.contains(&oidc_core::ADMIN_CONSOLE_ID));
     assert!(
-        list[0].get("client_secret").is_none(),
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("client_secret").is_none()),
         "list must never show secrets"
     );
 

@@ -403,10 +403,15 @@ async fn an_iam_admin_creates_accounts_and_reads_and_verifies_the_audit_log_thro
     assert_eq!(created["subject"], "newperson");
     let verify = get(&server, "/audit/verify", Some(&token)).await;
     assert_eq!(verify.status, StatusCode::OK);
-    assert_eq!(verify.json["first_broken"], Value::Null, "{:?}", verify.json);
+    assert_eq!(
+        verify.json["first_broken"],
+        Value::Null,
+        "{:?}",
+        verify.json
+    );
     assert!(verify.json["entries"].as_i64().unwrap() >= 1);
 
-    // Disabling the admin's own account stops the token at once.
+    // Disabling the admin's own account revokes its grants: the token stops at once.
     let actor = oidc_core::Actor::BreakGlass;
     server
         .provider
@@ -414,5 +419,6 @@ async fn an_iam_admin_creates_accounts_and_reads_and_verifies_the_audit_log_thro
         .await
         .unwrap();
     let res = get(&server, "/me", Some(&token)).await;
-    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res.header("www-authenticate").unwrap().contains("revoked"));
 }

@@ -1070,7 +1070,10 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
     assert_eq!(m["issuer"], json!(server.issuer));
     assert_eq!(m["response_types_supported"], json!(["code"]));
     assert_eq!(m["response_modes_supported"], json!(["query"]));
-    assert_eq!(m["grant_types_supported"], json!(["authorization_code"]));
+    assert_eq!(
+        m["grant_types_supported"],
+        json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
     assert_eq!(m["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(m["subject_types_supported"], json!(["public"]));
     assert_eq!(
@@ -1102,6 +1105,9 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
         ("token_endpoint", "/token"),
         ("userinfo_endpoint", "/userinfo"),
         ("jwks_uri", "/jwks"),
+        ("end_session_endpoint", "/logout"),
+        ("revocation_endpoint", "/revoke"),
+        ("introspection_endpoint", "/introspect"),
     ];
     for (field, path) in endpoints {
         assert_eq!(m[field], json!(server.url(path)), "{field}");

@@ -1,6 +1,8 @@
 //! Account lifecycle end to end: the service desk's temporary password, the required actions
-//! that follow it at the provider (a new password under the rules, then the recovery data), and
-//! the pending authorization request resuming afterwards.
+//! that follow it at the provider (a new password under the rules, then the secret word and the
+//! challenge questions on two pages), the pending authorization request resuming afterwards;
+//! the service desk's reset of recovery data, deleting an account's credentials, and settling a
+//! registration whose approval never finished.
 
 mod common;
 
@@ -272,41 +274,110 @@ async fn temporary_password_leads_through_new_password_and_recovery_back_to_the_
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
+    // Page 4: the secret word, checked and kept (hashed) in the journey only.
     let page = get(&http, &journey).await;
-    assert!(page.contains("Set up your recovery information"), "{page}");
-    let csrf = csrf_of(&page);
-    // The same question twice is refused.
-    let mut form: Vec<(String, String)> = vec![
-        ("csrf".into(), csrf),
-        ("secret_word".into(), "Marmalade".into()),
-    ];
-    for i in 0..5 {
-        form.push((
-            format!("question_{i}"),
-            if i < 2 { "0".into() } else { i.to_string() },
-        ));
-        form.push((format!("answer_{i}"), format!("answer number {i}")));
-    }
-    let page = http
-        .post(journey.as_str())
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert!(page.contains("Choose a secret word"), "{page}");
+    let page = post_text(&http, &journey, &word_form(&page, "abc", "abc")).await;
+    assert!(
+        page.contains("The secret word must be 4 to 64 characters."),
+        "{page}"
+    );
+    let page = post_text(&http, &journey, &word_form(&page, "Marmalade", "Marmite")).await;
+    assert!(
+        page.contains("The two secret words are not the same."),
+        "{page}"
+    );
+    let page4 = word_form(&page, "Marmalade", "  marmalade ");
+    let res = post(&http, &journey, &page4).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // The same page-4 form again (a double click, the back button): nothing runs twice, the
+    // browser is shown where the journey stands.
+    let res = post(&http, &journey, &page4).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(see_other_location(&res).as_str(), journey.as_str());
+    // Stopping here would leave no half-written recovery data on the account.
+    let desk_agent = agent(&server, "desk-check").await;
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk_agent, USERNAME, "Marmalade")
+            .await
+            .is_err(),
+        "no secret word is stored before the questions are answered"
+    );
+
+    // Page 5: five different questions, each answered.
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Choose your challenge questions"), "{page}");
+    assert!(!page.contains("name=\"secret_word\""), "{page}");
+    // The same question twice is refused, and the choices are kept.
+    let choice = [0, 0, 2, 3, 4];
+    let page = post_text(
+        &http,
+        &journey,
+        &questions_form(&page, &choice, "answer number"),
+    )
+    .await;
     assert!(page.contains("chosen twice"), "{page}");
-    form[0].1 = csrf_of(&page);
-    form[4].1 = "1".into();
-    let res = http
-        .post(journey.as_str())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(
+        page.matches(r#"<option value="0" selected>"#).count(),
+        2,
+        "{page}"
+    );
+    // An answer may not be the secret word (compared after normalisation, with its hash).
+    let mut form = questions_form(&page, &[0, 1, 2, 3, 4], "answer number");
+    form[4].1 = "MARMALADE".into();
+    let page = post_text(&http, &journey, &form).await;
+    assert!(
+        page.contains("The answer to question 2 must not be your secret word."),
+        "{page}"
+    );
+    // Back to page 4 to change the word; then page 5 again.
+    let back = [
+        ("csrf".to_string(), csrf_of(&page)),
+        ("change_secret_word".to_string(), "1".to_string()),
+    ];
+    let res = post(&http, &journey, &back).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Choose a secret word"), "{page}");
+    let res = post(
+        &http,
+        &journey,
+        &word_form(&page, "Quince jam", "quince  JAM"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Choose your challenge questions"), "{page}");
+    let page5 = questions_form(&page, &[0, 1, 2, 3, 4], "answer number");
+    let res = post(&http, &journey, &page5).await;
     // Done: the pending authorization request resumes at the client.
     assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    // A second submit of page 5 finds the journey finished: back through the authorization
+    // endpoint, never a second enrolment.
+    let res = post(&http, &journey, &page5).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(
+        see_other_location(&res).path().starts_with("/authorize"),
+        "{:?}",
+        res.headers()
+    );
+    // The word of the second page 4 is the one stored.
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk_agent, USERNAME, "QUINCE JAM")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !server
+            .provider
+            .verify_caller_secret_word(&desk_agent, USERNAME, "Marmalade")
+            .await
+            .unwrap()
+    );
 
     // The new password works at once (no waiting for a synchronisation); the temporary one not.
     server.advance_clock(30);
@@ -387,8 +458,8 @@ async fn an_expired_temporary_password_says_whom_to_call_after_the_passcode_only
 }
 
 /// The quick reference's Step 3 at the IAM portal: page 1 username + passcode, page 2 username +
-/// temporary password, page 3 a new password under the listed rules, then the secret word and
-/// five challenge questions, then a page that says the new password works now.
+/// temporary password, page 3 a new password under the listed rules, page 4 the secret word,
+/// page 5 five challenge questions, then a page that says the new password works now.
 #[tokio::test]
 async fn first_time_activation_pages_then_the_new_password_signs_in_at_once() {
     let (server, client_id) = setup().await;
@@ -479,22 +550,19 @@ async fn first_time_activation_pages_then_the_new_password_signs_in_at_once() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    // Page 4, the secret word; page 5, the questions.
     let page = get(&http, &journey).await;
-    assert!(page.contains("Set up your recovery information"), "{page}");
-    let mut form: Vec<(String, String)> = vec![
-        ("csrf".into(), csrf_of(&page)),
-        ("secret_word".into(), "Marmalade".into()),
-    ];
-    for i in 0..5 {
-        form.push((format!("question_{i}"), i.to_string()));
-        form.push((format!("answer_{i}"), format!("answer number {i}")));
-    }
-    let res = http
-        .post(journey.as_str())
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    assert!(page.contains("Choose a secret word"), "{page}");
+    let res = post(&http, &journey, &word_form(&page, "Marmalade", "Marmalade")).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(&http, &journey).await;
+    assert!(page.contains("Choose your challenge questions"), "{page}");
+    let res = post(
+        &http,
+        &journey,
+        &questions_form(&page, &[0, 1, 2, 3, 4], "answer number"),
+    )
+    .await;
     assert_eq!(res.status(), StatusCode::OK);
     let page = res.text().await.unwrap();
     assert!(
@@ -767,25 +835,70 @@ async fn activate(server: &TestServer, http: &reqwest::Client, new_password: &st
     ])
     .await
     .unwrap();
-    let page = get(http, &journey).await;
-    let mut form: Vec<(String, String)> = vec![
-        ("csrf".into(), csrf_of(&page)),
-        ("secret_word".into(), "Marmalade".into()),
-    ];
-    for i in 0..5 {
-        form.push((format!("question_{i}"), i.to_string()));
-        form.push((format!("answer_{i}"), format!("answer number {i}")));
-    }
-    let page = http
-        .post(journey.as_str())
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let res = enrol(http, &journey, "Marmalade", "answer number").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let page = res.text().await.unwrap();
     assert!(page.contains("Your account is ready"), "{page}");
+}
+
+/// Posts a form to the journey.
+async fn post(
+    http: &reqwest::Client,
+    journey: &url::Url,
+    form: &[(String, String)],
+) -> reqwest::Response {
+    http.post(journey.as_str()).form(form).send().await.unwrap()
+}
+
+/// Posts a form to the journey and reads the page it answers with.
+async fn post_text(
+    http: &reqwest::Client,
+    journey: &url::Url,
+    form: &[(String, String)],
+) -> String {
+    let res = post(http, journey, form).await;
+    assert_eq!(res.status(), StatusCode::OK, "a page, not a redirect");
+    res.text().await.unwrap()
+}
+
+/// Page 4's form, for the page it was read from.
+fn word_form(page: &str, word: &str, again: &str) -> Vec<(String, String)> {
+    vec![
+        ("csrf".into(), csrf_of(page)),
+        ("secret_word".into(), word.into()),
+        ("confirm_secret_word".into(), again.into()),
+    ]
+}
+
+/// Page 5's form: question `choice[i]` answered "`prefix` `choice[i]`".
+fn questions_form(page: &str, choice: &[usize], prefix: &str) -> Vec<(String, String)> {
+    let mut form = vec![("csrf".to_string(), csrf_of(page))];
+    for (i, q) in choice.iter().enumerate() {
+        form.push((format!("question_{i}"), q.to_string()));
+        form.push((format!("answer_{i}"), format!("{prefix} {q}")));
+    }
+    form
+}
+
+/// Pages 4 and 5 (question i answered "`prefix` i"); returns the answer to page 5.
+async fn enrol(
+    http: &reqwest::Client,
+    journey: &url::Url,
+    word: &str,
+    prefix: &str,
+) -> reqwest::Response {
+    let page = get(http, journey).await;
+    assert!(page.contains("Choose a secret word"), "{page}");
+    let res = post(http, journey, &word_form(&page, word, word)).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = get(http, journey).await;
+    assert!(page.contains("Choose your challenge questions"), "{page}");
+    post(
+        http,
+        journey,
+        &questions_form(&page, &[0, 1, 2, 3, 4], prefix),
+    )
+    .await
 }
 
 /// "Forgot your password?": username, passcode, then the secret word and two fixed questions,
@@ -918,4 +1031,551 @@ async fn forgot_password_with_passcode_secret_word_and_two_fixed_questions() {
     }
     assert_eq!(unknown[0].len(), 2);
     assert_eq!(unknown[0], unknown[1]);
+}
+
+fn events(list: &[oidc_core::AuditEvent], name: &str) -> Vec<oidc_core::AuditEvent> {
+    list.iter().filter(|e| e.event == name).cloned().collect()
+}
+
+/// The service desk resets a caller's recovery data (after verifying them by a mailed code): the
+/// secret word no longer matches anything, the user is told by email, and their next sign-in at
+/// the provider asks for a new word and questions (with a permanent password) before the code
+/// goes to the client.
+#[tokio::test]
+async fn the_desk_resets_recovery_data_and_the_next_sign_in_enrols_again() {
+    let (server, client_id) = setup().await;
+    let http = browser();
+    server.align_clock(30, 2);
+    activate(&server, &http, "lantern orchard violin").await;
+
+    let unverified = agent(&server, "desk-unverified").await;
+    let refused = server
+        .provider
+        .reset_recovery_data(&unverified, USERNAME)
+        .await;
+    assert!(
+        matches!(refused, Err(oidc_core::Error::Forbidden(ref m)) if m.contains("verify the caller")),
+        "{refused:?}"
+    );
+    let no_role = Actor::User(USERNAME.into());
+    let refused = server
+        .provider
+        .reset_recovery_data(&no_role, USERNAME)
+        .await;
+    assert!(
+        matches!(refused, Err(oidc_core::Error::Forbidden(ref m)) if m.contains("role")),
+        "{refused:?}"
+    );
+    let desk = verified_by(&server, "desk").await;
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk, USERNAME, "marmalade")
+            .await
+            .unwrap()
+    );
+    server
+        .provider
+        .reset_recovery_data(&desk, USERNAME)
+        .await
+        .unwrap();
+    let mail = server.mail.sent();
+    let notice = mail.last().unwrap();
+    assert_eq!(notice.to, EMAIL);
+    assert!(
+        notice
+            .subject
+            .contains("your recovery information was reset"),
+        "{notice:?}"
+    );
+    assert!(notice.body.contains(USERNAME), "{}", notice.body);
+    let log = server.provider.audit_events(None, 200).await.unwrap();
+    let reset = events(&log, "recovery.reset");
+    assert_eq!(reset.len(), 1, "{log:?}");
+    assert_eq!(reset[0].actor, "user:desk");
+    assert_eq!(reset[0].subject.as_deref(), Some(USERNAME));
+    // The old word is gone: the desk is told to verify by a mailed code.
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk, USERNAME, "marmalade")
+            .await
+            .is_err()
+    );
+
+    // A sign-in with the (permanent) password and passcode: pages 4 and 5 first, then the client.
+    server.advance_clock(30);
+    let (journey, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "lantern orchard violin",
+        &code(&server, 0),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(see_other_location(&res).as_str(), journey.as_str());
+    let res = enrol(&http, &journey, "Gooseberry", "new answer").await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk, USERNAME, "gooseberry")
+            .await
+            .unwrap()
+    );
+    // Enrolled: the next sign-in goes straight to the client.
+    server.advance_clock(30);
+    let (_, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "lantern orchard violin",
+        &code(&server, 0),
+    )
+    .await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+}
+
+/// Deprovisioning: deleting an account's credentials keeps the account and its history but
+/// removes the password, its history, the recovery data and the token, ends its sessions and
+/// stops a sign-in that was already past its password. The person is back to a new user's
+/// start: a temporary password and a token, then activation with enrolment.
+#[tokio::test]
+async fn deleting_credentials_ends_access_until_the_desk_starts_over() {
+    let (server, client_id) = setup().await;
+    let http = browser();
+    server.align_clock(30, 2);
+    activate(&server, &http, "lantern orchard violin").await;
+    // A session at the client.
+    server.advance_clock(30);
+    let (_, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "lantern orchard violin",
+        &code(&server, 0),
+    )
+    .await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+    // Another browser is half-way through changing the password (past every check).
+    let other = browser();
+    server.advance_clock(30);
+    let res = other
+        .get(server.url("/change-password"))
+        .send()
+        .await
+        .unwrap();
+    let change = see_other_location_abs(&server, &res);
+    let page = get(&other, &change).await;
+    let res = other
+        .post(change.as_str())
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("username", USERNAME.into()),
+            ("password", "lantern orchard violin".into()),
+            ("passcode", code(&server, 0)),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let new_password_page = get(&other, &change).await;
+    assert!(
+        new_password_page.contains("Create a new password"),
+        "{new_password_page}"
+    );
+
+    // Only an IAM administrator or an Access Administrator may; the service desk may not.
+    let desk = verified_by(&server, "desk").await;
+    let refused = server.provider.delete_credentials(&desk, USERNAME).await;
+    assert!(
+        matches!(refused, Err(oidc_core::Error::Forbidden(_))),
+        "{refused:?}"
+    );
+    server
+        .provider
+        .create_user(oidc_core::NewUser {
+            username: "iam.admin".into(),
+            email: "iam.admin@example.org".into(),
+            name: None,
+            roles: vec![oidc_core::ROLE_IAM_ADMIN.into()],
+            password: None,
+        })
+        .await
+        .unwrap();
+    let admin = Actor::User("iam.admin".into());
+    let serials = server
+        .provider
+        .delete_credentials(&admin, USERNAME)
+        .await
+        .unwrap();
+    assert_eq!(serials, vec![SERIAL.to_string()]);
+
+    // The account stays, without a token.
+    let user = server
+        .provider
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == USERNAME)
+        .expect("the account is kept");
+    assert_eq!(user.subject, server.user.subject);
+    assert!(!user.disabled);
+    let token = server
+        .provider
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.serial == SERIAL)
+        .unwrap();
+    assert_eq!(token.state, oidc_core::mfa::TokenState::Unassigned);
+    assert_eq!(token.username, None);
+    // No recovery data either.
+    assert!(
+        server
+            .provider
+            .verify_caller_secret_word(&desk, USERNAME, "marmalade")
+            .await
+            .is_err()
+    );
+    let log = server.provider.audit_events(None, 200).await.unwrap();
+    let deleted = events(&log, "account.credentials_deleted");
+    assert_eq!(deleted.len(), 1, "{log:?}");
+    assert_eq!(deleted[0].actor, "user:iam.admin");
+    assert_eq!(deleted[0].detail["tokens"], serde_json::json!([SERIAL]));
+    assert!(
+        deleted[0].detail["sessions_ended"].as_u64() >= Some(1),
+        "{:?}",
+        deleted[0].detail
+    );
+
+    // The session is gone.
+    let mut params = server.authorize_params();
+    for p in params.iter_mut().filter(|(k, _)| k == "client_id") {
+        p.1 = client_id.clone();
+    }
+    params.push(("prompt".into(), "none".into()));
+    let res = http
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .unwrap();
+    assert_error_redirect(&res, &server, "login_required", Some("st-123"));
+    // The half-done change cannot finish: its journey has ended, and no password was set.
+    let res = other
+        .post(change.as_str())
+        .form(&[
+            ("csrf", csrf_of(&new_password_page)),
+            ("new_password", "a sneaky new password".into()),
+            ("confirm_password", "a sneaky new password".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("This sign-in has expired"), "{page}");
+    // The old password no longer signs in (the answer of any failure).
+    let res = http
+        .get(server.authorize_url(&server.authorize_params()))
+        .send()
+        .await
+        .unwrap();
+    let signin = open_signin(&http, res).await;
+    for password in ["lantern orchard violin", "a sneaky new password"] {
+        let res = submit_password(&http, &signin, USERNAME, password).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.text().await.unwrap().contains(BAD_CREDENTIALS));
+    }
+
+    // Starting over: a token again, a temporary password, activation with enrolment. The
+    // password history went with the credentials, so the old password is allowed again.
+    server
+        .provider
+        .assign_token(USERNAME, SERIAL, None, false)
+        .await
+        .unwrap();
+    server.advance_clock(30);
+    activate(&server, &http, "lantern orchard violin").await;
+    server.advance_clock(30);
+    let (_, res) = password_and_passcode(
+        &http,
+        &server,
+        &client_id,
+        "lantern orchard violin",
+        &code(&server, 0),
+    )
+    .await;
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A registration whose approval never finished
+
+/// A database of this test's own, so that the test can do what a dying process leaves behind;
+/// removed when dropped.
+enum OwnDb {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: String,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl OwnDb {
+    fn create() -> OwnDb {
+        use diesel::{Connection, RunQueryDsl};
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.trim().is_empty() => {
+                let name = format!("e2e_stuck_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = diesel::PgConnection::establish(&admin_url).unwrap();
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .unwrap();
+                let mut url = url::Url::parse(&admin_url).unwrap();
+                url.set_path(&format!("/{name}"));
+                OwnDb::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                }
+            }
+            _ => {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("iam.db").display().to_string();
+                OwnDb::Sqlite { _dir: dir, path }
+            }
+        }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            OwnDb::Sqlite { path, .. } => format!("sqlite://{path}"),
+            OwnDb::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// Runs SQL behind the provider's back; returns the affected rows.
+    fn exec(&self, sql: &str) -> usize {
+        use diesel::{Connection, RunQueryDsl};
+        match self {
+            OwnDb::Sqlite { path, .. } => diesel::sql_query(sql)
+                .execute(&mut diesel::SqliteConnection::establish(path).unwrap()),
+            OwnDb::Postgres { url, .. } => {
+                diesel::sql_query(sql).execute(&mut diesel::PgConnection::establish(url).unwrap())
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+impl Drop for OwnDb {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        if let OwnDb::Postgres {
+            admin_url, name, ..
+        } = self
+            && let Ok(mut conn) = diesel::PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn);
+        }
+    }
+}
+
+/// Leaves registration `id` as an approval by aa.two that started `minutes_ago` and died, for
+/// `username` (`None`: a claim made before claims recorded the username and time).
+fn die_while_approving(db: &OwnDb, id: &str, username: Option<&str>, minutes_ago: i64) {
+    use oidc_core::Clock;
+    let started = oidc_core::SystemClock.now() - chrono::Duration::minutes(minutes_ago);
+    let (username, started) = match username {
+        Some(u) => (
+            format!("'{u}'"),
+            format!("'{}'", started.format("%Y-%m-%d %H:%M:%S")),
+        ),
+        None => ("NULL".to_string(), "NULL".to_string()),
+    };
+    let n = db.exec(&format!(
+        "UPDATE registrations SET status = 'approving', decided_by = 'user:aa.two', \
+         username = {username}, decided_at = {started} WHERE id = '{id}' AND status = 'pending'"
+    ));
+    assert_eq!(n, 1);
+}
+
+fn urf(name: &str, email: &str) -> oidc_core::NewRegistration {
+    oidc_core::NewRegistration {
+        legal_name: name.into(),
+        email: email.into(),
+        clinic: "Northgate Family Clinic".into(),
+        practitioner_id: "PRAC-20417".into(),
+        role_requested: None,
+    }
+}
+
+/// An approval whose process died leaves its registration `approving`. An Access Administrator
+/// settles it once it is old enough: back to `pending` when no account was created for it (and
+/// it can be approved again), `approved` with the Welcome email when the account exists.
+#[tokio::test]
+async fn a_registration_left_approving_is_settled_by_an_access_administrator() {
+    use oidc_core::{Error, TokenChoice};
+    let db = OwnDb::create();
+    let mail = std::sync::Arc::new(oidc_core::notify::MemoryMailer::new());
+    let provider = oidc_core::Provider::builder(
+        oidc_core::ProviderConfig::builder("http://127.0.0.1:9")
+            .build()
+            .unwrap(),
+        db.url(),
+    )
+    .mailer(mail.clone())
+    .build()
+    .await
+    .unwrap();
+    for (name, roles) in [
+        ("aa.one", vec![oidc_core::ROLE_ACCESS_ADMIN.to_string()]),
+        ("aa.two", vec![oidc_core::ROLE_ACCESS_ADMIN.to_string()]),
+        ("desk", vec![oidc_core::ROLE_SERVICE_DESK.to_string()]),
+    ] {
+        provider
+            .create_user(oidc_core::NewUser {
+                username: name.into(),
+                email: format!("{name}@example.org"),
+                name: None,
+                roles,
+                password: None,
+            })
+            .await
+            .unwrap();
+    }
+    let csv = "STUCK-1,3132333435363738393031323334353637383930\n\
+               STUCK-2,3132333435363738393031323334353637383930\n";
+    provider
+        .import_tokens(csv.as_bytes(), None, false)
+        .await
+        .unwrap();
+    let (aa1, aa2) = (Actor::User("aa.one".into()), Actor::User("aa.two".into()));
+    let fifteen = std::time::Duration::from_secs(15 * 60);
+
+    // No account was created: back to pending, and approvable again.
+    let a = provider
+        .submit_registration(&aa1, urf("Priya Raman", "priya@example.org"))
+        .await
+        .unwrap();
+    die_while_approving(&db, &a.id, Some("praman"), 60);
+    let stuck = provider
+        .list_registrations(Some("approving"))
+        .await
+        .unwrap();
+    assert_eq!(stuck.len(), 1);
+    assert_eq!(stuck[0].username.as_deref(), Some("praman"));
+    let r = provider
+        .reset_stuck_registration(&Actor::User("desk".into()), &a.id, fifteen)
+        .await;
+    assert!(matches!(r, Err(Error::InvalidInput(_))), "{r:?}");
+    // Younger than asked: it may still be running.
+    let r = provider
+        .reset_stuck_registration(&aa1, &a.id, std::time::Duration::from_secs(2 * 3600))
+        .await;
+    assert!(
+        matches!(r, Err(Error::Conflict(ref m)) if m.contains("may still be running")),
+        "{r:?}"
+    );
+    let settled = provider
+        .reset_stuck_registration(&aa1, &a.id, fifteen)
+        .await
+        .unwrap();
+    assert_eq!(settled.status, "pending");
+    assert_eq!(settled.username, None);
+    assert_eq!(settled.decided_by, None);
+    assert_eq!(settled.decided_at, None);
+    let r = provider
+        .reset_stuck_registration(&aa1, &a.id, fifteen)
+        .await;
+    assert!(
+        matches!(r, Err(Error::Conflict(ref m)) if m.contains("not approving")),
+        "{r:?}"
+    );
+    let approval = provider
+        .approve_registration(
+            &aa2,
+            &a.id,
+            "praman",
+            TokenChoice::Hardware {
+                serial: "STUCK-1".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(approval.registration.status, "approved");
+
+    // The account was created (and its token assigned) before the process died: completed,
+    // and the Welcome email goes out now.
+    let b = provider
+        .submit_registration(&aa1, urf("Kim Doe", "kim@example.org"))
+        .await
+        .unwrap();
+    die_while_approving(&db, &b.id, Some("kdoe"), 30);
+    provider
+        .create_user(oidc_core::NewUser {
+            username: "kdoe".into(),
+            email: "kim@example.org".into(),
+            name: Some("Kim Doe".into()),
+            roles: vec![ROLE.into()],
+            password: None,
+        })
+        .await
+        .unwrap();
+    provider
+        .assign_token("kdoe", "STUCK-2", None, false)
+        .await
+        .unwrap();
+    let before = mail.sent().len();
+    let settled = provider
+        .reset_stuck_registration(&aa1, &b.id, fifteen)
+        .await
+        .unwrap();
+    assert_eq!(settled.status, "approved");
+    assert_eq!(settled.username.as_deref(), Some("kdoe"));
+    assert_eq!(settled.decided_by.as_deref(), Some("user:aa.two"));
+    let sent = mail.sent();
+    assert_eq!(sent.len(), before + 1);
+    let welcome = sent.last().unwrap();
+    assert_eq!(welcome.to, "kim@example.org");
+    assert!(welcome.body.contains("kdoe"), "{}", welcome.body);
+
+    // A claim from before claims recorded their time and username, with no account: released.
+    let c = provider
+        .submit_registration(&aa1, urf("Lee Chan", "lee@example.org"))
+        .await
+        .unwrap();
+    die_while_approving(&db, &c.id, None, 0);
+    let settled = provider
+        .reset_stuck_registration(&aa2, &c.id, fifteen)
+        .await
+        .unwrap();
+    assert_eq!(settled.status, "pending");
+
+    let log = provider.audit_events(None, 200).await.unwrap();
+    let released = events(&log, "urf.approval_released");
+    assert_eq!(released.len(), 2, "{log:?}");
+    assert_eq!(released[0].actor, "user:aa.one");
+    assert_eq!(released[0].detail["username"], "praman");
+    let completed = events(&log, "urf.approval_completed");
+    assert_eq!(completed.len(), 1, "{log:?}");
+    assert_eq!(completed[0].subject.as_deref(), Some("kdoe"));
+    assert_eq!(
+        completed[0].detail["tokens"],
+        serde_json::json!(["STUCK-2"])
+    );
+    assert_eq!(completed[0].detail["welcome_sent"], true);
+    assert_eq!(
+        provider.verify_audit_log().await.unwrap().first_broken,
+        None
+    );
 }

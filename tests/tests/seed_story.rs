@@ -188,11 +188,21 @@ async fn seed_story_from_urf_to_a_cpar_sign_in() {
         .send()
         .await
         .unwrap();
+    // Page 4: the secret word; page 5: five challenge questions.
     let page = get(portal.clone()).await;
-    let mut recovery: Vec<(String, String)> = vec![
-        ("csrf".into(), csrf_of(&page)),
-        ("secret_word".into(), "Sunflower".into()),
-    ];
+    assert!(page.contains("Choose a secret word"), "{page}");
+    http.post(&portal)
+        .form(&[
+            ("csrf", csrf_of(&page)),
+            ("secret_word", "Sunflower".into()),
+            ("confirm_secret_word", "Sunflower".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = get(portal.clone()).await;
+    assert!(page.contains("Choose your challenge questions"), "{page}");
+    let mut recovery: Vec<(String, String)> = vec![("csrf".into(), csrf_of(&page))];
     for i in 0..5 {
         recovery.push((format!("question_{i}"), i.to_string()));
         recovery.push((format!("answer_{i}"), format!("my answer {i}")));

@@ -323,6 +323,84 @@ async fn the_backstop_locks_the_account_and_the_service_desk_unlocks_it() {
     assert_signed_in(&res, &server);
 }
 
+/// The failure that locks the account (3 here) tells its owner once, by email, ends their
+/// sessions and is audited; refused attempts while it is locked count and mail nothing; after
+/// the lock runs out, the next failure locks again and says so again.
+#[tokio::test]
+async fn a_lock_mails_the_owner_once_ends_sessions_and_is_audited() {
+    let server = proxied(|c| c.lockout_threshold(3).support_phone("1-800-555-0199")).await;
+    let owner = browser_from(OWNER);
+    assert_signed_in(
+        &password_only(&server, &owner, USERNAME, PASSWORD).await,
+        &server,
+    );
+    let lock_mails = || {
+        server
+            .mail
+            .sent()
+            .into_iter()
+            .filter(|m| m.subject.contains("locked"))
+            .collect::<Vec<_>>()
+    };
+    let locks = || async {
+        server
+            .provider
+            .audit_events(None, 500)
+            .await
+            .expect("audit log")
+            .into_iter()
+            .filter(|e| e.event == "account.locked")
+            .collect::<Vec<_>>()
+    };
+    let attacker = browser_from(ATTACKER);
+    for _ in 0..2 {
+        assert_failure(password_only(&server, &attacker, USERNAME, "a wrong password").await).await;
+    }
+    assert!(lock_mails().is_empty());
+    assert!(locks().await.is_empty());
+    assert!(!server.provider.is_locked(USERNAME).await.unwrap());
+
+    assert_failure(password_only(&server, &attacker, USERNAME, "a wrong password").await).await;
+    assert!(server.provider.is_locked(USERNAME).await.unwrap());
+    let mails = lock_mails();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].to, EMAIL);
+    assert!(
+        mails[0].body.contains(USERNAME) && mails[0].body.contains("1-800-555-0199"),
+        "{}",
+        mails[0].body
+    );
+    let logged = locks().await;
+    assert_eq!(logged.len(), 1);
+    assert_eq!(logged[0].actor, "system");
+    assert_eq!(logged[0].subject.as_deref(), Some(USERNAME));
+    // The owner's session ended with the lock.
+    let mut params = server.authorize_params();
+    params.push(("prompt".into(), "none".into()));
+    let res = owner
+        .get(server.authorize_url(&params))
+        .send()
+        .await
+        .expect("authorization request");
+    assert_error_redirect(&res, &server, "login_required", Some("st-123"));
+
+    // Refused while locked: not counted, not mailed again.
+    for password in ["a wrong password", PASSWORD] {
+        assert_failure(password_only(&server, &attacker, USERNAME, password).await).await;
+    }
+    assert_eq!(server.provider.failure_count(USERNAME).await.unwrap(), 3);
+    assert_eq!(lock_mails().len(), 1);
+    assert_eq!(locks().await.len(), 1);
+
+    // The lock (1 h) runs out; the count stays, so the next failure is a new lock.
+    server.advance_clock(3601);
+    assert!(!server.provider.is_locked(USERNAME).await.unwrap());
+    assert_failure(password_only(&server, &attacker, USERNAME, "a wrong password").await).await;
+    assert!(server.provider.is_locked(USERNAME).await.unwrap());
+    assert_eq!(lock_mails().len(), 2);
+    assert_eq!(locks().await.len(), 2);
+}
+
 /// Two concurrent streams of 25 failures (as from two replicas' worth of requests): every one is
 /// counted, per account (exactly 50) and per (account, address) pair (its delay starts at the
 /// 50th failure, and it has started).

@@ -1,6 +1,7 @@
 //! Service desk and account administration as library calls: caller verification, disabling,
-//! roles, a lost token with an emergency passcode. Every call names its actor and is audited;
-//! changes that touch a person's access end their sessions at once.
+//! roles, a lost token with an emergency passcode, resetting recovery data, deleting an
+//! account's credentials. Every call names its actor and is audited; changes that touch a
+//! person's access end their sessions at once.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -11,7 +12,7 @@ use crate::mfa::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
 use crate::notify::Email;
 use crate::secret::{Secret, random_bytes};
 use crate::store::models::UserRow;
-use crate::store::schema::{otp_tokens, users};
+use crate::store::schema::{otp_tokens, password_history, users};
 use crate::store::{Db, naive};
 use crate::{Provider, User, accounts, sessions};
 
@@ -197,14 +198,7 @@ impl Provider {
             .await?;
         } else {
             // Guessing the secret word counts like any failed sign-in.
-            accounts::record_failure(
-                &s.db,
-                &u.id,
-                s.now(),
-                s.config.lockout_threshold,
-                s.config.lockout_duration,
-            )
-            .await?;
+            accounts::count_account_failure(s, u).await?;
         }
         let event = if ok {
             "caller.verified"
@@ -215,16 +209,15 @@ impl Provider {
             .await
     }
 
-    /// Refuses unless the actor is an enabled account holding one of `roles` (break-glass is
-    /// allowed and recorded as such; the system and anonymous actors never are).
+    /// Refuses ([`Error::Forbidden`]) unless the actor is an enabled account holding one of
+    /// `roles` (break-glass is allowed and recorded as such; the system and anonymous actors
+    /// never are).
     pub(crate) async fn require_role(&self, actor: &Actor, roles: &[&str]) -> Result<(), Error> {
         let name = match actor {
             Actor::BreakGlass => return Ok(()),
             Actor::User(name) => name,
             other => {
-                return Err(Error::InvalidInput(format!(
-                    "{other} cannot act on accounts"
-                )));
+                return Err(Error::Forbidden(format!("{other} cannot act on accounts")));
             }
         };
         let held = accounts::find_by_username(&self.inner.db, name)
@@ -235,15 +228,15 @@ impl Provider {
         if held.iter().any(|r| roles.contains(&r.as_str())) {
             Ok(())
         } else {
-            Err(Error::InvalidInput(format!(
+            Err(Error::Forbidden(format!(
                 "{actor} does not hold the role for this ({})",
                 roles.join(" or ")
             )))
         }
     }
 
-    /// Refuses a service-desk change unless this agent verified the caller in the last 15
-    /// minutes. Break-glass is allowed and recorded as such.
+    /// Refuses ([`Error::Forbidden`]) a service-desk change unless this agent verified the
+    /// caller in the last 15 minutes. Break-glass is allowed and recorded as such.
     pub(crate) async fn require_verified_caller(
         &self,
         actor: &Actor,
@@ -259,7 +252,7 @@ impl Provider {
         if recent && u.caller_verified_by.as_deref() == Some(actor.to_string().as_str()) {
             Ok(())
         } else {
-            Err(Error::InvalidInput(
+            Err(Error::Forbidden(
                 "verify the caller first (their secret word, or a one-time code to their email)"
                     .into(),
             ))
@@ -296,6 +289,7 @@ impl Provider {
         .await?;
         if disabled {
             sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
+            crate::journey::expire_all_for_user(&s.db, &u.id, s.now()).await?;
         }
         let event = if disabled {
             "account.disabled"
@@ -363,8 +357,8 @@ impl Provider {
     /// [`ACR_PASSWORD_EMERGENCY`], not token-based MFA. The caller must have been verified.
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown username; [`Error::InvalidInput`] without a verified
-    /// caller.
+    /// [`Error::NotFound`] for an unknown username; [`Error::Forbidden`] for a refused actor or
+    /// without a verified caller.
     pub async fn report_token_lost(
         &self,
         actor: &Actor,
@@ -419,6 +413,113 @@ impl Provider {
             tracing::warn!(error = %e, "could not send the lost-token notification");
         }
         Ok(Secret::new(code))
+    }
+
+    /// Clears an account's recovery data: the secret word, the challenge questions with their
+    /// answers, and with them the pair of questions "Forgot your password?" asks. The next
+    /// sign-in at the provider (after the password and passcode) or activation at the portal
+    /// asks for new ones, before anything else. For a caller who forgot their secret word or
+    /// answers: verify them by a one-time code to their email
+    /// ([`Provider::send_caller_code`]). The actor needs [`ROLE_SERVICE_DESK`] or
+    /// [`ROLE_IAM_ADMIN`] and must have verified the caller; audited as `recovery.reset`, and
+    /// the user is told by email.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; [`Error::Forbidden`] for a refused actor or
+    /// without a verified caller.
+    pub async fn reset_recovery_data(&self, actor: &Actor, username: &str) -> Result<(), Error> {
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
+        self.require_verified_caller(actor, username).await?;
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        accounts::reset_recovery(&s.db, &u.id, s.now()).await?;
+        self.audit(actor, "recovery.reset", &u, serde_json::json!({}))
+            .await?;
+        let notice = Email {
+            to: u.email.clone(),
+            subject: format!(
+                "{}: your recovery information was reset",
+                s.config.service_name
+            ),
+            body: format!(
+                "Hello,\n\nThe service desk reset the secret word and challenge questions of your {} account ({}). \
+                 You will be asked to choose new ones the next time you sign in.\n\nIf you did not ask for this, call \
+                 the service desk at {} now.\n",
+                s.config.service_name, u.username, s.config.support_phone
+            ),
+        };
+        if let Err(e) = s.mailer.send(&notice).await {
+            tracing::warn!(error = %e, "could not send the recovery-reset notification");
+        }
+        Ok(())
+    }
+
+    /// Deprovisioning: deletes an account's credentials and keeps the account (its username,
+    /// `sub`, roles and audit trail). In one transaction: the password (permanent or temporary)
+    /// and its history, the recovery data, an emergency passcode and any pending caller
+    /// verification are removed, and every token is taken away (a hardware token in use goes
+    /// back to the pool, a soft token is disabled); then its sessions (with their grants) and
+    /// unfinished sign-ins end. The person cannot sign in again until the service desk issues
+    /// a temporary password and a token is assigned; they then enrol recovery data anew. The
+    /// actor needs [`ROLE_IAM_ADMIN`] or the Access Administrator role
+    /// ([`ROLE_ACCESS_ADMIN`](crate::ROLE_ACCESS_ADMIN)), as for disabling; no caller
+    /// verification, since the person is not the one asking. Audited as
+    /// `account.credentials_deleted` with the serials taken back. Returns those serials.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username; [`Error::Forbidden`] for a refused actor.
+    pub async fn delete_credentials(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> Result<Vec<String>, Error> {
+        self.require_role(
+            actor,
+            &[
+                ROLE_IAM_ADMIN,
+                crate::accounts::provisioning::ROLE_ACCESS_ADMIN,
+            ],
+        )
+        .await?;
+        let s = &self.inner;
+        let u = self.user_row(username).await?;
+        let now = s.now();
+        let at = naive(now);
+        let id = u.id.clone();
+        let serials =
+            s.db.write(move |conn| {
+                diesel::update(users::table.find(&id))
+                    .set((
+                        users::password_hash.eq(None::<String>),
+                        users::password_temporary.eq(false),
+                        users::password_expires_at.eq(None::<chrono::NaiveDateTime>),
+                        users::secret_word_hash.eq(None::<String>),
+                        users::recovery_answers.eq(None::<String>),
+                        users::emergency_hash.eq(None::<String>),
+                        users::emergency_expires_at.eq(None::<chrono::NaiveDateTime>),
+                        users::caller_code_hash.eq(None::<String>),
+                        users::caller_code_expires_at.eq(None::<chrono::NaiveDateTime>),
+                        users::caller_verified_by.eq(None::<String>),
+                        users::caller_verified_at.eq(None::<chrono::NaiveDateTime>),
+                        users::updated_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                diesel::delete(password_history::table.filter(password_history::user_id.eq(&id)))
+                    .execute(conn)?;
+                crate::mfa::tokens::TokenStore::unassign_all(conn, &id)
+            })
+            .await?;
+        let ended = sessions::end_all_for_user(&s.db, &u.id, now).await?;
+        crate::journey::expire_all_for_user(&s.db, &u.id, now).await?;
+        self.audit(
+            actor,
+            "account.credentials_deleted",
+            &u,
+            serde_json::json!({ "tokens": serials, "sessions_ended": ended }),
+        )
+        .await?;
+        Ok(serials)
     }
 }
 

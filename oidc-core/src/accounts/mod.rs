@@ -9,6 +9,7 @@ pub(crate) mod throttle;
 use diesel::prelude::*;
 
 use crate::error::Error;
+use crate::provider::Inner;
 use crate::store::models::UserRow;
 use crate::store::schema::users;
 use crate::store::{Db, naive, new_id};
@@ -260,42 +261,108 @@ pub(crate) fn is_locked(row: &UserRow, now: chrono::DateTime<chrono::Utc>) -> bo
 /// Counts a failed sign-in (wrong password, passcode or recovery answer) against the account,
 /// from any address. At `threshold` consecutive failures the account is locked for `lock_for`;
 /// the count stays, so that after the lock each further failure locks again until a success or
-/// the service desk's unlock clears it. Both are single statements, so concurrent failures
-/// (on any replica) are all counted.
+/// the service desk's unlock clears it. Every statement is a single conditional one, so
+/// concurrent failures (on any replica) are all counted and exactly one of them starts a lock.
+///
+/// Returns the end of the lock when this failure started one (the account was not locked
+/// before it), so that the caller tells the owner once per lock.
 pub(crate) async fn record_failure(
     db: &Db,
     user_id: &str,
     now: chrono::DateTime<chrono::Utc>,
     threshold: u32,
     lock_for: std::time::Duration,
-) -> Result<(), Error> {
+) -> Result<Option<chrono::NaiveDateTime>, Error> {
     let id = user_id.to_string();
     let until = naive(
         now + chrono::Duration::from_std(lock_for).map_err(|e| Error::Config(e.to_string()))?,
     );
+    let at = naive(now);
     let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
     db.run(move |conn| {
         diesel::update(users::table.find(&id))
             .set(users::failed_attempts.eq(users::failed_attempts + 1))
             .execute(conn)?;
-        let locked = diesel::update(
+        let started = diesel::update(
             users::table
                 .find(&id)
                 .filter(users::failed_attempts.ge(threshold))
                 .filter(
                     users::locked_until
                         .is_null()
-                        .or(users::locked_until.lt(until)),
+                        .or(users::locked_until.le(at)),
                 ),
         )
         .set(users::locked_until.eq(Some(until)))
         .execute(conn)?;
-        if locked == 1 {
+        if started == 1 {
             tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins (backstop)");
+            return Ok(Some(until));
         }
-        Ok(())
+        // Already locked (the service desk's caller checks count even then): the lock runs
+        // from the latest failure.
+        diesel::update(
+            users::table
+                .find(&id)
+                .filter(users::failed_attempts.ge(threshold))
+                .filter(users::locked_until.lt(until)),
+        )
+        .set(users::locked_until.eq(Some(until)))
+        .execute(conn)?;
+        Ok(None)
     })
     .await
+}
+
+/// Counts a failure against the account (see [`record_failure`]); when it starts a lock, the
+/// lock is audited as `account.locked`, the account's sessions end, and the owner is told by
+/// email (a mail failure is logged: the lock stands).
+pub(crate) async fn count_account_failure(s: &Inner, user: &UserRow) -> Result<(), Error> {
+    let now = s.now();
+    let Some(until) = record_failure(
+        &s.db,
+        &user.id,
+        now,
+        s.config.lockout_threshold,
+        s.config.lockout_duration,
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    crate::sessions::end_all_for_user(&s.db, &user.id, now).await?;
+    crate::audit::record(
+        &s.db,
+        &s.config.audit_key,
+        now,
+        &crate::audit::Actor::System,
+        "account.locked",
+        Some(&user.username),
+        serde_json::json!({
+            "threshold": s.config.lockout_threshold,
+            "locked_until": crate::store::utc(until).to_rfc3339(),
+        }),
+    )
+    .await?;
+    let service = &s.config.service_name;
+    let notice = crate::notify::Email {
+        to: user.email.clone(),
+        subject: format!("{service}: your account was locked"),
+        body: format!(
+            "Hello,\n\nYour {service} account ({username}) was locked after {n} failed sign-in attempts in a row. \
+             It unlocks by itself at {until} UTC, or the service desk can unlock it after checking that it is you: \
+             call {phone}.\n\nIf these attempts were not yours, someone may be trying to get into your account: \
+             call the service desk at {phone}.\n",
+            username = user.username,
+            n = s.config.lockout_threshold,
+            until = crate::store::utc(until).format("%Y-%m-%d %H:%M"),
+            phone = s.config.support_phone,
+        ),
+    };
+    if let Err(e) = s.mailer.send(&notice).await {
+        tracing::warn!(error = %e, "could not send the lockout notification");
+    }
+    Ok(())
 }
 
 /// A successful sign-in clears the failure count.
@@ -380,6 +447,48 @@ pub(crate) async fn set_recovery(
     .await
 }
 
+/// `users.recovery_answers` after the service desk reset the recovery data: an empty list, which
+/// makes the next sign-in ask for new data even with a permanent password. (An account that
+/// never had any is asked only with a temporary password, at its first sign-in, so that an
+/// account created with a password by an administrator is not stopped by a page it never
+/// expected.)
+pub(crate) const RECOVERY_RESET: &str = "[]";
+
+/// Does the account hold a secret word and challenge answers?
+pub(crate) fn has_recovery(u: &UserRow) -> bool {
+    u.secret_word_hash.is_some()
+        && u.recovery_answers
+            .as_deref()
+            .is_some_and(|a| a != RECOVERY_RESET)
+}
+
+/// Should a sign-in at the provider queue the recovery enrolment after its password step?
+pub(crate) fn must_enrol_recovery(u: &UserRow) -> bool {
+    (u.password_temporary && !has_recovery(u))
+        || u.recovery_answers.as_deref() == Some(RECOVERY_RESET)
+}
+
+/// Clears the recovery data and marks it to be entered again (see [`RECOVERY_RESET`]). The
+/// "Forgot your password?" pair of questions is drawn from the stored answers, so it goes too.
+pub(crate) async fn reset_recovery(
+    db: &Db,
+    user_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        diesel::update(users::table.find(&id))
+            .set((
+                users::secret_word_hash.eq(None::<String>),
+                users::recovery_answers.eq(Some(RECOVERY_RESET)),
+                users::updated_at.eq(naive(now)),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
+
 /// Unlocks an account: clears its lock, its failure count and the throttling of every
 /// (account, address) pair.
 pub(crate) async fn unlock(db: &Db, user_id: &str) -> Result<(), Error> {
@@ -428,6 +537,17 @@ pub(crate) fn readable_password() -> Result<String, Error> {
         .join("-"))
 }
 
+impl crate::Provider {
+    /// How many password, secret word and answer checks ran against the dummy hash, in this
+    /// process (every provider in it), since it started. Those are the checks made where there
+    /// is nothing real to check (an unknown username, an account without a password or recovery
+    /// data, a throttled attempt), so that such a failure costs what a real one costs: a metric
+    /// for monitoring, and what the enumeration tests watch.
+    pub fn dummy_verifications(&self) -> u64 {
+        password::DUMMY_VERIFICATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 #[cfg(test)]
 mod lifecycle_tests {
     use super::*;
@@ -437,6 +557,90 @@ mod lifecycle_tests {
         assert_eq!(normalize_answer("  Fluffy   the  CAT "), "fluffy the cat");
         assert_eq!(normalize_answer("ＦＬＵＦＦＹ"), "fluffy");
         assert_eq!(normalize_answer("ﬁsh"), "fish");
+    }
+
+    async fn temp_db() -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&format!("sqlite://{}/a.db", dir.path().display()))
+            .await
+            .unwrap();
+        (dir, db)
+    }
+
+    async fn user(db: &Db, t: chrono::DateTime<chrono::Utc>) -> UserRow {
+        let new = NewUser {
+            username: "pat".into(),
+            email: "pat@example.org".into(),
+            name: None,
+            roles: Vec::new(),
+            password: None,
+        };
+        let u = create(db, &policy::PasswordPolicy::default(), new, t)
+            .await
+            .unwrap();
+        find_by_id(db, &u.id).await.unwrap().unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_lock_starts_once_and_again_only_after_it_ran_out() {
+        let (_dir, db) = temp_db().await;
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let u = user(&db, t0).await;
+        let hour = std::time::Duration::from_secs(3600);
+        let mut started = Vec::new();
+        for (i, minutes) in [0, 1, 2, 3, 4, 70, 71].into_iter().enumerate() {
+            let at = t0 + chrono::Duration::minutes(minutes);
+            let lock = record_failure(&db, &u.id, at, 3, hour).await.unwrap();
+            started.push((i + 1, lock.is_some()));
+        }
+        // The third failure locks; the fourth and fifth only extend that lock (to 05:00), which
+        // has run out at the sixth: a new lock.
+        assert_eq!(
+            started,
+            [
+                (1, false),
+                (2, false),
+                (3, true),
+                (4, false),
+                (5, false),
+                (6, true),
+                (7, false)
+            ]
+        );
+        let row = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert_eq!(row.failed_attempts, 7);
+        assert_eq!(
+            row.locked_until,
+            Some(naive(t0 + chrono::Duration::minutes(71 + 60)))
+        );
+    }
+
+    #[tokio::test]
+    async fn enrolment_is_asked_with_a_temporary_password_or_after_a_reset() {
+        let (_dir, db) = temp_db().await;
+        let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut u = user(&db, t0).await;
+        // Created by an administrator with no recovery data: not stopped at sign-in.
+        assert!(!has_recovery(&u));
+        assert!(!must_enrol_recovery(&u));
+        u.password_temporary = true;
+        assert!(must_enrol_recovery(&u));
+        set_recovery(&db, &u.id, "word".into(), "[{}]".into(), t0)
+            .await
+            .unwrap();
+        let mut u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert!(has_recovery(&u));
+        u.password_temporary = true;
+        assert!(!must_enrol_recovery(&u));
+        reset_recovery(&db, &u.id, t0).await.unwrap();
+        let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert_eq!(u.secret_word_hash, None);
+        assert!(!has_recovery(&u));
+        assert!(!u.password_temporary);
+        assert!(
+            must_enrol_recovery(&u),
+            "a permanent password after a reset"
+        );
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! becomes `approved` only when all of that succeeded. On any failure the account just created
 //! is removed (its token taken back) and the registration returns to `pending`, so nothing is
 //! left half-done and the approval can be retried (with another username, say).
+//!
+//! A process that dies between the claim and its end leaves the registration `approving`. The
+//! claim records when it started and the username, so that an Access Administrator can
+//! settle it later ([`Provider::reset_stuck_registration`]): back to `pending` when no account
+//! was created for it, or `approved` when one was.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -69,7 +74,7 @@ pub struct Registration {
     pub practitioner_id: String,
     /// The role requested (the only role the account gets).
     pub role_requested: String,
-    /// The username (AHS Network ID), once approved.
+    /// The username (AHS Network ID): once approved, or being approved.
     pub username: Option<String>,
     /// `pending`, `approving` (an approval in progress), `approved` or `rejected`.
     pub status: String,
@@ -81,7 +86,7 @@ pub struct Registration {
     pub reason: Option<String>,
     /// When it was entered.
     pub created_at: DateTime<Utc>,
-    /// When it was approved or rejected.
+    /// When it was approved or rejected; while `approving`, when the approval started.
     pub decided_at: Option<DateTime<Utc>>,
 }
 
@@ -360,9 +365,12 @@ impl Provider {
             ));
         }
         let username = accounts::normalize_username(username);
-        // Claim it: only one approval can move it out of `pending`.
+        // Claim it: only one approval can move it out of `pending`. The claim says when and for
+        // which username, so that a claim left by a dead process can be settled.
         let claim_id = reg.id.clone();
         let by = me.clone();
+        let claimed_as = username.clone();
+        let claimed_at = naive(self.inner.now());
         let claimed = self
             .inner
             .db
@@ -376,6 +384,8 @@ impl Provider {
                 .set((
                     registrations::status.eq(APPROVING),
                     registrations::decided_by.eq(Some(by.clone())),
+                    registrations::decided_at.eq(Some(claimed_at)),
+                    registrations::username.eq(Some(claimed_as)),
                 ))
                 .execute(conn)?)
             })
@@ -410,6 +420,21 @@ impl Provider {
                         .execute(conn)?)
                     })
                     .await;
+                if matches!(finished, Ok(0))
+                    && let Ok(now) = self.registration_row(&reg.id).await
+                    && now.status == APPROVED
+                    && now.username.as_deref() == Some(user.username.as_str())
+                {
+                    // Settled as approved meanwhile (this approval was taken for a dead one):
+                    // the account stands, and the Welcome email and audit entry were written
+                    // then.
+                    return Ok(Approval {
+                        user,
+                        serial,
+                        soft_token,
+                        registration: Registration::from(now),
+                    });
+                }
                 if !matches!(finished, Ok(1)) {
                     self.undo_account(&user.id, Some(&serial)).await;
                     self.release_claim(&reg.id).await;
@@ -528,6 +553,8 @@ impl Provider {
                 .set((
                     registrations::status.eq(PENDING),
                     registrations::decided_by.eq(None::<String>),
+                    registrations::decided_at.eq(None::<chrono::NaiveDateTime>),
+                    registrations::username.eq(None::<String>),
                 ))
                 .execute(conn)?;
                 Ok(())
@@ -629,5 +656,175 @@ impl Provider {
         )
         .await?;
         Ok(Registration::from(self.registration_row(&reg.id).await?))
+    }
+
+    /// Settles a registration left `approving` by an approval that never finished (its process
+    /// died): when the approval started at least `min_age` ago, the registration goes back to
+    /// `pending` if no account was created for it (audited as `urf.approval_released`; it can
+    /// then be approved again), or becomes `approved` if the account exists (audited as
+    /// `urf.approval_completed`, with the account's tokens; the Welcome email is sent now).
+    /// An account counts as created for it when it has the username the approval recorded
+    /// and the registration's email, and was created after the approval started (for a claim
+    /// made before claims recorded a username: the registration's email, legal name and role,
+    /// created after it was entered). If the account has no token (the process died before
+    /// assigning it), assign one the usual way. A soft token's activation code was shown only
+    /// to the approver who never got it: issue a new soft token with `replace`. The actor must
+    /// be an Access Administrator.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInput`] for a refused actor; [`Error::NotFound`] for an unknown
+    /// registration; [`Error::Conflict`] when it is not `approving`, its approval started less
+    /// than `min_age` ago (it may still be running), or it changed meanwhile.
+    pub async fn reset_stuck_registration(
+        &self,
+        actor: &Actor,
+        id: &str,
+        min_age: std::time::Duration,
+    ) -> Result<Registration, Error> {
+        self.require_access_admin(actor).await?;
+        let reg = self.registration_row(id).await?;
+        if reg.status != APPROVING {
+            return Err(Error::Conflict(format!(
+                "registration {} is {}, not approving",
+                reg.id, reg.status
+            )));
+        }
+        let now = self.inner.now();
+        let min_age =
+            chrono::Duration::from_std(min_age).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let cutoff = naive(now - min_age);
+        if let Some(started) = reg.decided_at
+            && started > cutoff
+        {
+            return Err(Error::Conflict(format!(
+                "the approval of registration {} started at {} UTC, less than {} minutes ago: it \
+                 may still be running",
+                reg.id,
+                started.format("%Y-%m-%d %H:%M:%S"),
+                min_age.num_minutes()
+            )));
+        }
+        let account = self.account_of_claim(&reg).await?;
+        let rid = reg.id.clone();
+        let at = naive(now);
+        let approved_as = account.as_ref().map(|u| u.username.clone());
+        let settled = self
+            .inner
+            .db
+            .run(move |conn| {
+                // Only the claim as read: still approving, still as old.
+                let claim = registrations::table
+                    .find(&rid)
+                    .filter(registrations::status.eq(APPROVING))
+                    .filter(
+                        registrations::decided_at
+                            .is_null()
+                            .or(registrations::decided_at.le(cutoff)),
+                    );
+                let n = match approved_as {
+                    Some(name) => diesel::update(claim)
+                        .set((
+                            registrations::status.eq(APPROVED),
+                            registrations::username.eq(Some(name)),
+                            registrations::decided_at.eq(Some(at)),
+                        ))
+                        .execute(conn)?,
+                    None => diesel::update(claim)
+                        .set((
+                            registrations::status.eq(PENDING),
+                            registrations::decided_by.eq(None::<String>),
+                            registrations::decided_at.eq(None::<chrono::NaiveDateTime>),
+                            registrations::username.eq(None::<String>),
+                        ))
+                        .execute(conn)?,
+                };
+                Ok(n)
+            })
+            .await?;
+        if settled != 1 {
+            return Err(Error::Conflict(format!(
+                "registration {} changed while it was being settled",
+                reg.id
+            )));
+        }
+        match account {
+            Some(user) => {
+                let tokens: Vec<String> = self
+                    .list_tokens()
+                    .await?
+                    .into_iter()
+                    .filter(|t| t.username.as_deref() == Some(user.username.as_str()))
+                    .map(|t| t.serial)
+                    .collect();
+                let welcome_sent = self.send_welcome(&reg, &user.username).await;
+                self.audit_urf(
+                    actor,
+                    "urf.approval_completed",
+                    Some(&user.username),
+                    serde_json::json!({
+                        "registration": reg.id,
+                        "approval_started_by": reg.decided_by,
+                        "role": reg.role_requested,
+                        "tokens": tokens,
+                        "welcome_sent": welcome_sent,
+                    }),
+                )
+                .await?;
+            }
+            None => {
+                self.audit_urf(
+                    actor,
+                    "urf.approval_released",
+                    None,
+                    serde_json::json!({
+                        "registration": reg.id,
+                        "approval_started_by": reg.decided_by,
+                        "username": reg.username,
+                    }),
+                )
+                .await?;
+            }
+        }
+        Ok(Registration::from(self.registration_row(&reg.id).await?))
+    }
+
+    /// The account an unfinished approval created, if any (see
+    /// [`Provider::reset_stuck_registration`]).
+    async fn account_of_claim(
+        &self,
+        reg: &RegistrationRow,
+    ) -> Result<Option<crate::store::models::UserRow>, Error> {
+        let email = reg.email.clone();
+        let since = reg.decided_at.unwrap_or(reg.created_at);
+        let candidates: Vec<crate::store::models::UserRow> = self
+            .inner
+            .db
+            .run(move |conn| {
+                Ok(users::table
+                    .filter(users::email.eq(email))
+                    .filter(users::created_at.ge(since))
+                    .select(crate::store::models::UserRow::as_select())
+                    .load(conn)?)
+            })
+            .await?;
+        let found: Vec<_> = candidates
+            .into_iter()
+            .filter(|u| match &reg.username {
+                Some(name) => &u.username == name,
+                None => {
+                    u.name.as_deref() == Some(reg.legal_name.as_str())
+                        && accounts::split_roles(&u.roles) == [reg.role_requested.clone()]
+                }
+            })
+            .collect();
+        match <[_; 1]>::try_from(found) {
+            Ok([u]) => Ok(Some(u)),
+            Err(v) if v.is_empty() => Ok(None),
+            Err(_) => Err(Error::Conflict(format!(
+                "more than one account matches registration {} (email, name and role): cannot \
+                 tell which one its approval created",
+                reg.id
+            ))),
+        }
     }
 }

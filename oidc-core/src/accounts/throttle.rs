@@ -10,7 +10,9 @@
 //!   blocked for the rest of the window (a rate limit against password spraying).
 //! - Per account, from any address: the backstop lock after [`lockout_threshold`] consecutive
 //!   failures (default 100, NIST SP 800-63B's ceiling), kept on the account row
-//!   (`users.failed_attempts`, `users.locked_until`, see [`super::record_failure`]).
+//!   (`users.failed_attempts`, `users.locked_until`, see [`super::record_failure`]). The
+//!   failure that starts a lock ends the account's sessions, is audited (`account.locked`) and
+//!   mails the owner, once per lock.
 //!
 //! So a stranger who knows a username slows down only their own address: the account's owner
 //! signs in from theirs. Throttled, locked, unknown and wrong all get the same answer.
@@ -32,8 +34,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::config::ProviderConfig;
 use crate::error::Error;
+use crate::provider::Inner;
 use crate::store::models::{ThrottleRow, UserRow};
 use crate::store::schema::throttles;
 use crate::store::{Db, DbConnection, naive};
@@ -144,13 +146,11 @@ pub(crate) async fn refused(
 }
 
 /// Counts a failed attempt (one that was checked and was wrong) for the pair, the address and
-/// the account.
-pub(crate) async fn record_failure(
-    db: &Db,
-    config: &ProviderConfig,
-    now: DateTime<Utc>,
-    attempt: &Attempt<'_>,
-) -> Result<(), Error> {
+/// the account; a failure that locks the account tells its owner (see
+/// [`super::count_account_failure`]).
+pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(), Error> {
+    let now = s.now();
+    let config = &s.config;
     let pair = attempt.pair_key();
     let address = attempt.address_key();
     let (free, initial, max) = (
@@ -159,7 +159,7 @@ pub(crate) async fn record_failure(
         config.pair_max_delay,
     );
     let (limit, window) = (config.address_failure_limit, config.address_window);
-    db.run(move |conn| {
+    s.db.run(move |conn| {
         count_pair(conn, &pair, now, free, initial, max)?;
         if let Some(key) = address {
             count_address(conn, &key, now, limit, window)?;
@@ -168,14 +168,7 @@ pub(crate) async fn record_failure(
     })
     .await?;
     if let Some(u) = attempt.user {
-        super::record_failure(
-            db,
-            &u.id,
-            now,
-            config.lockout_threshold,
-            config.lockout_duration,
-        )
-        .await?;
+        super::count_account_failure(s, u).await?;
     }
     Ok(())
 }

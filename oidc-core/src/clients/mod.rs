@@ -34,7 +34,54 @@ pub struct NewClient {
     pub access_token_audience: Option<String>,
     /// Sign-ins to this client need a second factor after the password. Default: true.
     pub mfa_required: bool,
+    /// The grants the client may use (RFC 7591 §2 `grant_types`): `authorization_code`,
+    /// `refresh_token`, `client_credentials`. Default: the first two.
+    pub grant_types: Vec<String>,
+    /// Scopes the client may ask for with `client_credentials` (RFC 7591 §2 `scope`). Default none.
+    pub scope: Vec<String>,
+    /// When the client receives refresh tokens. Default [`RefreshPolicy::OfflineAccess`].
+    pub refresh_policy: RefreshPolicy,
+    /// The client's `id_token_signed_response_alg` (OpenID Connect Dynamic Client Registration
+    /// §2); `None` means the provider's default ([`ProviderConfigBuilder::id_token_alg`], RS256
+    /// unless changed). Must be one of the provider's
+    /// [key algorithms](crate::ProviderConfigBuilder::key_algorithms).
+    ///
+    /// [`ProviderConfigBuilder::id_token_alg`]: crate::ProviderConfigBuilder::id_token_alg
+    pub id_token_signed_response_alg: Option<crate::config::SigningAlg>,
 }
+
+/// When a client that may use the `refresh_token` grant receives a refresh token with its code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefreshPolicy {
+    /// Never.
+    Never,
+    /// When the request asked for the `offline_access` scope (OIDC Core §11).
+    #[default]
+    OfflineAccess,
+    /// With every code exchange (a first-party app that keeps people signed in).
+    Always,
+}
+
+impl RefreshPolicy {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefreshPolicy::Never => "never",
+            RefreshPolicy::OfflineAccess => "offline_access",
+            RefreshPolicy::Always => "always",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> RefreshPolicy {
+        match s {
+            "never" => RefreshPolicy::Never,
+            "always" => RefreshPolicy::Always,
+            _ => RefreshPolicy::OfflineAccess,
+        }
+    }
+}
+
+/// The grant types a client may be registered for.
+pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
 impl NewClient {
     /// A confidential, third-party client that requires PKCE.
@@ -52,7 +99,59 @@ impl NewClient {
             pkce_required: true,
             access_token_audience: None,
             mfa_required: true,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            scope: Vec::new(),
+            refresh_policy: RefreshPolicy::OfflineAccess,
+            id_token_signed_response_alg: None,
         }
+    }
+
+    /// Sets the algorithm of this client's ID tokens (`id_token_signed_response_alg`), e.g.
+    /// [`SigningAlg::EdDSA`](crate::SigningAlg::EdDSA) for a relying party that asks for it.
+    pub fn id_token_signed_response_alg(mut self, alg: crate::config::SigningAlg) -> Self {
+        self.id_token_signed_response_alg = Some(alg);
+        self
+    }
+
+    /// A confidential service client: no people, no redirect URIs; it gets access tokens for
+    /// itself with `client_credentials` (RFC 6749 §4.4), and may introspect and revoke.
+    ///
+    /// ```
+    /// use oidc_core::NewClient;
+    /// let s = NewClient::service("Nightly import").scope(["registry.read"]);
+    /// assert_eq!(s.grant_types, ["client_credentials"]);
+    /// ```
+    pub fn service(name: impl Into<String>) -> Self {
+        let mut c = NewClient::new(name, Vec::<String>::new());
+        c.grant_types = vec!["client_credentials".into()];
+        c.refresh_policy = RefreshPolicy::Never;
+        c
+    }
+
+    /// Sets the grant types (see [`GRANT_TYPES`]).
+    pub fn grant_types<I, S>(mut self, grants: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.grant_types = grants.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the scopes the client may ask for with `client_credentials`.
+    pub fn scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scope = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets when the client receives refresh tokens.
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.refresh_policy = policy;
+        self
     }
     /// Whether sign-ins to this client need a second factor (default true).
     pub fn mfa_required(mut self, required: bool) -> Self {
@@ -99,6 +198,8 @@ pub struct ClientInfo {
     pub pkce_required: bool,
     /// Whether sign-ins need a second factor.
     pub mfa_required: bool,
+    /// The grant types it may use.
+    pub grant_types: Vec<String>,
 }
 
 /// The result of a registration: the only time the secret is available.
@@ -121,6 +222,12 @@ impl From<&ClientRow> for ClientInfo {
             post_logout_redirect_uris: split_lines(&r.post_logout_redirect_uris),
             pkce_required: r.pkce_required,
             mfa_required: r.mfa_required,
+            grant_types: r
+                .grant_types
+                .split(' ')
+                .filter(|g| !g.is_empty())
+                .map(str::to_string)
+                .collect(),
         }
     }
 }
@@ -202,10 +309,43 @@ pub(crate) async fn register(
             "client name must be 1 to 200 characters".into(),
         ));
     }
-    if new.redirect_uris.is_empty() {
+    for g in &new.grant_types {
+        if !GRANT_TYPES.contains(&g.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "grant type {g:?} is not supported (use {})",
+                GRANT_TYPES.join(", ")
+            )));
+        }
+    }
+    let uses_code = new.grant_types.iter().any(|g| g == "authorization_code");
+    if uses_code && new.redirect_uris.is_empty() {
         return Err(Error::InvalidInput(
             "at least one redirect URI is required".into(),
         ));
+    }
+    if new.public && new.grant_types.iter().any(|g| g == "client_credentials") {
+        return Err(Error::InvalidInput(
+            "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
+        ));
+    }
+    for sc in &new.scope {
+        // RFC 6749 §3.3 scope-token: printable ASCII without space, quote or backslash.
+        if sc.is_empty()
+            || sc.len() > 100
+            || !sc
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(Error::InvalidInput(format!(
+                "scope {sc:?} is not a valid scope token"
+            )));
+        }
+        if crate::protocol::authorize::SUPPORTED_SCOPES.contains(&sc.as_str()) {
+            // Those are about a person; a client's own tokens carry no person.
+            return Err(Error::InvalidInput(format!(
+                "scope {sc:?} is for sign-ins, not for a client's own tokens"
+            )));
+        }
     }
     for uri in new
         .redirect_uris
@@ -239,10 +379,15 @@ pub(crate) async fn register(
         post_logout_redirect_uris: new.post_logout_redirect_uris.join("\n"),
         pkce_required: new.pkce_required,
         access_token_audience: new.access_token_audience,
-        id_token_alg: None,
+        id_token_alg: new
+            .id_token_signed_response_alg
+            .map(|a| a.as_str().to_string()),
         disabled: false,
         created_at: naive(now),
         mfa_required: new.mfa_required,
+        grant_types: new.grant_types.join(" "),
+        scope: new.scope.join(" "),
+        refresh_policy: new.refresh_policy.as_str().into(),
     };
     let client = ClientInfo::from(&row);
     db.write(move |conn| {
@@ -263,6 +408,9 @@ pub(crate) async fn register(
 /// scope; the provider creates it at start, so no one can register a look-alike.
 pub const ADMIN_CONSOLE_ID: &str = "iam-admin-console";
 
+/// Advisory lock that serialises the admin console's creation among replicas on PostgreSQL.
+const ADMIN_CONSOLE_LOCK_KEY: i64 = 0x01dc_c04c;
+
 /// Creates the admin console client, or refreshes its redirect URIs (the issuer may have moved).
 /// Replicas may race at first start: the loser's insert fails on the primary key and it updates.
 pub(crate) async fn ensure_admin_console(
@@ -272,6 +420,14 @@ pub(crate) async fn ensure_admin_console(
 ) -> Result<(), Error> {
     let uris = redirect_uris.join("\n");
     db.write(move |conn| {
+        // Replicas starting together on a new PostgreSQL database queue here (a failed insert
+        // would abort PostgreSQL's transaction); SQLite's BEGIN IMMEDIATE already serialises.
+        if let crate::store::DbConnection::Postgresql(pg) = conn {
+            diesel::sql_query(format!(
+                "SELECT pg_advisory_xact_lock({ADMIN_CONSOLE_LOCK_KEY})"
+            ))
+            .execute(pg)?;
+        }
         let updated = diesel::update(clients::table.find(ADMIN_CONSOLE_ID))
             .set((
                 clients::redirect_uris.eq(&uris),
@@ -282,7 +438,9 @@ pub(crate) async fn ensure_admin_console(
             ))
             .execute(conn)?;
         if updated == 0 {
-            diesel::insert_into(clients::table)
+            // Another replica may insert it first: the primary key then says so, and its row is
+            // the same as ours.
+            let inserted = diesel::insert_into(clients::table)
                 .values(&ClientRow {
                     id: ADMIN_CONSOLE_ID.into(),
                     name: "IAM admin console".into(),
@@ -297,8 +455,19 @@ pub(crate) async fn ensure_admin_console(
                     disabled: false,
                     created_at: naive(now),
                     mfa_required: true,
+                    grant_types: "authorization_code refresh_token".into(),
+                    scope: String::new(),
+                    refresh_policy: RefreshPolicy::Never.as_str().into(),
                 })
-                .execute(conn)?;
+                .execute(conn);
+            match inserted {
+                Ok(_) => {}
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(())
     })
@@ -319,6 +488,10 @@ impl Client {
     /// Where this client may ask to be sent after RP-initiated logout (exact match only).
     pub(crate) fn post_logout_redirect_uris(&self) -> Vec<String> {
         split_lines(&self.row.post_logout_redirect_uris)
+    }
+    /// Whether the client is registered for this grant type.
+    pub(crate) fn allows_grant(&self, grant_type: &str) -> bool {
+        self.row.grant_types.split(' ').any(|g| g == grant_type)
     }
     /// Constant-time check of a presented secret against the stored digest.
     pub(crate) fn secret_matches(&self, presented: &str) -> bool {

@@ -1,5 +1,6 @@
 //! Required actions inside the sign-in journey: a new password after a temporary one, and the
-//! recovery data (secret word and five challenge questions) when the account has none.
+//! recovery data when the account has none (or the service desk reset it) on two pages, the
+//! secret word then five challenge questions, written to the account together at the end.
 //! The pending authorization request resumes when they are done.
 
 use axum::http::StatusCode;
@@ -7,16 +8,18 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::AppState;
-use super::pages::{self, NewPasswordPage, RecoveryPage};
+use super::pages::{self, NewPasswordPage, QuestionSlot, RecoveryPage, SecretWordPage};
 use crate::accounts::policy::{self, PolicyContext};
 use crate::accounts::{self, password};
-use crate::journey::Journey;
+use crate::journey::{Journey, Step};
 use crate::store::models::UserRow;
 use crate::{audit, sessions};
 
 /// The longest secret word and answer accepted.
 const MAX_WORD: usize = 64;
 const MAX_ANSWER: usize = 128;
+/// How many challenge questions a person answers.
+const QUESTIONS: usize = 5;
 
 pub(crate) fn new_password_page(
     s: &AppState,
@@ -43,23 +46,52 @@ pub(crate) fn new_password_page(
     )
 }
 
-pub(crate) fn recovery_page(
+/// Page 4: the secret word.
+pub(crate) fn secret_word_page(
     s: &AppState,
     j: &Journey,
     action: &str,
-    status: StatusCode,
     errors: Vec<String>,
 ) -> Response {
     pages::render(
-        status,
+        StatusCode::OK,
+        &SecretWordPage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: "Choose a secret word",
+            action,
+            csrf: &j.form_token(),
+            max_len: MAX_WORD,
+            errors,
+        },
+    )
+}
+
+/// Page 5: the challenge questions; `selected` keeps the person's choices after an error.
+pub(crate) fn questions_page(
+    s: &AppState,
+    j: &Journey,
+    action: &str,
+    errors: Vec<String>,
+    selected: &[usize],
+) -> Response {
+    let slots = (0..QUESTIONS)
+        .map(|index| QuestionSlot {
+            index,
+            selected: selected.get(index).copied().unwrap_or(index),
+        })
+        .collect();
+    pages::render(
+        StatusCode::OK,
         &RecoveryPage {
             service: &s.config.service_name,
             base: s.config.base_path(),
-            title: "Set up your recovery information",
+            title: "Choose your challenge questions",
             action,
             csrf: &j.form_token(),
             questions: &s.config.recovery_questions,
-            slots: (0..5).collect(),
+            slots,
+            max_len: MAX_ANSWER,
             errors,
         },
     )
@@ -137,34 +169,69 @@ async fn notify_password_changed(s: &AppState, user: &UserRow) {
     }
 }
 
-/// Checks and stores the recovery data; `Err` carries the messages to show.
-pub(crate) async fn enroll_recovery(
-    s: &AppState,
-    user: &UserRow,
-    body: &[u8],
-) -> Result<Result<(), Vec<String>>, crate::Error> {
+/// The form fields of the recovery pages, by name (the last of a repeated one).
+fn fields(body: &[u8]) -> impl Fn(&str) -> String {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).unwrap_or_default();
-    let get = |k: &str| {
+    move |k: &str| {
         pairs
             .iter()
+            .rev()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.trim().to_string())
             .unwrap_or_default()
-    };
-    let mut errors = Vec::new();
+    }
+}
+
+/// Page 4: checks the secret word and keeps only its hash, in the journey; nothing is written
+/// to the account until the questions are answered too. `Err` carries the messages to show.
+pub(crate) async fn choose_secret_word(
+    j: &mut Journey,
+    body: &[u8],
+) -> Result<Result<(), Vec<String>>, crate::Error> {
+    let get = fields(body);
     let word = get("secret_word");
     let word_n = accounts::normalize_answer(&word);
     if word_n.chars().count() < 4 || word.chars().count() > MAX_WORD {
-        errors.push(format!(
+        return Ok(Err(vec![format!(
             "The secret word must be 4 to {MAX_WORD} characters."
-        ));
+        )]));
     }
+    if accounts::normalize_answer(&get("confirm_secret_word")) != word_n {
+        return Ok(Err(vec!["The two secret words are not the same.".into()]));
+    }
+    j.secret_word_hash = Some(password::hash(word_n).await?);
+    j.advance();
+    Ok(Ok(()))
+}
+
+/// What the questions page was sent back with: the messages, and the questions chosen.
+pub(crate) struct QuestionsRejected {
+    pub errors: Vec<String>,
+    pub selected: Vec<usize>,
+}
+
+/// Page 5: checks five distinct questions and their answers, then stores them with the secret
+/// word of page 4 in one statement. `Err` carries what to show.
+pub(crate) async fn choose_questions(
+    s: &AppState,
+    j: &mut Journey,
+    user: &UserRow,
+    body: &[u8],
+) -> Result<Result<(), QuestionsRejected>, crate::Error> {
+    let get = fields(body);
+    let Some(word_hash) = j.secret_word_hash.clone() else {
+        // Loading a journey puts the word page first when there is no word: not reached.
+        return Err(crate::Error::Internal(
+            "the questions page without a secret word".into(),
+        ));
+    };
+    let mut errors = Vec::new();
+    let mut selected = Vec::new();
     let mut chosen: Vec<(String, String)> = Vec::new();
-    for i in 0..5 {
-        let q = get(&format!("question_{i}"))
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| s.config.recovery_questions.get(n));
+    for i in 0..QUESTIONS {
+        let n = get(&format!("question_{i}")).parse::<usize>().ok();
+        let q = n.and_then(|n| s.config.recovery_questions.get(n));
+        selected.push(n.filter(|_| q.is_some()).unwrap_or(i));
         let a = get(&format!("answer_{i}"));
         let Some(q) = q else {
             errors.push(format!("Choose question {}.", i + 1));
@@ -182,18 +249,24 @@ pub(crate) async fn enroll_recovery(
                 "The answer to question {} must be 2 to {MAX_ANSWER} characters.",
                 i + 1
             ));
-        } else if an == word_n {
-            errors.push(format!(
-                "The answer to question {} must not be your secret word.",
-                i + 1
-            ));
         }
         chosen.push((q.clone(), an));
     }
-    if !errors.is_empty() {
-        return Ok(Err(errors));
+    if errors.is_empty() {
+        // The word is known here only by its hash: an answer is compared with it the way the
+        // service desk compares what a caller says.
+        for (i, (_, an)) in chosen.iter().enumerate() {
+            if password::verify(an.clone(), Some(word_hash.clone())).await? {
+                errors.push(format!(
+                    "The answer to question {} must not be your secret word.",
+                    i + 1
+                ));
+            }
+        }
     }
-    let word_hash = password::hash(word_n).await?;
+    if !errors.is_empty() {
+        return Ok(Err(QuestionsRejected { errors, selected }));
+    }
     let mut stored = Vec::new();
     for (q, a) in chosen {
         stored.push(serde_json::json!({ "q": q, "h": password::hash(a).await? }));
@@ -202,6 +275,8 @@ pub(crate) async fn enroll_recovery(
     let answers =
         serde_json::to_string(&stored).map_err(|e| crate::Error::Internal(e.to_string()))?;
     accounts::set_recovery(&s.db, &user.id, word_hash, answers, now).await?;
+    j.secret_word_hash = None;
+    j.advance();
     audit::record(
         &s.db,
         &s.config.audit_key,
@@ -213,6 +288,19 @@ pub(crate) async fn enroll_recovery(
     )
     .await?;
     Ok(Ok(()))
+}
+
+/// "Back: change my secret word" on the questions page: the word page again, and the word
+/// chosen is forgotten.
+pub(crate) fn wants_other_word(body: &[u8]) -> bool {
+    fields(body)("change_secret_word") == "1"
+}
+
+pub(crate) fn back_to_secret_word(j: &mut Journey) {
+    j.secret_word_hash = None;
+    if j.current() == Some(Step::EnrollQuestions) {
+        j.steps.insert(0, Step::EnrollSecretWord);
+    }
 }
 
 /// The page for a temporary password that was right but has expired.

@@ -30,7 +30,8 @@ pub(crate) struct AdminCaller {
 }
 
 impl AdminCaller {
-    fn holds_any(&self, roles: &[&str]) -> bool {
+    /// Whether the person holds one of `roles`.
+    pub(crate) fn holds_any(&self, roles: &[&str]) -> bool {
         accounts::split_roles(&self.user.roles)
             .iter()
             .any(|r| roles.contains(&r.as_str()))
@@ -38,15 +39,24 @@ impl AdminCaller {
 }
 
 /// The roles that may use the admin API at all.
-const STAFF: [&str; 3] = [ROLE_SERVICE_DESK, ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN];
+pub(crate) const STAFF: [&str; 3] = [ROLE_SERVICE_DESK, ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN];
 
 /// Checks the bearer token and returns the person behind it.
-pub(crate) async fn admin_caller(s: &AppState, headers: &HeaderMap) -> Result<AdminCaller, Response> {
+pub(crate) async fn admin_caller(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<AdminCaller, Response> {
     let Some(token) = header_token(headers)? else {
         return Err(bearer_error(StatusCode::UNAUTHORIZED, None));
     };
+    caller_from_token(s, &token).await
+}
+
+/// The checks of [`admin_caller`] on a token however it came (the admin pages keep theirs in a
+/// cookie). The error is the API's JSON answer; pages render their own.
+pub(crate) async fn caller_from_token(s: &AppState, token: &str) -> Result<AdminCaller, Response> {
     let now = s.now();
-    let claims = tokens::verify_access_token(&s.config, &s.keys, &token, &s.admin_audience, now)
+    let claims = tokens::verify_access_token(&s.config, &s.keys, token, &s.admin_audience, now)
         .map_err(|r| invalid_token(r.0))?;
     if claims.client_id != clients::ADMIN_CONSOLE_ID
         || !claims.scope.split(' ').any(|sc| sc == ADMIN_SCOPE)
@@ -175,9 +185,7 @@ fn body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Re
 }
 
 fn provider(s: &AppState) -> Provider {
-    Provider {
-        inner: s.clone(),
-    }
+    Provider { inner: s.clone() }
 }
 
 macro_rules! caller {
@@ -338,7 +346,12 @@ pub(crate) async fn unlock(
     }
 }
 
-async fn set_disabled(s: AppState, headers: HeaderMap, username: String, disabled: bool) -> Response {
+async fn set_disabled(
+    s: AppState,
+    headers: HeaderMap,
+    username: String,
+    disabled: bool,
+) -> Response {
     let c = caller!(s, headers);
     match provider(&s)
         .set_account_disabled(&c.actor, &username, disabled)

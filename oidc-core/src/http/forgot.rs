@@ -202,6 +202,13 @@ pub(crate) async fn answers(
         .await
         .unwrap_or(false);
     let Some(u) = user.clone().filter(|_| !refused) else {
+        // What the passcode costs a known account (an argon2 verification: its PIN's, or a dummy
+        // one), so that an unknown or refused username does not answer faster. It counts
+        // against its (name, address) pair and the address, as a known one does.
+        super::signin::equal_cost().await;
+        if !refused {
+            let _ = throttle::record_failure(s, &attempt).await;
+        }
         return Err(restart(j));
     };
     let account = super::signin::account_of(&u);
@@ -214,7 +221,10 @@ pub(crate) async fn answers(
                 f.verify(&account, &held, None).await,
                 Ok(Verification::Accepted { .. })
             ),
-            None => false,
+            None => {
+                super::signin::equal_cost().await;
+                false
+            }
         }
     } else {
         let _ = s.tokens.spend(&u.id, &held).await;
@@ -238,7 +248,7 @@ pub(crate) async fn answers(
         j.steps = vec![Step::ChangePassword];
         Ok(j)
     } else {
-        let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+        let _ = throttle::record_failure(s, &attempt).await;
         Err(restart(j))
     }
 }

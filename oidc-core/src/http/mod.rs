@@ -7,13 +7,16 @@
 mod actions;
 mod activation;
 mod admin_api;
+mod admin_pages;
 mod authorize;
 mod client_addr;
 mod cookies;
 mod forgot;
+mod introspection;
 mod logout;
 mod pages;
 mod portal;
+mod revocation;
 mod signin;
 mod token;
 mod userinfo;
@@ -38,6 +41,10 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// The token endpoint.
     pub const TOKEN: &str = "/token";
+    /// Token revocation (RFC 7009).
+    pub const REVOCATION: &str = "/revoke";
+    /// Token introspection (RFC 7662).
+    pub const INTROSPECTION: &str = "/introspect";
     /// The userinfo endpoint (GET and POST).
     pub const USERINFO: &str = "/userinfo";
     /// The sign-in journey's pages: `/signin/{journey id}`.
@@ -71,6 +78,8 @@ pub(crate) fn router(inner: AppState) -> Router {
         .route(paths::JWKS, get(jwks))
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
         .route(paths::TOKEN, post(token::post))
+        .route(paths::REVOCATION, post(revocation::post))
+        .route(paths::INTROSPECTION, post(introspection::post))
         .route(paths::USERINFO, get(userinfo::get).post(userinfo::post))
         .route(
             &format!("{}/{{id}}", paths::SIGNIN),
@@ -89,6 +98,24 @@ pub(crate) fn router(inner: AppState) -> Router {
         )
         .route(paths::END_SESSION, get(logout::get).post(logout::post))
         .nest(paths::ADMIN_API, admin_api_routes())
+        .route(paths::ADMIN, get(admin_pages::home))
+        .route(paths::ADMIN_CALLBACK, get(admin_pages::callback))
+        .route("/admin/logout", post(admin_pages::sign_out))
+        .route("/admin/users", get(admin_pages::users))
+        .route("/admin/users/{username}", get(admin_pages::user))
+        .route(
+            "/admin/users/{username}/{action}",
+            post(admin_pages::user_action),
+        )
+        .route(
+            "/admin/registrations",
+            get(admin_pages::registrations).post(admin_pages::submit_registration),
+        )
+        .route(
+            "/admin/registrations/{id}/{action}",
+            post(admin_pages::registration_action),
+        )
+        .route("/admin/audit", get(admin_pages::audit))
         .route(paths::STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
@@ -114,10 +141,7 @@ fn admin_api_routes() -> Router<AppState> {
             "/registrations",
             get(a::list_registrations).post(a::submit_registration),
         )
-        .route(
-            "/registrations/{id}/approve",
-            post(a::approve_registration),
-        )
+        .route("/registrations/{id}/approve", post(a::approve_registration))
         .route("/registrations/{id}/reject", post(a::reject_registration))
         .route("/audit", get(a::audit))
         .route("/audit/verify", get(a::audit_verify))
@@ -177,12 +201,17 @@ fn json_bytes(bytes: Arc<[u8]>, cache: &'static str) -> Response {
         .into_response()
 }
 
+/// `Cache-Control` of discovery and JWKS: the key rotation's publish delay is validated against
+/// this max-age (`config::JWKS_MAX_AGE`), so that every relying party has a new key before it signs.
+const CACHE_300: &str = "public, max-age=300";
+const _: () = assert!(crate::config::JWKS_MAX_AGE.as_secs() == 300);
+
 async fn discovery(State(s): State<AppState>) -> Response {
-    json_bytes(s.discovery.clone(), "public, max-age=300")
+    json_bytes(s.discovery.clone(), CACHE_300)
 }
 
 async fn jwks(State(s): State<AppState>) -> Response {
-    json_bytes(s.keys.jwks(), "public, max-age=300")
+    json_bytes(s.keys.jwks(), CACHE_300)
 }
 
 async fn stylesheet() -> Response {

@@ -105,6 +105,26 @@ pub(crate) struct NewPasswordPage<'a> {
     pub max_len: usize,
 }
 
+/// Activation page 4: the secret word.
+#[derive(Template)]
+#[template(path = "secret_word.html")]
+pub(crate) struct SecretWordPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub max_len: usize,
+    pub errors: Vec<String>,
+}
+
+/// One challenge question of the questions page, with the question it shows selected.
+pub(crate) struct QuestionSlot {
+    pub index: usize,
+    pub selected: usize,
+}
+
+/// Activation page 5: five challenge questions, each answered.
 #[derive(Template)]
 #[template(path = "recovery.html")]
 pub(crate) struct RecoveryPage<'a> {
@@ -114,7 +134,8 @@ pub(crate) struct RecoveryPage<'a> {
     pub action: &'a str,
     pub csrf: &'a str,
     pub questions: &'a [String],
-    pub slots: Vec<usize>,
+    pub slots: Vec<QuestionSlot>,
+    pub max_len: usize,
     pub errors: Vec<String>,
 }
 

@@ -1,6 +1,7 @@
 //! The IAM portal's first-time activation (the quick reference's Step 3): page 1, username and
-//! token passcode; page 2, username and the service desk's temporary password; then a new
-//! password under the rules, then the recovery data; then a page that says the password works.
+//! token passcode; page 2, username and the service desk's temporary password; page 3, a new
+//! password under the rules; page 4, a secret word; page 5, five challenge questions (pages 4
+//! and 5 when the account has no recovery data); then a page that says the password works.
 //!
 //! The passcode of page 1 is only held: both factors are checked on page 2, after the password,
 //! so that the pages reveal nothing about which part was wrong, and a tokencode is never checked
@@ -228,15 +229,18 @@ pub(crate) async fn password(
         j
     };
     let Some(u) = user.clone() else {
+        // A known account's passcode costs an argon2 verification too (its PIN's, or a dummy
+        // one): without this an unknown username would answer faster.
+        super::signin::equal_cost().await;
         if !refused {
-            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+            let _ = throttle::record_failure(s, &attempt).await;
         }
         return Err(fail(j));
     };
     if !right || !usable {
         let _ = s.tokens.spend(&u.id, &held).await;
         if !right && !refused {
-            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+            let _ = throttle::record_failure(s, &attempt).await;
         }
         return Err(fail(j));
     }
@@ -246,7 +250,10 @@ pub(crate) async fn password(
             .verify(&account, &held, None)
             .await
             .unwrap_or(Verification::Rejected),
-        _ => Verification::Rejected,
+        _ => {
+            super::signin::equal_cost().await;
+            Verification::Rejected
+        }
     };
     match outcome {
         Verification::Accepted { amr } => {
@@ -259,13 +266,13 @@ pub(crate) async fn password(
             j.acr = Some(crate::mfa::ACR_PASSWORD_OTP.to_string());
             j.advance();
             j.steps.push(Step::ChangePassword);
-            if u.secret_word_hash.is_none() || u.recovery_answers.is_none() {
-                j.steps.push(Step::EnrollRecovery);
+            if !accounts::has_recovery(&u) {
+                j.steps.extend(crate::journey::ENROL_RECOVERY);
             }
             Ok(j)
         }
         _ => {
-            let _ = throttle::record_failure(&s.db, &s.config, now, &attempt).await;
+            let _ = throttle::record_failure(s, &attempt).await;
             Err(fail(j))
         }
     }

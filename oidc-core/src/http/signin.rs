@@ -248,8 +248,11 @@ pub(crate) async fn show(
             let username = j.claimed_username.clone().unwrap_or_default();
             actions::new_password_page(&s, &j, &here(&s, &j), &username, StatusCode::OK, Vec::new())
         }
-        Some(Step::EnrollRecovery) => {
-            actions::recovery_page(&s, &j, &here(&s, &j), StatusCode::OK, Vec::new())
+        Some(Step::EnrollSecretWord) => {
+            actions::secret_word_page(&s, &j, &here(&s, &j), Vec::new())
+        }
+        Some(Step::EnrollQuestions) => {
+            actions::questions_page(&s, &j, &here(&s, &j), Vec::new(), &[])
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
         Some(Step::ForgotAnswers) => forgot::answers_page(&s, &j, &here(&s, &j)).await,
@@ -347,28 +350,51 @@ async fn action_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[
         Ok(false) => return see_other(&here(s, &j)),
         Err(e) => return pages::internal(s, &e),
     }
-    let outcome = match j.current() {
-        Some(Step::ChangePassword) => actions::change_password(s, &user, body).await,
-        Some(Step::EnrollRecovery) => actions::enroll_recovery(s, &user, body).await,
-        _ => return see_other(&here(s, &j)),
-    };
-    match outcome {
-        Ok(Ok(())) => {
-            j.advance();
-            save_and_continue(s, headers, j).await
-        }
-        Ok(Err(errors)) => match j.current() {
-            Some(Step::ChangePassword) => actions::new_password_page(
+    let action = here(s, &j);
+    let rejected = match j.current() {
+        Some(Step::ChangePassword) => match actions::change_password(s, &user, body).await {
+            Ok(Ok(())) => {
+                j.advance();
+                None
+            }
+            Ok(Err(errors)) => Some(actions::new_password_page(
                 s,
                 &j,
-                &here(s, &j),
+                &action,
                 &user.username,
                 StatusCode::OK,
                 errors,
-            ),
-            _ => actions::recovery_page(s, &j, &here(s, &j), StatusCode::OK, errors),
+            )),
+            Err(e) => return pages::internal(s, &e),
         },
-        Err(e) => pages::internal(s, &e),
+        Some(Step::EnrollSecretWord) => match actions::choose_secret_word(&mut j, body).await {
+            Ok(Ok(())) => None,
+            Ok(Err(errors)) => Some(actions::secret_word_page(s, &j, &action, errors)),
+            Err(e) => return pages::internal(s, &e),
+        },
+        Some(Step::EnrollQuestions) if actions::wants_other_word(body) => {
+            actions::back_to_secret_word(&mut j);
+            None
+        }
+        Some(Step::EnrollQuestions) => {
+            match actions::choose_questions(s, &mut j, &user, body).await {
+                Ok(Ok(())) => None,
+                Ok(Err(r)) => Some(actions::questions_page(
+                    s,
+                    &j,
+                    &action,
+                    r.errors,
+                    &r.selected,
+                )),
+                Err(e) => return pages::internal(s, &e),
+            }
+        }
+        _ => return see_other(&action),
+    };
+    match rejected {
+        // The claim above already moved the version: the page's form carries the new one.
+        Some(page) => page,
+        None => save_and_continue(s, headers, j).await,
     }
 }
 
@@ -420,13 +446,15 @@ pub(crate) async fn submit(
             passcode_page(&s, &j, StatusCode::BAD_REQUEST, Some(STALE_FORM)).await
         }
         Some(Step::SecondFactor) => second_factor_step(&s, &headers, addr, j, form.passcode).await,
-        Some(Step::ChangePassword | Step::EnrollRecovery) if !csrf_ok => pages::error(
-            &s,
-            StatusCode::BAD_REQUEST,
-            "This form has expired",
-            STALE_FORM,
-        ),
-        Some(Step::ChangePassword | Step::EnrollRecovery) => {
+        Some(Step::ChangePassword | Step::EnrollSecretWord | Step::EnrollQuestions) if !csrf_ok => {
+            pages::error(
+                &s,
+                StatusCode::BAD_REQUEST,
+                "This form has expired",
+                STALE_FORM,
+            )
+        }
+        Some(Step::ChangePassword | Step::EnrollSecretWord | Step::EnrollQuestions) => {
             action_step(&s, &headers, j, &body).await
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
@@ -466,7 +494,7 @@ async fn save_and_continue(s: &AppState, headers: &HeaderMap, mut j: Journey) ->
 /// Counts a checked and wrong attempt: per (account or typed username, address), per address and
 /// per account (see `accounts::throttle`).
 async fn count_failure(s: &AppState, attempt: &throttle::Attempt<'_>) -> Result<(), crate::Error> {
-    throttle::record_failure(&s.db, &s.config, s.now(), attempt).await
+    throttle::record_failure(s, attempt).await
 }
 
 async fn password_step(
@@ -541,19 +569,20 @@ async fn password_step(
         j.add_amr(&["pwd".to_string()]);
         j.acr = Some(mfa::ACR_PASSWORD.to_string());
         // Required actions come after the passcode, so that they reveal nothing before it.
-        if u.password_temporary {
-            let expired = u
-                .password_expires_at
+        let expired = u.password_temporary
+            && u.password_expires_at
                 .is_none_or(|t| t <= crate::store::naive(s.now()));
-            if expired {
-                j.steps.push(Step::PasswordExpired);
-            } else {
+        if expired {
+            j.steps.push(Step::PasswordExpired);
+        } else {
+            if u.password_temporary {
                 j.steps.push(Step::ChangePassword);
             }
-        }
-        // A first sign-in (with the service desk's temporary password) also sets up recovery.
-        if u.password_temporary && (u.secret_word_hash.is_none() || u.recovery_answers.is_none()) {
-            j.steps.push(Step::EnrollRecovery);
+            // A first sign-in (with the service desk's temporary password) sets up recovery,
+            // and so does the next sign-in after the service desk reset it.
+            if accounts::must_enrol_recovery(u) {
+                j.steps.extend(journey::ENROL_RECOVERY);
+            }
         }
     }
     j.user_id = user.map(|u| u.id);
@@ -562,7 +591,7 @@ async fn password_step(
 
 /// What a passcode check costs at least (one argon2 verification: the PIN's, or a dummy), spent
 /// where there is nothing to check, so that timing does not tell the cases apart.
-async fn equal_cost() {
+pub(crate) async fn equal_cost() {
     let _ = accounts::password::verify(String::new(), None).await;
 }
 
@@ -718,14 +747,23 @@ async fn second_factor_step(
 /// Every step is done: start a new session (a fresh id, replacing any old one) and answer the
 /// client. Exactly one request finishes a journey.
 async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
-    let Some(user_id) = j.user_id.clone().filter(|_| j.password_ok) else {
-        return pages::error(
+    let cannot_continue = || {
+        pages::error(
             s,
             StatusCode::BAD_REQUEST,
             "This sign-in cannot continue",
             "Please start again.",
-        );
+        )
     };
+    let Some(user_id) = j.user_id.clone().filter(|_| j.password_ok) else {
+        return cannot_continue();
+    };
+    // Disabled, or its credentials deleted, since its password step: no session.
+    match accounts::find_by_id(&s.db, &user_id).await {
+        Ok(Some(u)) if !u.disabled && u.password_hash.is_some() => {}
+        Ok(_) => return cannot_continue(),
+        Err(e) => return pages::internal(s, &e),
+    }
     let now = s.now();
     match journey::finish(&s.db, &j.id, now).await {
         Ok(true) => {}

@@ -1,4 +1,5 @@
-//! The token endpoint (RFC 6749 §3.2, §4.1.3, §5), authorization_code grant.
+//! The token endpoint (RFC 6749 §3.2, §5): the authorization_code (§4.1.3), refresh_token (§6,
+//! with rotation) and client_credentials (§4.4) grants.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,11 +10,12 @@ use base64::Engine;
 
 use super::AppState;
 use crate::accounts;
+use crate::clients::RefreshPolicy;
 use crate::clients::{self, Client};
 use crate::config::SigningAlg;
 use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::protocol::pkce;
-use crate::tokens::{self, Redeemed, Subject};
+use crate::tokens::{self, Redeemed, Subject, refresh};
 
 /// An error answer of the token endpoint (RFC 6749 §5.2).
 pub(crate) struct TokenError {
@@ -24,27 +26,27 @@ pub(crate) struct TokenError {
 }
 
 impl TokenError {
-    fn new(code: ErrorCode, description: &str) -> Self {
+    pub(super) fn new(code: ErrorCode, description: &str) -> Self {
         TokenError {
             error: OAuthError::new(code, description),
             client_auth_failed: false,
             realm: String::new(),
         }
     }
-    fn client(s: &AppState, description: &str) -> Self {
+    pub(super) fn client(s: &AppState, description: &str) -> Self {
         TokenError {
             error: OAuthError::new(ErrorCode::InvalidClient, description),
             client_auth_failed: true,
             realm: s.config.issuer().to_string(),
         }
     }
-    fn server(e: &crate::error::Error) -> Self {
+    pub(super) fn server(e: &crate::error::Error) -> Self {
         tracing::error!(error = %e, "token request failed");
         TokenError::new(ErrorCode::ServerError, "the request could not be completed")
     }
 }
 
-fn no_store(mut res: Response) -> Response {
+pub(super) fn no_store(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -98,10 +100,10 @@ pub(crate) async fn exchange_internal(
 }
 
 /// Form parameters, each at most once (RFC 6749 §3.2).
-struct Params(Vec<(String, String)>);
+pub(super) struct Params(pub(super) Vec<(String, String)>);
 
 impl Params {
-    fn get(&self, name: &str) -> Result<Option<&str>, TokenError> {
+    pub(super) fn get(&self, name: &str) -> Result<Option<&str>, TokenError> {
         let mut it = self.0.iter().filter(|(k, v)| k == name && !v.is_empty());
         let first = it.next().map(|(_, v)| v.as_str());
         if it.next().is_some() {
@@ -112,7 +114,7 @@ impl Params {
         }
         Ok(first)
     }
-    fn require(&self, name: &str) -> Result<&str, TokenError> {
+    pub(super) fn require(&self, name: &str) -> Result<&str, TokenError> {
         self.get(name)?.ok_or_else(|| {
             TokenError::new(
                 ErrorCode::InvalidRequest,
@@ -153,7 +155,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()
 }
 
 /// Authenticates the client by exactly one method (RFC 6749 §2.3).
-async fn authenticate(
+pub(super) async fn authenticate(
     s: &AppState,
     headers: &HeaderMap,
     params: &Params,
@@ -212,12 +214,231 @@ async fn handle(
     })?);
     let grant_type = params.require("grant_type")?;
     let client = authenticate(s, headers, &params).await?;
-    if grant_type != "authorization_code" {
+    if !clients::GRANT_TYPES.contains(&grant_type) {
         return Err(TokenError::new(
             ErrorCode::UnsupportedGrantType,
-            "only authorization_code is supported",
+            "supported: authorization_code, refresh_token, client_credentials",
         ));
     }
+    // RFC 6749 §5.2: a grant type this client is not registered for.
+    if !client.allows_grant(grant_type) {
+        return Err(TokenError::new(
+            ErrorCode::UnauthorizedClient,
+            &format!("this client is not registered for the {grant_type} grant"),
+        ));
+    }
+    match grant_type {
+        "refresh_token" => refresh(s, &client, &params).await,
+        "client_credentials" => client_credentials(s, &client, &params).await,
+        _ => authorization_code(s, &client, &params).await,
+    }
+}
+
+/// The access token audience of a grant: admin tokens are for the admin API only, whatever else
+/// the grant holds; other tokens for the client's resource, or the provider's userinfo.
+fn audience_of(s: &AppState, client: &Client, scope: &str) -> String {
+    if scope
+        .split(' ')
+        .any(|sc| sc == crate::protocol::authorize::ADMIN_SCOPE)
+    {
+        s.admin_audience.clone()
+    } else {
+        client
+            .row
+            .access_token_audience
+            .clone()
+            .unwrap_or_else(|| s.userinfo_audience.clone())
+    }
+}
+
+fn id_token_alg(s: &AppState, client: &Client) -> SigningAlg {
+    client
+        .row
+        .id_token_alg
+        .as_deref()
+        .and_then(SigningAlg::parse)
+        .unwrap_or(s.config.id_token_alg)
+}
+
+fn refresh_limits(s: &AppState) -> refresh::Limits {
+    refresh::Limits {
+        idle: s.config.refresh_idle,
+        absolute: s.config.refresh_absolute,
+        grace: s.config.refresh_reuse_grace,
+    }
+}
+
+/// RFC 6749 §3.3 scope: space-delimited tokens; `None` when absent.
+fn requested_scope(params: &Params) -> Result<Option<Vec<String>>, TokenError> {
+    let Some(raw) = params.get("scope")? else {
+        return Ok(None);
+    };
+    if raw.len() > 2048 {
+        return Err(TokenError::new(
+            ErrorCode::InvalidScope,
+            "scope is too long",
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for sc in raw.split(' ').filter(|s| !s.is_empty()) {
+        if !out.iter().any(|o| o == sc) {
+            out.push(sc.to_string());
+        }
+    }
+    Ok(Some(out))
+}
+
+/// RFC 6749 §6 with rotation (RFC 9700 §4.14.2).
+async fn refresh(
+    s: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<tokens::TokenResponse, TokenError> {
+    let token = params.require("refresh_token")?;
+    let scope = requested_scope(params)?;
+    let now = s.now();
+    let outcome = refresh::rotate(
+        &s.db,
+        token,
+        client.id(),
+        scope.clone(),
+        now,
+        refresh_limits(s),
+    )
+    .await
+    .map_err(|e| TokenError::server(&e))?;
+    let invalid = |d: &str| Err(TokenError::new(ErrorCode::InvalidGrant, d));
+    let (grant, successor) = match outcome {
+        refresh::Rotated::Fresh(g, t) => (g, t),
+        refresh::Rotated::ScopeTooWide => {
+            return Err(TokenError::new(
+                ErrorCode::InvalidScope,
+                "the requested scope exceeds the scope originally granted",
+            ));
+        }
+        refresh::Rotated::ReusedInGrace => {
+            return invalid("the refresh token was already used");
+        }
+        refresh::Rotated::ReusedFamilyRevoked { grant_id, user_id } => {
+            let subject = accounts::find_by_id(&s.db, &user_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.username);
+            if let Err(e) = crate::audit::record(
+                &s.db,
+                &s.config.audit_key,
+                now,
+                &crate::audit::Actor::System,
+                "security.refresh_token_reuse",
+                subject.as_deref(),
+                serde_json::json!({ "client_id": client.id(), "grant_id": grant_id }),
+            )
+            .await
+            {
+                tracing::error!(error = %e, "could not audit a refresh token reuse");
+            }
+            tracing::warn!(client_id = %client.id(), %grant_id, "refresh token reused after rotation: its family is revoked");
+            return invalid("the refresh token was already used");
+        }
+        refresh::Rotated::Invalid => {
+            return invalid("the refresh token is invalid, expired or revoked");
+        }
+    };
+    let user = accounts::find_by_id(&s.db, &grant.user_id)
+        .await
+        .map_err(|e| TokenError::server(&e))?
+        .filter(|u| !u.disabled);
+    let Some(user) = user else {
+        return invalid("the account is no longer active");
+    };
+    // The access token may be narrowed (RFC 6749 §6); the new refresh token keeps the scope.
+    let access_scope = match &scope {
+        Some(sc) => sc.join(" "),
+        None => grant.scope.clone(),
+    };
+    let as_code = tokens::CodeGrant {
+        grant_id: grant.grant_id.clone(),
+        client_id: grant.client_id.clone(),
+        user_id: grant.user_id.clone(),
+        session_id: grant.session_id.clone(),
+        redirect_uri: String::new(),
+        scope: access_scope.clone(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: grant.auth_time,
+        amr: grant.amr.clone(),
+        acr: grant.acr.clone(),
+    };
+    let mut res = tokens::mint(
+        &s.config,
+        &s.keys,
+        &as_code,
+        &Subject {
+            subject: user.subject,
+        },
+        &audience_of(s, client, &access_scope),
+        id_token_alg(s, client),
+        now,
+    )
+    .map_err(|e| TokenError::server(&e))?;
+    res.refresh_token = Some(successor);
+    Ok(res)
+}
+
+/// RFC 6749 §4.4: a confidential client's token for itself.
+async fn client_credentials(
+    s: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<tokens::TokenResponse, TokenError> {
+    if client.row.is_public {
+        return Err(TokenError::new(
+            ErrorCode::UnauthorizedClient,
+            "a public client cannot use client_credentials",
+        ));
+    }
+    let allowed: Vec<&str> = client
+        .row
+        .scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let scope = match requested_scope(params)? {
+        Some(wanted) => {
+            if let Some(bad) = wanted.iter().find(|w| !allowed.contains(&w.as_str())) {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidScope,
+                    &format!("scope {bad:?} is not registered for this client"),
+                ));
+            }
+            wanted.join(" ")
+        }
+        // RFC 6749 §3.3: without a scope, the registered default (all of them).
+        None => allowed.join(" "),
+    };
+    let now = s.now();
+    let grant_id = tokens::client_grant(&s.db, client.id(), &scope, now)
+        .await
+        .map_err(|e| TokenError::server(&e))?;
+    tokens::mint_for_client(
+        &s.config,
+        &s.keys,
+        client.id(),
+        &grant_id,
+        &scope,
+        &audience_of(s, client, &scope),
+        now,
+    )
+    .map_err(|e| TokenError::server(&e))
+}
+
+/// RFC 6749 §4.1.3.
+async fn authorization_code(
+    s: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<tokens::TokenResponse, TokenError> {
     let code = params.require("code")?;
     let redirect_uri = params.require("redirect_uri")?;
     let verifier = params.get("code_verifier")?;
@@ -262,36 +483,39 @@ async fn handle(
     let Some(user) = user else {
         return invalid("the account is no longer active");
     };
-    // Admin tokens are for the admin API only, whatever else the grant holds.
-    let audience = if grant
-        .scope
-        .split(' ')
-        .any(|sc| sc == crate::protocol::authorize::ADMIN_SCOPE)
-    {
-        s.admin_audience.clone()
-    } else {
-        client
-            .row
-            .access_token_audience
-            .clone()
-            .unwrap_or_else(|| s.userinfo_audience.clone())
-    };
-    let alg = client
-        .row
-        .id_token_alg
-        .as_deref()
-        .and_then(SigningAlg::parse)
-        .unwrap_or(s.config.id_token_alg);
-    tokens::mint(
+    let mut res = tokens::mint(
         &s.config,
         &s.keys,
         &grant,
         &Subject {
             subject: user.subject,
         },
-        &audience,
-        alg,
+        &audience_of(s, client, &grant.scope),
+        id_token_alg(s, client),
         now,
     )
-    .map_err(|e| TokenError::server(&e))
+    .map_err(|e| TokenError::server(&e))?;
+    let wants_refresh = match RefreshPolicy::parse(&client.row.refresh_policy) {
+        RefreshPolicy::Never => false,
+        RefreshPolicy::Always => true,
+        RefreshPolicy::OfflineAccess => grant.scope.split(' ').any(|s| s == "offline_access"),
+    };
+    if wants_refresh && client.allows_grant("refresh_token") {
+        let g = refresh::RefreshGrant {
+            grant_id: grant.grant_id.clone(),
+            client_id: grant.client_id.clone(),
+            user_id: grant.user_id.clone(),
+            session_id: grant.session_id.clone(),
+            scope: grant.scope.clone(),
+            auth_time: grant.auth_time,
+            amr: grant.amr.clone(),
+            acr: grant.acr.clone(),
+        };
+        res.refresh_token = Some(
+            refresh::issue(&s.db, &g, now, refresh_limits(s))
+                .await
+                .map_err(|e| TokenError::server(&e))?,
+        );
+    }
+    Ok(res)
 }

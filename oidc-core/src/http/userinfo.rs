@@ -99,6 +99,10 @@ async fn answer(s: &AppState, token: &str) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     }
+    // RFC 9068 §2.2: an application-only token (client credentials) names the client as `sub`.
+    if claims.sub == claims.client_id {
+        return invalid_token("the token carries no user");
+    }
     let scopes: Vec<&str> = claims.scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return bearer_error(

@@ -38,11 +38,27 @@ pub(crate) enum Step {
     /// "Forgot your password?" page 2: the secret word and two fixed challenge questions; every
     /// factor is checked here.
     ForgotAnswers,
-    /// A required action: the secret word and five challenge questions.
-    EnrollRecovery,
+    /// A required action, page 4 of the activation: the secret word. Only its hash is kept, in
+    /// the journey, until the questions are answered too.
+    EnrollSecretWord,
+    /// A required action, page 5: five distinct challenge questions, each answered; the secret
+    /// word and the answers are then stored together.
+    EnrollQuestions,
     /// The temporary password was right but has expired: the page says whom to call.
     PasswordExpired,
 }
+
+/// The recovery enrolment, as queued after a password step.
+pub(crate) const ENROL_RECOVERY: [Step; 2] = [Step::EnrollSecretWord, Step::EnrollQuestions];
+
+/// The single step that asked for the secret word and the questions on one page, as journeys
+/// saved before the two pages existed name it.
+const LEGACY_ENROLL_RECOVERY: &str = "EnrollRecovery";
+
+/// `journeys.factor_state` holds a factor's pending challenge or, between the two recovery
+/// pages, the secret word's hash behind this prefix: never both, since the passcode step is over
+/// before any required action starts. (A challenge is JSON, so it never starts with it.)
+const SECRET_WORD_PREFIX: &str = "secret-word:";
 
 /// A journey in progress.
 #[derive(Debug, Clone)]
@@ -68,6 +84,9 @@ pub(crate) struct Journey {
     pub factor_state: Option<String>,
     /// The `acr` earned so far.
     pub acr: Option<String>,
+    /// The secret word's argon2id hash, between the secret word page and the questions page:
+    /// the account's recovery data is written only when both are done.
+    pub secret_word_hash: Option<String>,
     version: i32,
 }
 
@@ -96,6 +115,7 @@ impl Journey {
         self.claimed_username = None;
         self.factor_state = None;
         self.acr = None;
+        self.secret_word_hash = None;
     }
 
     /// Marks the current step done.
@@ -115,11 +135,57 @@ impl Journey {
     }
 }
 
+/// Reads the stored steps. The old one-page enrolment becomes the two pages; and the questions
+/// page is never current without a secret word (the word page comes back first), so that no
+/// half-entered recovery data can be written.
+fn parse_steps(stored: &str, has_word: bool) -> Result<Vec<Step>, Error> {
+    let raw: Vec<serde_json::Value> =
+        serde_json::from_str(stored).map_err(|e| Error::Internal(format!("journey steps: {e}")))?;
+    let mut steps = Vec::with_capacity(raw.len() + 1);
+    for v in raw {
+        if v.as_str() == Some(LEGACY_ENROLL_RECOVERY) {
+            steps.extend(ENROL_RECOVERY);
+        } else {
+            steps.push(
+                serde_json::from_value(v)
+                    .map_err(|e| Error::Internal(format!("journey steps: {e}")))?,
+            );
+        }
+    }
+    if steps.first() == Some(&Step::EnrollQuestions) && !has_word {
+        steps.insert(0, Step::EnrollSecretWord);
+    }
+    Ok(steps)
+}
+
+/// Splits the `factor_state` column into the factor's challenge and the secret word's hash.
+fn split_state(column: Option<String>) -> (Option<String>, Option<String>) {
+    match column {
+        Some(v) => match v.strip_prefix(SECRET_WORD_PREFIX) {
+            Some(hash) => (None, Some(hash.to_string())),
+            None => (Some(v), None),
+        },
+        None => (None, None),
+    }
+}
+
+/// The `factor_state` column for a journey (see [`SECRET_WORD_PREFIX`]).
+fn state_column(j: &Journey) -> Result<Option<String>, Error> {
+    match (&j.factor_state, &j.secret_word_hash) {
+        (Some(_), Some(_)) => Err(Error::Internal(
+            "a journey cannot hold a factor challenge and a secret word at once".into(),
+        )),
+        (Some(f), None) => Ok(Some(f.clone())),
+        (None, Some(h)) => Ok(Some(format!("{SECRET_WORD_PREFIX}{h}"))),
+        (None, None) => Ok(None),
+    }
+}
+
 fn from_row(row: JourneyRow) -> Result<Journey, Error> {
     let request: Option<AuthRequest> = serde_json::from_str(&row.request)
         .map_err(|e| Error::Internal(format!("journey request: {e}")))?;
-    let steps: Vec<Step> = serde_json::from_str(&row.steps)
-        .map_err(|e| Error::Internal(format!("journey steps: {e}")))?;
+    let (factor_state, secret_word_hash) = split_state(row.factor_state);
+    let steps = parse_steps(&row.steps, secret_word_hash.is_some())?;
     Ok(Journey {
         id: row.id,
         csrf: row.csrf,
@@ -129,8 +195,9 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
         amr: row.amr.split_whitespace().map(str::to_string).collect(),
         password_ok: row.password_ok,
         claimed_username: row.claimed_username,
-        factor_state: row.factor_state,
+        factor_state,
         acr: row.acr,
+        secret_word_hash,
         version: row.version,
         held_passcode: row.held_passcode,
         return_to: row.return_to,
@@ -250,6 +317,7 @@ pub(crate) async fn finished_request(
 pub(crate) async fn save(db: &Db, journey: &mut Journey) -> Result<bool, Error> {
     let j = journey.clone();
     let steps = serde_json::to_string(&j.steps).map_err(|e| Error::Internal(e.to_string()))?;
+    let state = state_column(&j)?;
     let saved = db
         .run(move |conn| {
             let n = diesel::update(
@@ -264,7 +332,7 @@ pub(crate) async fn save(db: &Db, journey: &mut Journey) -> Result<bool, Error> 
                 journeys::amr.eq(j.amr.join(" ")),
                 journeys::password_ok.eq(j.password_ok),
                 journeys::claimed_username.eq(&j.claimed_username),
-                journeys::factor_state.eq(&j.factor_state),
+                journeys::factor_state.eq(state),
                 journeys::acr.eq(&j.acr),
                 journeys::held_passcode.eq(&j.held_passcode),
                 journeys::version.eq(j.version + 1),
@@ -293,4 +361,109 @@ pub(crate) async fn finish(db: &Db, id: &str, now: DateTime<Utc>) -> Result<bool
         Ok(n == 1)
     })
     .await
+}
+
+/// Ends every unfinished journey that has identified this account: one that was past its
+/// password when the account's credentials were removed must not go on to finish it.
+pub(crate) async fn expire_all_for_user(
+    db: &Db,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let id = user_id.to_string();
+    db.run(move |conn| {
+        Ok(diesel::update(
+            journeys::table
+                .filter(journeys::user_id.eq(id))
+                .filter(journeys::finished_at.is_null())
+                .filter(journeys::expires_at.gt(naive(now))),
+        )
+        .set(journeys::expires_at.eq(naive(now)))
+        .execute(conn)?)
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_one_page_enrolment_loads_as_the_two_pages() {
+        let steps = parse_steps(r#"["ChangePassword","EnrollRecovery"]"#, false).unwrap();
+        assert_eq!(
+            steps,
+            [
+                Step::ChangePassword,
+                Step::EnrollSecretWord,
+                Step::EnrollQuestions
+            ]
+        );
+        let steps = parse_steps(r#"["EnrollRecovery"]"#, false).unwrap();
+        assert_eq!(steps, ENROL_RECOVERY);
+    }
+
+    #[test]
+    fn the_questions_page_without_a_secret_word_goes_back_to_the_word() {
+        assert_eq!(
+            parse_steps(r#"["EnrollQuestions"]"#, false).unwrap(),
+            ENROL_RECOVERY
+        );
+        assert_eq!(
+            parse_steps(r#"["EnrollQuestions"]"#, true).unwrap(),
+            [Step::EnrollQuestions]
+        );
+        assert!(parse_steps(r#"["NoSuchStep"]"#, false).is_err());
+    }
+
+    #[test]
+    fn steps_serialise_by_name() {
+        assert_eq!(
+            serde_json::to_string(&ENROL_RECOVERY).unwrap(),
+            r#"["EnrollSecretWord","EnrollQuestions"]"#
+        );
+    }
+
+    fn journey() -> Journey {
+        Journey {
+            id: "j".into(),
+            csrf: "c".into(),
+            request: None,
+            held_passcode: None,
+            return_to: None,
+            user_id: None,
+            steps: Vec::new(),
+            amr: Vec::new(),
+            password_ok: false,
+            claimed_username: None,
+            factor_state: None,
+            acr: None,
+            secret_word_hash: None,
+            version: 0,
+        }
+    }
+
+    #[test]
+    fn the_secret_word_hash_and_a_challenge_share_one_column_without_mixing() {
+        let mut j = journey();
+        j.secret_word_hash = Some("$argon2id$v=19$m=19456,t=2,p=1$salt$hash".into());
+        let column = state_column(&j).unwrap();
+        assert_eq!(
+            split_state(column),
+            (
+                None,
+                Some("$argon2id$v=19$m=19456,t=2,p=1$salt$hash".to_string())
+            )
+        );
+        let mut j = journey();
+        j.factor_state = Some(r#"{"state":"next:1"}"#.into());
+        let column = state_column(&j).unwrap();
+        assert_eq!(
+            split_state(column),
+            (Some(r#"{"state":"next:1"}"#.to_string()), None)
+        );
+        j.secret_word_hash = Some("h".into());
+        assert!(state_column(&j).is_err());
+        assert_eq!(split_state(None), (None, None));
+    }
 }

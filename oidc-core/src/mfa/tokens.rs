@@ -430,6 +430,51 @@ impl TokenStore {
             })
     }
 
+    /// Takes every token away from a user (deprovisioning), inside the caller's transaction;
+    /// returns their serials. A hardware token in use goes back to the pool (its PIN and
+    /// failure state cleared, its replay guard and drift kept, as they belong to the device); a
+    /// lost or disabled one stays so, with no holder; a soft token is disabled, since its seed
+    /// is still on the person's phone.
+    pub(crate) fn unassign_all(
+        conn: &mut crate::store::DbConnection,
+        user_id: &str,
+    ) -> Result<Vec<String>, Error> {
+        let serials: Vec<String> = otp_tokens::table
+            .filter(otp_tokens::user_id.eq(user_id))
+            .order(otp_tokens::serial.asc())
+            .select(otp_tokens::serial)
+            .load(conn)?;
+        let mine = || otp_tokens::table.filter(otp_tokens::user_id.eq(user_id));
+        diesel::update(
+            mine()
+                .filter(otp_tokens::kind.eq("hardware"))
+                .filter(otp_tokens::state.eq_any(["assigned", "active"])),
+        )
+        .set((
+            otp_tokens::state.eq("unassigned"),
+            otp_tokens::user_id.eq(None::<String>),
+            otp_tokens::pin_hash.eq(None::<String>),
+            otp_tokens::failures.eq(0),
+            otp_tokens::next_code_mode.eq(false),
+        ))
+        .execute(conn)?;
+        diesel::update(mine().filter(otp_tokens::kind.ne("hardware")))
+            .set((
+                otp_tokens::state.eq("disabled"),
+                otp_tokens::user_id.eq(None::<String>),
+                otp_tokens::activation_hash.eq(None::<String>),
+                otp_tokens::activation_expires_at.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(conn)?;
+        diesel::update(mine())
+            .set((
+                otp_tokens::user_id.eq(None::<String>),
+                otp_tokens::pin_hash.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        Ok(serials)
+    }
+
     /// Disables the user's current token when replacing it; refuses when not replacing.
     fn make_room(
         conn: &mut crate::store::DbConnection,

@@ -10,7 +10,14 @@ use super::pkce;
 use crate::clients::redirect_uri_matches;
 
 /// Scopes the provider understands; others are ignored (OIDC Core §3.1.2.1).
-pub const SUPPORTED_SCOPES: [&str; 5] = ["openid", "profile", "email", "roles", ADMIN_SCOPE];
+pub const SUPPORTED_SCOPES: [&str; 6] = [
+    "openid",
+    "profile",
+    "email",
+    "roles",
+    "offline_access",
+    ADMIN_SCOPE,
+];
 
 /// The scope of the IAM admin API. Only the provider's own admin console client may ask for it;
 /// its access tokens are for the admin API's audience and nothing else.

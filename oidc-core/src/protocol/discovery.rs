@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::authorize::{SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
-use crate::config::{ProviderConfig, SigningAlg};
+use crate::config::ProviderConfig;
 use crate::http::paths;
 
 /// Claims the provider can release (OIDC Discovery `claims_supported`).
@@ -32,18 +32,23 @@ pub const SUPPORTED_CLAIMS: [&str; 17] = [
 /// `response_modes_supported` including fragment, `grant_types_supported` including implicit) would
 /// advertise what this provider deliberately does not do.
 pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
-    let algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    // Exactly the algorithms the provider holds keys for (RS256, ES256, EdDSA by default).
+    let algs: Vec<&str> = config.key_algorithms().iter().map(|a| a.as_str()).collect();
     json!({
         "issuer": config.issuer(),
         "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
         "token_endpoint": config.endpoint(paths::TOKEN),
         "userinfo_endpoint": config.endpoint(paths::USERINFO),
         "jwks_uri": config.endpoint(paths::JWKS),
+        "revocation_endpoint": config.endpoint(paths::REVOCATION),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": config.endpoint(paths::INTROSPECTION),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "end_session_endpoint": config.endpoint(paths::END_SESSION),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": crate::clients::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

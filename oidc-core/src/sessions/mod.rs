@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::error::Error;
 use crate::secret::{digest, random_token};
 use crate::store::models::SessionRow;
-use crate::store::schema::sessions;
+use crate::store::schema::{grants, sessions};
 use crate::store::{Db, naive, utc};
 
 /// A live session.
@@ -118,21 +118,31 @@ pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Err
     .await
 }
 
-/// Ends every live session of a user (password change or reset, lock, disable, lost token).
+/// Ends every live session of a user and revokes every grant (so refresh tokens and access
+/// tokens stop at once): password change or reset, lock, disable, lost token, role removal.
+/// Returns how many sessions ended.
 pub(crate) async fn end_all_for_user(
     db: &Db,
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, Error> {
     let id = user_id.to_string();
-    db.run(move |conn| {
-        Ok(diesel::update(
+    db.write(move |conn| {
+        let ended = diesel::update(
             sessions::table
-                .filter(sessions::user_id.eq(id))
+                .filter(sessions::user_id.eq(&id))
                 .filter(sessions::ended_at.is_null()),
         )
         .set(sessions::ended_at.eq(naive(now)))
-        .execute(conn)?)
+        .execute(conn)?;
+        diesel::update(
+            grants::table
+                .filter(grants::user_id.eq(&id))
+                .filter(grants::revoked_at.is_null()),
+        )
+        .set(grants::revoked_at.eq(naive(now)))
+        .execute(conn)?;
+        Ok(ended)
     })
     .await
 }

@@ -48,6 +48,9 @@ pub(crate) struct ClientRow {
     pub disabled: bool,
     pub created_at: NaiveDateTime,
     pub mfa_required: bool,
+    pub grant_types: String,
+    pub scope: String,
+    pub refresh_policy: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -57,8 +60,13 @@ pub(crate) struct SigningKeyRow {
     pub alg: String,
     pub private_key: Vec<u8>,
     pub public_jwk: String,
+    /// When the key was published (in JWKS, verifying).
     pub created_at: NaiveDateTime,
+    /// When it stops signing (its successor's `activates_at`); it leaves JWKS a retire period
+    /// later.
     pub retired_at: Option<NaiveDateTime>,
+    /// When it starts signing: `created_at` plus the publish delay (at once for the first key).
+    pub activates_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -204,4 +212,22 @@ pub(crate) struct RegistrationRow {
     pub reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub decided_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+pub(crate) struct RefreshTokenRow {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub scope: String,
+    pub auth_time: NaiveDateTime,
+    pub amr: String,
+    pub acr: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub idle_expires_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
 }

@@ -43,6 +43,9 @@ diesel::table! {
         disabled -> Bool,
         created_at -> Timestamp,
         mfa_required -> Bool,
+        grant_types -> Text,
+        scope -> Text,
+        refresh_policy -> Text,
     }
 }
 
@@ -54,6 +57,7 @@ diesel::table! {
         public_jwk -> Text,
         created_at -> Timestamp,
         retired_at -> Nullable<Timestamp>,
+        activates_at -> Timestamp,
     }
 }
 
@@ -210,3 +214,22 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(users, otp_tokens);
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Text,
+        grant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Text,
+        scope -> Text,
+        auth_time -> Timestamp,
+        amr -> Text,
+        acr -> Nullable<Text>,
+        created_at -> Timestamp,
+        idle_expires_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, grants);

@@ -1,5 +1,7 @@
 //! Grants, authorization codes, and the tokens they yield (ID tokens and RFC 9068 access tokens).
 
+pub(crate) mod refresh;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -165,13 +167,16 @@ pub(crate) struct Subject {
     pub subject: String,
 }
 
-/// What the token endpoint returns for a code.
+/// What the token endpoint returns (RFC 6749 §5.1, OIDC Core §3.1.3.3).
 #[derive(Debug, Serialize)]
 pub(crate) struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: u64,
-    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     pub scope: String,
 }
 
@@ -187,18 +192,28 @@ pub(crate) struct AccessClaims {
     pub gid: String,
     /// The client the token was issued to.
     pub client_id: String,
-    /// When the person authenticated (RFC 9068 §2.2.1).
+    /// When the person authenticated (RFC 9068 §2.2.1); absent from client-only tokens.
+    #[serde(default)]
     pub auth_time: i64,
     /// How they authenticated, when known.
     #[serde(default)]
     pub acr: Option<String>,
+    /// When it was issued.
+    #[serde(default)]
+    pub iat: i64,
+    /// Its unique id.
+    #[serde(default)]
+    pub jti: Option<String>,
 }
 
-/// `at_hash` (OIDC Core §3.1.3.6): the left half of the SHA-256 of the token's ASCII, base64url.
-/// SHA-256 because both our algorithms (RS256, ES256) use it.
-pub(crate) fn at_hash(access_token: &str) -> String {
-    let h = openssl::sha::sha256(access_token.as_bytes());
-    b64url(&h[..16])
+/// `at_hash` (OIDC Core §3.1.3.6): the left half of the hash of the token's ASCII, base64url, with
+/// the hash of the ID token's `alg`: SHA-256 for RS256 and ES256, SHA-512 for EdDSA over Ed25519
+/// (as certified relying-party libraries, the openidconnect crate among them, compute it).
+pub(crate) fn at_hash(access_token: &str, id_token_alg: SigningAlg) -> String {
+    match id_token_alg {
+        SigningAlg::EdDSA => b64url(&openssl::sha::sha512(access_token.as_bytes())[..32]),
+        _ => b64url(&openssl::sha::sha256(access_token.as_bytes())[..16]),
+    }
 }
 
 /// Mints the access token and ID token for a redeemed code.
@@ -250,7 +265,10 @@ pub(crate) fn mint(
     if let Some(n) = &grant.nonce {
         id.insert("nonce".into(), json!(n));
     }
-    id.insert("at_hash".into(), json!(at_hash(&access_token)));
+    id.insert(
+        "at_hash".into(),
+        json!(at_hash(&access_token, id_token_alg)),
+    );
     id.insert("sid".into(), json!(grant.session_id));
     if !grant.amr.is_empty() {
         id.insert("amr".into(), json!(grant.amr));
@@ -258,14 +276,87 @@ pub(crate) fn mint(
     if let Some(acr) = &grant.acr {
         id.insert("acr".into(), json!(acr));
     }
-    let id_token = keys.sign(id_token_alg, ID_TOKEN_TYP, &to_bytes(&Value::Object(id))?)?;
+    // OIDC Core §12.2: an ID token from a refresh carries no nonce (the grant has none then);
+    // only grants with the openid scope get one at all.
+    let id_token = if grant.scope.split(' ').any(|s| s == "openid") {
+        Some(keys.sign(id_token_alg, ID_TOKEN_TYP, &to_bytes(&Value::Object(id))?)?)
+    } else {
+        None
+    };
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: at_ttl,
         id_token,
+        refresh_token: None,
         scope: grant.scope.clone(),
     })
+}
+
+/// Mints an application-only access token for `client_credentials` (RFC 9068 §2.2: `sub` is the
+/// client). Its grant names no user, so userinfo refuses it.
+pub(crate) fn mint_for_client(
+    config: &ProviderConfig,
+    keys: &KeySet,
+    client_id: &str,
+    grant_id: &str,
+    scope: &str,
+    audience: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, Error> {
+    let iat = now.timestamp();
+    let at_ttl = config.access_token_ttl.as_secs();
+    let access = json!({
+        "iss": config.issuer(),
+        "sub": client_id,
+        "aud": audience,
+        "client_id": client_id,
+        "iat": iat,
+        "exp": iat + at_ttl as i64,
+        "jti": uuid::Uuid::new_v4().to_string(),
+        "scope": scope,
+        "gid": grant_id,
+    });
+    let access_token = keys.sign(
+        config.access_token_alg,
+        ACCESS_TOKEN_TYP,
+        &to_bytes(&access)?,
+    )?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: at_ttl,
+        id_token: None,
+        refresh_token: None,
+        scope: scope.to_string(),
+    })
+}
+
+/// Records a grant with no user (client credentials), so its tokens can be revoked like others.
+pub(crate) async fn client_grant(
+    db: &Db,
+    client_id: &str,
+    scope: &str,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
+    let grant = GrantRow {
+        id: new_id(),
+        client_id: client_id.to_string(),
+        user_id: None,
+        session_id: None,
+        scope: scope.to_string(),
+        created_at: naive(now),
+        revoked_at: None,
+    };
+    let id = grant.id.clone();
+    db.write(move |conn| {
+        diesel::insert_into(grants::table)
+            .values(&grant)
+            .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(id)
 }
 
 fn to_bytes(v: &Value) -> Result<Vec<u8>, Error> {
@@ -275,6 +366,25 @@ fn to_bytes(v: &Value) -> Result<Vec<u8>, Error> {
 /// Why an access token was refused (the description goes into `WWW-Authenticate`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TokenRejected(pub &'static str);
+
+/// Reads one of our access tokens whatever its audience or expiry (revocation and introspection
+/// judge those themselves): signature by our key, `typ` at+jwt, our issuer. `None` otherwise.
+pub(crate) fn decode_access_token(
+    config: &ProviderConfig,
+    keys: &KeySet,
+    token: &str,
+) -> Option<AccessClaims> {
+    if token.len() > 16 * 1024 {
+        return None;
+    }
+    let (payload, header) = keys.verify(token).ok()?;
+    let typ = header.token_type().unwrap_or("");
+    if !typ.eq_ignore_ascii_case("at+jwt") && !typ.eq_ignore_ascii_case("application/at+jwt") {
+        return None;
+    }
+    let claims: AccessClaims = serde_json::from_slice(&payload).ok()?;
+    (claims.iss == config.issuer()).then_some(claims)
+}
 
 /// Verifies one of our access tokens for `audience`: signature by our key, `typ` at+jwt (so an ID
 /// token cannot stand in for it, RFC 9068 §4), issuer, audience, expiry.
@@ -379,7 +489,10 @@ mod tests {
         // OIDC Core Appendix A.3/A.4 uses RS256; this is the at_hash of its example access token
         // "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y" (A.3).
         assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            at_hash(
+                "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+                SigningAlg::RS256
+            ),
             "77QmUPtjPfzWtF2AnpK9RQ"
         );
     }

@@ -1,0 +1,275 @@
+//! Refresh tokens (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! A token is 256 random bits; the database keeps its SHA-256. Every use claims the token with one
+//! conditional update (`used_at IS NULL`, unexpired, same client) and, in the same transaction,
+//! issues its successor in the same family. The family is the grant: revoking the grant revokes
+//! the family's refresh tokens and the access tokens it issued (they carry `gid`).
+//!
+//! A rotated token presented again is either a race or a lost response (within the grace period:
+//! refused, nothing else happens, so the winner's new token keeps working) or a stolen token being
+//! replayed (after it: the whole family is revoked and a security event is audited).
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+
+use crate::error::Error;
+use crate::secret::{digest, random_token};
+use crate::store::models::RefreshTokenRow;
+use crate::store::schema::{grants, refresh_tokens};
+use crate::store::{Db, naive, utc};
+
+/// What a refresh token carries from the original sign-in.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshGrant {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: String,
+    pub scope: String,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+}
+
+/// Lifetimes and the reuse grace period.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub idle: std::time::Duration,
+    pub absolute: std::time::Duration,
+    pub grace: std::time::Duration,
+}
+
+fn dur(d: std::time::Duration) -> Result<Duration, Error> {
+    Duration::from_std(d).map_err(|e| Error::Config(e.to_string()))
+}
+
+fn row(
+    g: &RefreshGrant,
+    hash: String,
+    now: DateTime<Utc>,
+    idle: Duration,
+    expires: DateTime<Utc>,
+) -> RefreshTokenRow {
+    RefreshTokenRow {
+        token_hash: hash,
+        grant_id: g.grant_id.clone(),
+        client_id: g.client_id.clone(),
+        user_id: g.user_id.clone(),
+        session_id: g.session_id.clone(),
+        scope: g.scope.clone(),
+        auth_time: naive(g.auth_time),
+        amr: g.amr.join(" "),
+        acr: g.acr.clone(),
+        created_at: naive(now),
+        idle_expires_at: naive((now + idle).min(expires)),
+        expires_at: naive(expires),
+        used_at: None,
+    }
+}
+
+/// Starts a family: the first refresh token of a grant.
+pub(crate) async fn issue(
+    db: &Db,
+    g: &RefreshGrant,
+    now: DateTime<Utc>,
+    limits: Limits,
+) -> Result<String, Error> {
+    let token = random_token()?;
+    let r = row(
+        g,
+        digest(&token),
+        now,
+        dur(limits.idle)?,
+        now + dur(limits.absolute)?,
+    );
+    db.write(move |conn| {
+        diesel::insert_into(refresh_tokens::table)
+            .values(&r)
+            .execute(conn)?;
+        Ok(())
+    })
+    .await?;
+    Ok(token)
+}
+
+/// The outcome of presenting a refresh token.
+#[derive(Debug)]
+pub(crate) enum Rotated {
+    /// First use: the grant, and the successor token (the only copy of its secret).
+    Fresh(Box<RefreshGrant>, String),
+    /// The requested scope is not within the token's (RFC 6749 §6): nothing was consumed.
+    ScopeTooWide,
+    /// A rotated token again, within the grace period: refused, nothing revoked.
+    ReusedInGrace,
+    /// A rotated token again, after the grace period: its family is now revoked.
+    ReusedFamilyRevoked { grant_id: String, user_id: String },
+    /// Unknown, expired, revoked, or issued to another client.
+    Invalid,
+}
+
+/// Claims `token` for `client_id` and issues its successor, in one write transaction.
+pub(crate) async fn rotate(
+    db: &Db,
+    token: &str,
+    client_id: &str,
+    requested_scope: Option<Vec<String>>,
+    now: DateTime<Utc>,
+    limits: Limits,
+) -> Result<Rotated, Error> {
+    if token.len() != 43 {
+        return Ok(Rotated::Invalid);
+    }
+    let hash = digest(token);
+    let client = client_id.to_string();
+    let successor = random_token()?;
+    let successor_hash = digest(&successor);
+    let idle = dur(limits.idle)?;
+    let grace = dur(limits.grace)?;
+    let outcome = db
+        .write(move |conn| {
+            let found: Option<RefreshTokenRow> = refresh_tokens::table
+                .find(&hash)
+                .select(RefreshTokenRow::as_select())
+                .first(conn)
+                .optional()?;
+            let Some(current) = found else {
+                return Ok(Rotated::Invalid);
+            };
+            if current.client_id != client {
+                // RFC 6749 §6: the token is bound to its client; another client learns nothing.
+                return Ok(Rotated::Invalid);
+            }
+            if let Some(wanted) = &requested_scope {
+                let held: Vec<&str> = current.scope.split(' ').collect();
+                if !wanted.iter().all(|w| held.contains(&w.as_str())) {
+                    return Ok(Rotated::ScopeTooWide);
+                }
+            }
+            let claimed = diesel::update(
+                refresh_tokens::table
+                    .find(&hash)
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::client_id.eq(&client))
+                    .filter(refresh_tokens::expires_at.gt(naive(now)))
+                    .filter(refresh_tokens::idle_expires_at.gt(naive(now))),
+            )
+            .set(refresh_tokens::used_at.eq(naive(now)))
+            .execute(conn)?;
+            let revoked: Option<Option<chrono::NaiveDateTime>> = grants::table
+                .find(&current.grant_id)
+                .select(grants::revoked_at)
+                .first(conn)
+                .optional()?;
+            let grant_live = matches!(revoked, Some(None));
+            if claimed == 1 {
+                if !grant_live {
+                    return Ok(Rotated::Invalid);
+                }
+                let g = RefreshGrant {
+                    grant_id: current.grant_id.clone(),
+                    client_id: current.client_id.clone(),
+                    user_id: current.user_id.clone(),
+                    session_id: current.session_id.clone(),
+                    scope: current.scope.clone(),
+                    auth_time: utc(current.auth_time),
+                    amr: current.amr.split_whitespace().map(str::to_string).collect(),
+                    acr: current.acr.clone(),
+                };
+                // The family's absolute end does not move; the idle window restarts.
+                let next = row(
+                    &g,
+                    successor_hash.clone(),
+                    now,
+                    idle,
+                    utc(current.expires_at),
+                );
+                diesel::insert_into(refresh_tokens::table)
+                    .values(&next)
+                    .execute(conn)?;
+                return Ok(Rotated::Fresh(Box::new(g), successor.clone()));
+            }
+            let Some(used_at) = current.used_at else {
+                return Ok(Rotated::Invalid); // expired
+            };
+            if !grant_live {
+                return Ok(Rotated::Invalid);
+            }
+            if now - utc(used_at) <= grace {
+                return Ok(Rotated::ReusedInGrace);
+            }
+            diesel::update(
+                grants::table
+                    .find(&current.grant_id)
+                    .filter(grants::revoked_at.is_null()),
+            )
+            .set(grants::revoked_at.eq(naive(now)))
+            .execute(conn)?;
+            Ok(Rotated::ReusedFamilyRevoked {
+                grant_id: current.grant_id,
+                user_id: current.user_id,
+            })
+        })
+        .await?;
+    Ok(outcome)
+}
+
+/// A refresh token as introspection and revocation see it.
+#[derive(Debug, Clone)]
+pub(crate) struct RefreshInfo {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Unused, unexpired, and its grant not revoked.
+    pub active: bool,
+}
+
+/// Looks a refresh token up without using it.
+pub(crate) async fn lookup(
+    db: &Db,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<RefreshInfo>, Error> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let hash = digest(token);
+    db.run(move |conn| {
+        let found: Option<(RefreshTokenRow, Option<chrono::NaiveDateTime>)> = refresh_tokens::table
+            .inner_join(grants::table.on(grants::id.eq(refresh_tokens::grant_id)))
+            .filter(refresh_tokens::token_hash.eq(&hash))
+            .select((RefreshTokenRow::as_select(), grants::revoked_at))
+            .first(conn)
+            .optional()?;
+        Ok(found.map(|(r, revoked)| {
+            let n = naive(now);
+            RefreshInfo {
+                active: r.used_at.is_none()
+                    && revoked.is_none()
+                    && r.expires_at > n
+                    && r.idle_expires_at > n,
+                grant_id: r.grant_id,
+                client_id: r.client_id,
+                user_id: r.user_id,
+                scope: r.scope,
+                created_at: utc(r.created_at),
+                expires_at: utc(r.idle_expires_at.min(r.expires_at)),
+            }
+        }))
+    })
+    .await
+}
+
+/// Revokes a grant (a refresh token family and every access token it issued).
+pub(crate) async fn revoke_grant(db: &Db, grant_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    let id = grant_id.to_string();
+    db.run(move |conn| {
+        diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
+            .set(grants::revoked_at.eq(naive(now)))
+            .execute(conn)?;
+        Ok(())
+    })
+    .await
+}
