@@ -282,6 +282,31 @@ async fn admin_api_refuses_no_token_a_token_for_another_audience_and_a_person_wi
     .await;
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
 
+    // A token that carries no user (client credentials of a service client) is refused, even
+    // one minted for the admin API's audience.
+    let mut svc = oidc_core::NewClient::service("Script");
+    svc.access_token_audience = Some(server.url("/admin/api"));
+    let svc = server.provider.register_client(svc).await.unwrap();
+    let cc = server
+        .token_request(
+            &http,
+            &[("grant_type", "client_credentials")],
+            Some((
+                &svc.client.client_id,
+                svc.client_secret.as_ref().unwrap().secret(),
+            )),
+        )
+        .await;
+    assert_eq!(cc.status, StatusCode::OK, "{:?}", cc.json);
+    let res = get(
+        &server,
+        "/users",
+        Some(cc.json["access_token"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN, "{:?}", res.json);
+    assert_eq!(res.json["error"], "insufficient_scope");
+
     // The seeded user holds only a CPAR role: a valid admin-console token, but no IAM role.
     give_token(&server, USERNAME).await;
     let token = admin_token(&server, USERNAME, "openid admin").await;
