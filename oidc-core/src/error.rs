@@ -25,6 +25,10 @@ pub enum Error {
     /// verified caller).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The database could not be reached (down, restarting, network cut); the request changed
+    /// nothing and may be retried.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The thing asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -35,13 +39,29 @@ pub enum Error {
 
 impl From<diesel::result::Error> for Error {
     fn from(e: diesel::result::Error) -> Self {
-        Error::Database(e.to_string())
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match e {
+            D::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => Error::Unavailable(e.to_string()),
+            _ => Error::Database(e.to_string()),
+        }
     }
 }
 
 impl From<diesel::r2d2::PoolError> for Error {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        Error::Database(e.to_string())
+        // No connection could be had in time: the database is down or unreachable.
+        Error::Unavailable(e.to_string())
+    }
+}
+
+impl Error {
+    /// Whether the failure is the database being out of reach (worth a 503 and a retry), as
+    /// opposed to a refused or broken operation.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable(_))
     }
 }
 

@@ -66,6 +66,10 @@ pub mod paths {
     pub const ADMIN_CALLBACK: &str = "/admin/callback";
     /// The admin JSON API (bearer access tokens of the admin console, scope `admin`).
     pub const ADMIN_API: &str = "/admin/api";
+    /// Liveness: the process answers.
+    pub const HEALTHZ: &str = "/healthz";
+    /// Readiness: the database answers and the signing keys are loaded.
+    pub const READYZ: &str = "/readyz";
     /// The stylesheet of the provider's pages.
     pub const STYLESHEET: &str = "/assets/iam.css";
 }
@@ -117,6 +121,8 @@ pub(crate) fn router(inner: AppState) -> Router {
         )
         .route("/admin/audit", get(admin_pages::audit))
         .route(paths::STYLESHEET, get(stylesheet))
+        .route(paths::HEALTHZ, get(healthz))
+        .route(paths::READYZ, get(readyz))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
         .with_state(inner)
@@ -212,6 +218,39 @@ async fn discovery(State(s): State<AppState>) -> Response {
 
 async fn jwks(State(s): State<AppState>) -> Response {
     json_bytes(s.keys.jwks(), CACHE_300)
+}
+
+async fn healthz() -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], "ok\n").into_response()
+}
+
+/// 200 when a database round trip works and a signing key is loaded; 503 (with `Retry-After`)
+/// otherwise, so a load balancer takes the replica out until its database returns.
+async fn readyz(State(s): State<AppState>) -> Response {
+    let db = s
+        .db
+        .run(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await;
+    let keys = !s.keys.jwks().is_empty();
+    let (status, body) = match (&db, keys) {
+        (Ok(()), true) => (StatusCode::OK, "ready\n"),
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "not ready: database");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        }
+        (Ok(()), false) => (StatusCode::SERVICE_UNAVAILABLE, "no signing keys\n"),
+    };
+    let mut res = ([(header::CACHE_CONTROL, "no-store")], body).into_response();
+    *res.status_mut() = status;
+    if status != StatusCode::OK {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(pages::RETRY_AFTER_SECS));
+    }
+    res
 }
 
 async fn stylesheet() -> Response {

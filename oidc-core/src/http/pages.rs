@@ -184,6 +184,9 @@ pub(crate) struct LogoutConfirmPage<'a> {
     pub state: &'a str,
 }
 
+/// `Retry-After` of a 503 while the database is out of reach.
+pub(crate) const RETRY_AFTER_SECS: &str = "5";
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
@@ -219,8 +222,21 @@ pub(crate) fn error(s: &AppState, status: StatusCode, title: &str, message: &str
     html(status, page.render())
 }
 
-/// The page for an unexpected failure; the cause goes to the log, not to the person.
+/// The page for an unexpected failure; the cause goes to the log, not to the person. A database
+/// out of reach is a 503 with `Retry-After`: nothing was written, and trying again will work.
 pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "database unavailable");
+        let mut res = error(
+            s,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The service is briefly unavailable",
+            "Nothing was changed. Please try again in a minute.",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        return res;
+    }
     tracing::error!(error = %e, "request failed");
     error(
         s,

@@ -41,6 +41,13 @@ impl TokenError {
         }
     }
     pub(super) fn server(e: &crate::error::Error) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "token request: database unavailable");
+            return TokenError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the service is briefly unavailable; nothing was changed, try again",
+            );
+        }
         tracing::error!(error = %e, "token request failed");
         TokenError::new(ErrorCode::ServerError, "the request could not be completed")
     }
@@ -62,9 +69,16 @@ impl IntoResponse for TokenError {
         let status = match self.error.code {
             _ if self.client_auth_failed => StatusCode::UNAUTHORIZED,
             ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
         let mut res = (status, body).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(super::pages::RETRY_AFTER_SECS),
+            );
+        }
         if self.client_auth_failed {
             let challenge = format!("Basic realm=\"{}\"", self.realm.replace('"', ""));
             if let Ok(v) = HeaderValue::from_str(&challenge) {

@@ -33,6 +33,21 @@ pub(super) fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> R
     res
 }
 
+/// A failure of ours: 503 with `Retry-After` when the database is out of reach, else 500.
+pub(super) fn failed(e: &crate::error::Error) -> Response {
+    if e.is_unavailable() {
+        tracing::warn!(error = %e, "database unavailable");
+        let mut res = StatusCode::SERVICE_UNAVAILABLE.into_response();
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(super::pages::RETRY_AFTER_SECS),
+        );
+        return res;
+    }
+    tracing::error!(error = %e, "request failed");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
 fn invalid_token(desc: &str) -> Response {
     bearer_error(StatusCode::UNAUTHORIZED, Some(("invalid_token", desc)))
 }
@@ -94,10 +109,7 @@ async fn answer(s: &AppState, token: &str) -> Response {
     match tokens::grant_active(&s.db, &claims.gid).await {
         Ok(true) => {}
         Ok(false) => return invalid_token("the token has been revoked"),
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(e) => return failed(&e),
     }
     // RFC 9068 §2.2: an application-only token (client credentials) names the client as `sub`.
     if claims.sub == claims.client_id {
@@ -116,10 +128,7 @@ async fn answer(s: &AppState, token: &str) -> Response {
     let user = match accounts::find_by_subject(&s.db, &claims.sub).await {
         Ok(Some(u)) if !u.disabled => u,
         Ok(_) => return invalid_token("the account is no longer active"),
-        Err(e) => {
-            tracing::error!(error = %e, "userinfo failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(e) => return failed(&e),
     };
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.subject));

@@ -132,7 +132,8 @@ impl Db {
                 // Open connections on demand: eight SQLite connections switching the journal mode
                 // at once would contend for the lock at start-up.
                 .min_idle(Some(1))
-                .connection_timeout(Duration::from_secs(10));
+                // Long enough for a busy pool, short enough that a database outage is a prompt 503.
+                .connection_timeout(Duration::from_secs(5));
             let builder = if backend == Backend::Sqlite {
                 builder.connection_customizer(Box::new(SqlitePragmas))
             } else {

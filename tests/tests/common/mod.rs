@@ -146,6 +146,16 @@ impl TestServer {
         configure: impl FnOnce(oidc_core::ProviderConfigBuilder) -> oidc_core::ProviderConfigBuilder,
         factors: Vec<Arc<dyn oidc_core::mfa::SecondFactor>>,
     ) -> TestServer {
+        Self::start_full(configure, factors, |url| url).await
+    }
+
+    /// As [`TestServer::start_with`], opening the database at `route(url)` instead of `url`
+    /// (for example through a test's own TCP proxy).
+    pub async fn start_full(
+        configure: impl FnOnce(oidc_core::ProviderConfigBuilder) -> oidc_core::ProviderConfigBuilder,
+        factors: Vec<Arc<dyn oidc_core::mfa::SecondFactor>>,
+        route: impl FnOnce(String) -> String,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a loopback port");
@@ -155,6 +165,7 @@ impl TestServer {
             .build()
             .expect("provider configuration");
         let (db, database_url) = Database::create().await;
+        let database_url = route(database_url);
         let clock = Arc::new(TestClock {
             base: SystemClock.now(),
             offset_secs: AtomicI64::new(0),
