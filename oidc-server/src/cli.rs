@@ -1084,8 +1084,34 @@ async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {
         bind,
         "AHS IAM is listening"
     );
-    serve_on(&provider, listener, shutdown_signal()).await
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stopping_tx.send(());
+    };
+    // Requests in flight get SHUTDOWN_GRACE to finish; a stuck one must not keep a replica from
+    // exiting (the orchestrator would kill it less politely).
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = serve_on(&provider, listener, signal) => r,
+        () = deadline => {
+            tracing::warn!(
+                grace_secs = SHUTDOWN_GRACE.as_secs(),
+                "requests still in flight after the shutdown grace period: exiting"
+            );
+            Ok(())
+        }
+    }
 }
+
+/// How long `serve` waits for requests in flight after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

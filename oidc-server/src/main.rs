@@ -3,12 +3,18 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // IAM_LOG_FORMAT=json: one JSON object per line (with the request span's id) for log
+    // collectors; the default is text for people.
+    let json = std::env::var("IAM_LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let fmt = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        fmt.json().with_current_span(true).init();
+    } else {
+        fmt.init();
+    }
     let cli = oidc_server::cli::Cli::parse();
     match oidc_server::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

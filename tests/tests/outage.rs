@@ -177,6 +177,12 @@ async fn healthz_and_readyz_answer_when_all_is_well() {
         let res = reqwest::get(server.url(path)).await.unwrap();
         assert_eq!(res.status(), StatusCode::OK, "{path}");
         assert_eq!(res.headers()["cache-control"], "no-store");
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(
+            id.len(),
+            32,
+            "every response names its request for the logs"
+        );
         assert_eq!(res.text().await.unwrap(), body);
     }
 }

@@ -125,6 +125,7 @@ pub(crate) fn router(inner: AppState) -> Router {
         .route(paths::READYZ, get(readyz))
         .fallback(not_found)
         .layer(axum::middleware::map_response(security_headers))
+        .layer(axum::middleware::from_fn(request_span))
         .with_state(inner)
 }
 
@@ -151,6 +152,25 @@ fn admin_api_routes() -> Router<AppState> {
         .route("/registrations/{id}/reject", post(a::reject_registration))
         .route("/audit", get(a::audit))
         .route("/audit/verify", get(a::audit_verify))
+}
+
+/// Runs each request in a `request` span with a fresh id (also sent back as `X-Request-Id`), so
+/// every log line of one request can be found together. Only the method and path are recorded:
+/// queries carry codes and tokens.
+async fn request_span(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    use tracing::Instrument;
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let mut res = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert("x-request-id", v);
+    }
+    res
 }
 
 /// Headers every response carries: pages may load only our own assets and never be framed.
@@ -227,9 +247,8 @@ async fn healthz() -> Response {
 /// 200 when a database round trip works and a signing key is loaded; 503 (with `Retry-After`)
 /// otherwise, so a load balancer takes the replica out until its database returns.
 async fn readyz(State(s): State<AppState>) -> Response {
-    let db = s
-        .db
-        .run(|conn| {
+    let db =
+        s.db.run(|conn| {
             use diesel::RunQueryDsl;
             diesel::sql_query("SELECT 1").execute(conn)?;
             Ok(())
@@ -247,8 +266,10 @@ async fn readyz(State(s): State<AppState>) -> Response {
     let mut res = ([(header::CACHE_CONTROL, "no-store")], body).into_response();
     *res.status_mut() = status;
     if status != StatusCode::OK {
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(pages::RETRY_AFTER_SECS));
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(pages::RETRY_AFTER_SECS),
+        );
     }
     res
 }

@@ -233,8 +233,10 @@ pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {
             "The service is briefly unavailable",
             "Nothing was changed. Please try again in a minute.",
         );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+        res.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECS),
+        );
         return res;
     }
     tracing::error!(error = %e, "request failed");
