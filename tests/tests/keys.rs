@@ -7,15 +7,12 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use common::replicas::{self, Replica, SharedClock, SharedDb, shared_clock};
 use common::*;
-use diesel::{Connection, PgConnection, RunQueryDsl};
-use oidc_core::{
-    Clock, KeyInfo, KeyState, NewClient, NewUser, Provider, ProviderConfig, SigningAlg, SystemClock,
-};
+use oidc_core::{KeyInfo, KeyState, NewClient, NewUser, Provider, ProviderConfig, SigningAlg};
 use oidc_server::cli::{Cli, Command, KeysCommand};
 use openidconnect::core::{CoreClient, CoreIdToken, CoreProviderMetadata};
 use openidconnect::{AccessTokenHash, ClientId, ClientSecret, IssuerUrl, Nonce};
@@ -543,120 +540,20 @@ async fn scheduled_rotation_publishes_the_successor_a_publish_delay_before_the_i
 // Several replicas over one database
 // ---------------------------------------------------------------------------------------------
 
-/// A clock shared by the replicas of a test.
-struct SharedClock {
-    base: DateTime<Utc>,
-    offset: AtomicI64,
-}
-
-impl Clock for SharedClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.base + chrono::Duration::seconds(self.offset.load(Ordering::SeqCst))
-    }
-}
-
-/// One database for several providers: SQLite in a temporary directory, or a fresh PostgreSQL
-/// database when `TEST_DATABASE_URL` is set (dropped at the end).
-struct SharedDb {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
-}
-
-impl SharedDb {
-    fn create() -> SharedDb {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if !admin.trim().is_empty() => {
-                let name = format!("e2e_keys_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = PgConnection::establish(&admin).unwrap();
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .unwrap();
-                let mut url = url::Url::parse(&admin).unwrap();
-                url.set_path(&format!("/{name}"));
-                SharedDb {
-                    url: url.to_string(),
-                    _dir: None,
-                    pg: Some((admin, name)),
-                }
-            }
-            _ => {
-                let dir = tempfile::tempdir().unwrap();
-                SharedDb {
-                    url: format!("sqlite://{}", dir.path().join("iam.db").display()),
-                    _dir: Some(dir),
-                    pg: None,
-                }
-            }
-        }
-    }
-}
-
-impl Drop for SharedDb {
-    fn drop(&mut self) {
-        if let Some((admin, name)) = &self.pg
-            && let Ok(mut conn) = PgConnection::establish(admin)
-        {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
-        }
-    }
-}
-
-/// A replica: a provider over the shared database, serving on its own port.
-struct Replica {
-    provider: Provider,
-    base: String,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
+/// A replica with this test's key settings (no scheduled rotation, 1 s refresh bound).
 async fn replica(
     issuer: &str,
     db: &SharedDb,
     clock: Arc<SharedClock>,
     background: bool,
 ) -> Replica {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let config = ProviderConfig::builder(issuer)
-        .key_rotation_interval(Duration::ZERO)
-        .key_refresh_interval(Duration::from_secs(1))
-        // The publish delay must exceed max-age (300 s) + the refresh bound (1 s).
-        .key_publish_delay(Duration::from_secs(PUBLISH_DELAY as u64))
-        .build()
-        .unwrap();
-    let provider = Provider::builder(config, db.url.clone())
-        .clock(clock)
-        .background_tasks(background)
-        .build()
-        .await
-        .unwrap();
-    let app = provider.router();
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .await;
-    });
-    Replica {
-        provider,
-        base,
-        task,
-    }
-}
-
-fn shared_clock() -> Arc<SharedClock> {
-    Arc::new(SharedClock {
-        base: SystemClock.now(),
-        offset: AtomicI64::new(0),
+    replicas::replica(issuer, db, clock, background, |c| {
+        c.key_rotation_interval(Duration::ZERO)
+            .key_refresh_interval(Duration::from_secs(1))
+            // The publish delay must exceed max-age (300 s) + the refresh bound (1 s).
+            .key_publish_delay(Duration::from_secs(PUBLISH_DELAY as u64))
     })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
