@@ -112,6 +112,29 @@ const STEPS: &[(&str, BatchFn)] = &[
     ("signing_keys", signing_keys_batch),
 ];
 
+/// Deletes up to `limit` rows of `$table` matching `$due`: selects their keys, then deletes those
+/// rows with the condition repeated, so that a row that stopped being due in between is kept.
+/// Evaluates to `(rows seen, rows deleted)`.
+macro_rules! delete_due {
+    ($conn:expr, $table:ident, $key:ident, $due:expr, $limit:expr) => {{
+        let keys: Vec<String> = $table::table
+            .select($table::$key)
+            .filter($due)
+            .limit($limit)
+            .load($conn)?;
+        if keys.is_empty() {
+            return Ok((0, 0));
+        }
+        let n = diesel::delete(
+            $table::table
+                .filter($table::$key.eq_any(&keys))
+                .filter($due),
+        )
+        .execute($conn)?;
+        Ok((keys.len(), n))
+    }};
+}
+
 // Each batch selects the keys of due rows, then deletes those rows with the condition repeated,
 // so that a row that stopped being due in between is kept. (diesel cannot express a `DELETE`
 // whose subquery reads the same table.)
@@ -190,21 +213,7 @@ fn refresh_tokens_batch(
         .or(refresh_tokens::used_at
             .is_null()
             .and(refresh_tokens::idle_expires_at.le(c.now)));
-    let keys: Vec<String> = refresh_tokens::table
-        .select(refresh_tokens::token_hash)
-        .filter(due)
-        .limit(limit)
-        .load(conn)?;
-    if keys.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = diesel::delete(
-        refresh_tokens::table
-            .filter(refresh_tokens::token_hash.eq_any(&keys))
-            .filter(due),
-    )
-    .execute(conn)?;
-    Ok((keys.len(), n))
+    delete_due!(conn, refresh_tokens, token_hash, due, limit)
 }
 
 fn grants_batch(
@@ -266,21 +275,7 @@ fn sessions_batch(
         .is_not_null()
         .or(sessions::expires_at.le(c.now))
         .or(sessions::last_seen_at.le(c.session_seen_before));
-    let keys: Vec<String> = sessions::table
-        .select(sessions::id)
-        .filter(due)
-        .limit(limit)
-        .load(conn)?;
-    if keys.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = diesel::delete(
-        sessions::table
-            .filter(sessions::id.eq_any(&keys))
-            .filter(due),
-    )
-    .execute(conn)?;
-    Ok((keys.len(), n))
+    delete_due!(conn, sessions, id, due, limit)
 }
 
 fn journeys_batch(
@@ -290,21 +285,7 @@ fn journeys_batch(
     _cursor: &mut Option<String>,
 ) -> Result<(usize, usize), Error> {
     let due = journeys::expires_at.le(c.now);
-    let keys: Vec<String> = journeys::table
-        .select(journeys::id)
-        .filter(due)
-        .limit(limit)
-        .load(conn)?;
-    if keys.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = diesel::delete(
-        journeys::table
-            .filter(journeys::id.eq_any(&keys))
-            .filter(due),
-    )
-    .execute(conn)?;
-    Ok((keys.len(), n))
+    delete_due!(conn, journeys, id, due, limit)
 }
 
 fn throttles_batch(
@@ -318,21 +299,7 @@ fn throttles_batch(
             .is_null()
             .or(throttles::blocked_until.le(c.now)),
     );
-    let keys: Vec<String> = throttles::table
-        .select(throttles::key)
-        .filter(due)
-        .limit(limit)
-        .load(conn)?;
-    if keys.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = diesel::delete(
-        throttles::table
-            .filter(throttles::key.eq_any(&keys))
-            .filter(due),
-    )
-    .execute(conn)?;
-    Ok((keys.len(), n))
+    delete_due!(conn, throttles, key, due, limit)
 }
 
 fn signing_keys_batch(
@@ -342,21 +309,7 @@ fn signing_keys_batch(
     _cursor: &mut Option<String>,
 ) -> Result<(usize, usize), Error> {
     let due = signing_keys::retired_at.le(c.key_retired_before);
-    let keys: Vec<String> = signing_keys::table
-        .select(signing_keys::kid)
-        .filter(due)
-        .limit(limit)
-        .load(conn)?;
-    if keys.is_empty() {
-        return Ok((0, 0));
-    }
-    let n = diesel::delete(
-        signing_keys::table
-            .filter(signing_keys::kid.eq_any(&keys))
-            .filter(due),
-    )
-    .execute(conn)?;
-    Ok((keys.len(), n))
+    delete_due!(conn, signing_keys, kid, due, limit)
 }
 
 /// Deletes every row due at `now`, batch by batch; returns the counts per table.
