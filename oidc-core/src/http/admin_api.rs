@@ -209,6 +209,16 @@ macro_rules! caller {
     };
 }
 
+/// The request's JSON body, or the 4xx answer for it.
+macro_rules! json_body {
+    ($h:expr, $b:expr) => {
+        match body(&$h, &$b) {
+            Ok(r) => r,
+            Err(res) => return res,
+        }
+    };
+}
+
 /// `GET /admin/api/me`: who the token speaks for.
 pub(crate) async fn me(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let c = caller!(s, headers);
@@ -249,10 +259,7 @@ pub(crate) async fn create_user(
     if !c.holds_any(&[ROLE_IAM_ADMIN]) {
         return forbidden("creating accounts needs the iam_admin role");
     }
-    let req: CreateUser = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: CreateUser = json_body!(headers, bytes);
     let p = provider(&s);
     let user = match p
         .create_user(crate::NewUser {
@@ -301,10 +308,7 @@ pub(crate) async fn verify_caller(
     bytes: Bytes,
 ) -> Response {
     let c = caller!(s, headers);
-    let req: VerifyCaller = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: VerifyCaller = json_body!(headers, bytes);
     let p = provider(&s);
     let result = match (req.secret_word, req.send_code, req.code) {
         (Some(w), false, None) => p.verify_caller_secret_word(&c.actor, &username, &w).await,
@@ -406,10 +410,7 @@ pub(crate) async fn set_roles(
     bytes: Bytes,
 ) -> Response {
     let c = caller!(s, headers);
-    let req: Roles = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: Roles = json_body!(headers, bytes);
     match provider(&s).set_roles(&c.actor, &username, req.roles).await {
         Ok(u) => ok(json!(u)),
         Err(e) => api_error(e),
@@ -487,10 +488,7 @@ pub(crate) async fn submit_registration(
     bytes: Bytes,
 ) -> Response {
     let c = caller!(s, headers);
-    let req: SubmitRegistration = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: SubmitRegistration = json_body!(headers, bytes);
     match provider(&s)
         .submit_registration(
             &c.actor,
@@ -528,10 +526,7 @@ pub(crate) async fn approve_registration(
     bytes: Bytes,
 ) -> Response {
     let c = caller!(s, headers);
-    let req: Approve = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: Approve = json_body!(headers, bytes);
     let choice = match (req.serial, req.soft) {
         (Some(serial), false) => crate::TokenChoice::Hardware { serial },
         (None, true) => crate::TokenChoice::Soft,
@@ -577,10 +572,7 @@ pub(crate) async fn reject_registration(
     bytes: Bytes,
 ) -> Response {
     let c = caller!(s, headers);
-    let req: Reject = match body(&headers, &bytes) {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
+    let req: Reject = json_body!(headers, bytes);
     match provider(&s)
         .reject_registration(&c.actor, &id, &req.reason)
         .await
