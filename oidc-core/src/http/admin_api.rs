@@ -143,16 +143,11 @@ fn forbidden(desc: &str) -> Response {
 
 fn server_error(e: &Error) -> Response {
     if e.is_unavailable() {
-        let mut res = json_error(
+        return super::pages::retry_later(json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             "the service is briefly unavailable; nothing was changed, try again",
-        );
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(super::pages::RETRY_AFTER_SECS),
-        );
-        return res;
+        ));
     }
     tracing::error!(error = %e, "admin API call failed");
     json_error(

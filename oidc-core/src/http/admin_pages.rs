@@ -898,7 +898,7 @@ pub(crate) async fn sign_out(
         // Revoke the admin token's grant too: a copy of the cookie must stop working at the API.
         let token = cookies::get_scoped(&s.config, &headers, ADMIN_COOKIE).unwrap_or_default();
         if let Some(claims) = crate::tokens::decode_access_token(&s.config, &s.keys, &token)
-            && let Err(e) = crate::tokens::refresh::revoke_grant(&s.db, &claims.gid, s.now()).await
+            && let Err(e) = crate::tokens::revoke_grant(&s.db, &claims.gid, s.now()).await
         {
             return pages::internal(&s, &e);
         }

@@ -154,12 +154,26 @@ fn admin_api_routes() -> Router<AppState> {
         .route("/audit/verify", get(a::audit_verify))
 }
 
+/// A unique request id: a random prefix drawn once per process and a counter (32 hex digits),
+/// so that no request pays for a random draw.
+fn request_id() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
+    format!(
+        "{prefix:016x}{:016x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// Runs each request in a `request` span with a fresh id (also sent back as `X-Request-Id`), so
 /// every log line of one request can be found together. Only the method and path are recorded:
 /// queries carry codes and tokens.
 async fn request_span(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     use tracing::Instrument;
-    let id = uuid::Uuid::new_v4().simple().to_string();
+    let id = request_id();
     let span = tracing::info_span!(
         "request",
         id = %id,
@@ -254,7 +268,7 @@ async fn readyz(State(s): State<AppState>) -> Response {
             Ok(())
         })
         .await;
-    let keys = !s.keys.jwks().is_empty();
+    let keys = s.keys.can_sign(s.config.id_token_alg) && s.keys.can_sign(s.config.access_token_alg);
     let (status, body) = match (&db, keys) {
         (Ok(()), true) => (StatusCode::OK, "ready\n"),
         (Err(e), _) => {
@@ -265,13 +279,11 @@ async fn readyz(State(s): State<AppState>) -> Response {
     };
     let mut res = ([(header::CACHE_CONTROL, "no-store")], body).into_response();
     *res.status_mut() = status;
-    if status != StatusCode::OK {
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(pages::RETRY_AFTER_SECS),
-        );
+    if status == StatusCode::OK {
+        res
+    } else {
+        pages::retry_later(res)
     }
-    res
 }
 
 async fn stylesheet() -> Response {

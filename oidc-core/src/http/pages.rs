@@ -187,6 +187,15 @@ pub(crate) struct LogoutConfirmPage<'a> {
 /// `Retry-After` of a 503 while the database is out of reach.
 pub(crate) const RETRY_AFTER_SECS: &str = "5";
 
+/// Adds `Retry-After` to a 503 (the database is out of reach; trying again will work).
+pub(crate) fn retry_later(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    res
+}
+
 /// Pages are personal and short-lived: never cached.
 fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
     match body {
@@ -227,17 +236,12 @@ pub(crate) fn error(s: &AppState, status: StatusCode, title: &str, message: &str
 pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {
     if e.is_unavailable() {
         tracing::warn!(error = %e, "database unavailable");
-        let mut res = error(
+        return retry_later(error(
             s,
             StatusCode::SERVICE_UNAVAILABLE,
             "The service is briefly unavailable",
             "Nothing was changed. Please try again in a minute.",
-        );
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(RETRY_AFTER_SECS),
-        );
-        return res;
+        ));
     }
     tracing::error!(error = %e, "request failed");
     error(

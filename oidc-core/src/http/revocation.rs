@@ -45,7 +45,7 @@ async fn revoke(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), To
         if claims.client_id != client.id() {
             return Err(other_client());
         }
-        return refresh::revoke_grant(&s.db, &claims.gid, now)
+        return tokens::revoke_grant(&s.db, &claims.gid, now)
             .await
             .map_err(|e| TokenError::server(&e));
     }
@@ -54,7 +54,7 @@ async fn revoke(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<(), To
         .map_err(|e| TokenError::server(&e))?
     {
         Some(info) if info.client_id != client.id() => Err(other_client()),
-        Some(info) => refresh::revoke_grant(&s.db, &info.grant_id, now)
+        Some(info) => tokens::revoke_grant(&s.db, &info.grant_id, now)
             .await
             .map_err(|e| TokenError::server(&e)),
         // §2.2: an invalid or unknown token is not an error.

@@ -74,10 +74,7 @@ impl IntoResponse for TokenError {
         };
         let mut res = (status, body).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            res.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(super::pages::RETRY_AFTER_SECS),
-            );
+            res = super::pages::retry_later(res);
         }
         if self.client_auth_failed {
             let challenge = format!("Basic realm=\"{}\"", self.realm.replace('"', ""));

@@ -37,12 +37,7 @@ pub(super) fn bearer_error(status: StatusCode, error: Option<(&str, &str)>) -> R
 pub(super) fn failed(e: &crate::error::Error) -> Response {
     if e.is_unavailable() {
         tracing::warn!(error = %e, "database unavailable");
-        let mut res = StatusCode::SERVICE_UNAVAILABLE.into_response();
-        res.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from_static(super::pages::RETRY_AFTER_SECS),
-        );
-        return res;
+        return super::pages::retry_later(StatusCode::SERVICE_UNAVAILABLE.into_response());
     }
     tracing::error!(error = %e, "request failed");
     StatusCode::INTERNAL_SERVER_ERROR.into_response()

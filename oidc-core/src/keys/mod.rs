@@ -393,6 +393,11 @@ impl KeySet {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(view);
     }
 
+    /// Whether there is an active signing key for `alg`.
+    pub(crate) fn can_sign(&self, alg: SigningAlg) -> bool {
+        self.current().active.contains_key(&alg)
+    }
+
     /// The JWKS document (RFC 7517 §5), serialised once per change of the key set.
     pub(crate) fn jwks(&self) -> Arc<[u8]> {
         self.current().jwks.clone()

@@ -261,15 +261,3 @@ pub(crate) async fn lookup(
     })
     .await
 }
-
-/// Revokes a grant (a refresh token family and every access token it issued).
-pub(crate) async fn revoke_grant(db: &Db, grant_id: &str, now: DateTime<Utc>) -> Result<(), Error> {
-    let id = grant_id.to_string();
-    db.run(move |conn| {
-        diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
-            .set(grants::revoked_at.eq(naive(now)))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
