@@ -649,12 +649,15 @@ struct LogoutForm {
 /// Whether a state-changing request comes from CPAR's own pages: an `Origin` (when sent) equal
 /// to the base URL, and no `Sec-Fetch-Site: cross-site`.
 fn same_origin(s: &Shared, headers: &HeaderMap) -> bool {
-    let origin_ok = headers
-        .get(header::ORIGIN)
-        .is_none_or(|o| o.to_str().is_ok_and(|o| o == s.base));
-    let fetch_ok = headers
-        .get(HeaderName::from_static("sec-fetch-site"))
-        .is_none_or(|v| v.as_bytes() != b"cross-site");
+    let site = headers.get(HeaderName::from_static("sec-fetch-site"));
+    let origin_ok = match headers.get(header::ORIGIN).map(|o| o.to_str()) {
+        None => true,
+        // Our own `Referrer-Policy: no-referrer` makes a browser send `Origin: null` with its
+        // own forms (a real browser's Log out did not work): then Fetch Metadata must say so.
+        Some(Ok("null")) => site.is_some_and(|v| v.as_bytes() == b"same-origin"),
+        Some(o) => o.is_ok_and(|o| o == s.base),
+    };
+    let fetch_ok = site.is_none_or(|v| v.as_bytes() != b"cross-site");
     origin_ok && fetch_ok
 }
 

@@ -9,6 +9,9 @@ use url::Url;
 use crate::accounts::policy::PasswordPolicy;
 use crate::error::Error;
 
+/// The default logo of the pages (`ProviderConfigBuilder::logo_svg`).
+const DEFAULT_LOGO_SVG: &str = include_str!("../assets/logo.svg");
+
 /// A JWS algorithm the provider can sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
@@ -121,11 +124,19 @@ pub struct ProviderConfig {
     pub(crate) id_token_alg: SigningAlg,
     pub(crate) access_token_alg: SigningAlg,
     pub(crate) kek: [u8; 32],
+    /// Keys a KEK rotation replaces: they only open (see `secret::KeyRing`).
+    pub(crate) previous_keks: Vec<[u8; 32]>,
     pub(crate) development_kek: bool,
-    /// Keys the audit log's MAC chain; kept in configuration, never in the database.
+    /// Keys the audit log's MAC chain. When configured it stays in configuration; otherwise the
+    /// provider replaces this derived value at start with the one sealed in the database
+    /// (`secret::open_at_rest`), so that it survives a KEK rotation.
     pub(crate) audit_key: [u8; 32],
+    /// True when `audit_key` was not configured.
+    pub(crate) audit_key_derived: bool,
     pub(crate) service_name: String,
     pub(crate) reveal_password_result: bool,
+    /// Dynamic client registration without an initial access token (RFC 7591 §3).
+    pub(crate) open_registration: bool,
     pub(crate) fallback_factor: Option<String>,
     pub(crate) soft_token_activation_ttl: Duration,
     pub(crate) lockout_threshold: u32,
@@ -140,6 +151,9 @@ pub struct ProviderConfig {
     pub(crate) temporary_password_ttl: Duration,
     pub(crate) recovery_questions: Vec<String>,
     pub(crate) support_phone: String,
+    pub(crate) support_hours: String,
+    pub(crate) token_support_phone: String,
+    pub(crate) logo_svg: String,
     /// The algorithms the provider holds signing keys for (and advertises).
     pub(crate) key_algorithms: Vec<SigningAlg>,
     /// How long a key signs before its successor takes over; `None`: no scheduled rotation.
@@ -169,10 +183,12 @@ impl std::fmt::Debug for ProviderConfig {
             .field("id_token_alg", &self.id_token_alg)
             .field("access_token_alg", &self.access_token_alg)
             .field("kek", &"[redacted]")
+            .field("previous_keks", &self.previous_keks.len())
             .field("development_kek", &self.development_kek)
             .field("audit_key", &"[redacted]")
             .field("service_name", &self.service_name)
             .field("reveal_password_result", &self.reveal_password_result)
+            .field("open_registration", &self.open_registration)
             .field("fallback_factor", &self.fallback_factor)
             .field("lockout_threshold", &self.lockout_threshold)
             .field("lockout_duration", &self.lockout_duration)
@@ -212,9 +228,11 @@ impl ProviderConfig {
             id_token_alg: SigningAlg::RS256,
             access_token_alg: SigningAlg::RS256,
             kek: None,
+            previous_keks: Vec::new(),
             audit_key: None,
             service_name: "AHS IAM".into(),
             reveal_password_result: false,
+            open_registration: false,
             fallback_factor: None,
             soft_token_activation_ttl: Duration::from_secs(7 * 86400),
             lockout_threshold: 100,
@@ -232,6 +250,9 @@ impl ProviderConfig {
                 .map(|q| q.to_string())
                 .collect(),
             support_phone: "1-877-311-4300".into(),
+            support_hours: "24/7".into(),
+            token_support_phone: "1-844-542-7876".into(),
+            logo_svg: DEFAULT_LOGO_SVG.into(),
             key_algorithms: SigningAlg::ALL.to_vec(),
             key_rotation_interval: DEFAULT_KEY_ROTATION_INTERVAL,
             key_publish_delay: DEFAULT_KEY_PUBLISH_DELAY,
@@ -256,6 +277,11 @@ impl ProviderConfig {
     /// True when the built-in development key-encryption key is in use.
     pub fn uses_development_key(&self) -> bool {
         self.development_kek
+    }
+
+    /// The current key-encryption key with the previous ones.
+    pub(crate) fn key_ring(&self) -> crate::secret::KeyRing {
+        crate::secret::KeyRing::new(self.kek, &self.previous_keks)
     }
 
     /// An absolute URL for an endpoint path of this provider.
@@ -322,9 +348,11 @@ pub struct ProviderConfigBuilder {
     id_token_alg: SigningAlg,
     access_token_alg: SigningAlg,
     kek: Option<[u8; 32]>,
+    previous_keks: Vec<[u8; 32]>,
     audit_key: Option<[u8; 32]>,
     service_name: String,
     reveal_password_result: bool,
+    open_registration: bool,
     fallback_factor: Option<String>,
     soft_token_activation_ttl: Duration,
     lockout_threshold: u32,
@@ -339,6 +367,9 @@ pub struct ProviderConfigBuilder {
     temporary_password_ttl: Duration,
     recovery_questions: Vec<String>,
     support_phone: String,
+    support_hours: String,
+    token_support_phone: String,
+    logo_svg: String,
     key_algorithms: Vec<SigningAlg>,
     key_rotation_interval: Duration,
     key_publish_delay: Duration,
@@ -430,8 +461,18 @@ impl ProviderConfigBuilder {
         self.kek = Some(kek);
         self
     }
-    /// The key of the audit log's MAC chain. Default: derived from the key-encryption key, so that
-    /// whoever can edit the database cannot forge the chain without the configuration.
+    /// Key-encryption keys that the current one replaces, during a KEK rotation: values sealed
+    /// under them still open, nothing is sealed under them, and
+    /// [`Provider::rotate_key_encryption_key`](crate::Provider::rotate_key_encryption_key)
+    /// re-seals everything under the current key. Drop them once the rotation ran.
+    pub fn previous_key_encryption_keys(mut self, keks: Vec<[u8; 32]>) -> Self {
+        self.previous_keks = keks;
+        self
+    }
+    /// The key of the audit log's MAC chain. Default: derived from the key-encryption key when
+    /// the database is first used, then kept in the database sealed under the key-encryption key
+    /// (so that it survives a KEK rotation); either way whoever can edit the database cannot
+    /// forge the chain without the configuration.
     pub fn audit_key(mut self, key: [u8; 32]) -> Self {
         self.audit_key = Some(key);
         self
@@ -448,6 +489,18 @@ impl ProviderConfigBuilder {
     /// right one.
     pub fn reveal_password_result(mut self, reveal: bool) -> Self {
         self.reveal_password_result = reveal;
+        self
+    }
+
+    /// Open dynamic client registration: anyone may register a client at the registration
+    /// endpoint without an initial access token (RFC 7591 §3). Default false: an administrator
+    /// hands out initial access tokens ([`Provider::create_initial_access_token`]). Either way
+    /// dynamically registered clients are third-party (people consent) and need the second
+    /// factor.
+    ///
+    /// [`Provider::create_initial_access_token`]: crate::Provider::create_initial_access_token
+    pub fn open_registration(mut self, open: bool) -> Self {
+        self.open_registration = open;
         self
     }
     /// The factor (by [`SecondFactor::kind`](crate::mfa::SecondFactor::kind), e.g. `"radius"`)
@@ -547,6 +600,23 @@ impl ProviderConfigBuilder {
     /// Service Desk, 1-877-311-4300).
     pub fn support_phone(mut self, phone: impl Into<String>) -> Self {
         self.support_phone = phone.into();
+        self
+    }
+    /// When the service desk answers, shown beside its number (default "24/7").
+    pub fn support_hours(mut self, hours: impl Into<String>) -> Self {
+        self.support_hours = hours.into();
+        self
+    }
+    /// The number to call about a token (default RSA Remote Token Support, 1-844-542-7876).
+    pub fn token_support_phone(mut self, phone: impl Into<String>) -> Self {
+        self.token_support_phone = phone.into();
+        self
+    }
+    /// The logo in the pages' header, as SVG markup (default: a plain mark in the service's
+    /// colours). It is served as an image at `/assets/logo.svg`, never inlined, so it cannot run
+    /// script or restyle a page; the pages show the service's name as text beside it.
+    pub fn logo_svg(mut self, svg: impl Into<String>) -> Self {
+        self.logo_svg = svg.into();
         self
     }
 
@@ -791,7 +861,23 @@ impl ProviderConfigBuilder {
                  (set IAM_KEY_ENCRYPTION_KEY to base64 of 32 random bytes)"
             )));
         }
+        // The development key is public: as a configured or previous key it would let whoever
+        // can write the database plant values that open, so only loopback may use it.
+        if !loopback
+            && (self.kek == Some(DEVELOPMENT_KEK) || self.previous_keks.contains(&DEVELOPMENT_KEK))
+        {
+            return Err(Error::Config(format!(
+                "the issuer {issuer} is not loopback: refusing the built-in development \
+                 key-encryption key"
+            )));
+        }
+        if development_kek && !self.previous_keks.is_empty() {
+            return Err(Error::Config(
+                "previous_key_encryption_keys needs a key_encryption_key to rotate to".into(),
+            ));
+        }
         let kek = self.kek.unwrap_or(DEVELOPMENT_KEK);
+        let audit_key_derived = self.audit_key.is_none();
         let audit_key = match self.audit_key {
             Some(k) => k,
             None => {
@@ -817,10 +903,13 @@ impl ProviderConfigBuilder {
             id_token_alg: self.id_token_alg,
             access_token_alg: self.access_token_alg,
             kek,
+            previous_keks: self.previous_keks,
             development_kek,
             audit_key,
+            audit_key_derived,
             service_name: self.service_name,
             reveal_password_result: self.reveal_password_result,
+            open_registration: self.open_registration,
             fallback_factor: self.fallback_factor,
             soft_token_activation_ttl: self.soft_token_activation_ttl,
             lockout_threshold: self.lockout_threshold.max(1),
@@ -835,6 +924,9 @@ impl ProviderConfigBuilder {
             temporary_password_ttl: self.temporary_password_ttl,
             recovery_questions: questions,
             support_phone: self.support_phone,
+            support_hours: self.support_hours,
+            token_support_phone: self.token_support_phone,
+            logo_svg: self.logo_svg,
             key_algorithms,
             key_rotation_interval,
             key_publish_delay: self.key_publish_delay,
@@ -898,6 +990,24 @@ mod tests {
             .unwrap();
         assert!(c.uses_development_key());
         assert!(!c.is_loopback_http());
+
+        // Nor as an explicitly configured or previous key: it is public.
+        for b in [
+            ProviderConfig::builder("https://iam.example.org").key_encryption_key(DEVELOPMENT_KEK),
+            ProviderConfig::builder("https://iam.example.org")
+                .key_encryption_key([1; 32])
+                .previous_key_encryption_keys(vec![DEVELOPMENT_KEK]),
+        ] {
+            let e = b.build().unwrap_err();
+            assert!(e.to_string().contains("development"), "{e}");
+        }
+        let c = ProviderConfig::builder("https://iam.example.org")
+            .key_encryption_key([1; 32])
+            .previous_key_encryption_keys(vec![[2; 32]])
+            .build()
+            .unwrap();
+        assert_eq!(c.previous_keks, vec![[2u8; 32]]);
+        assert!(c.audit_key_derived);
     }
 
     #[test]

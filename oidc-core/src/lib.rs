@@ -35,10 +35,13 @@ mod clients;
 mod clock;
 mod config;
 mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 mod housekeeping;
 mod http;
 mod journey;
 mod keys;
+mod metrics;
 pub mod mfa;
 pub mod notify;
 pub mod protocol;
@@ -55,7 +58,10 @@ pub use accounts::provisioning::{
 };
 pub use accounts::{NewUser, User};
 pub use audit::{Actor, AuditEvent, VerifyReport};
-pub use clients::{ADMIN_CONSOLE_ID, ClientInfo, NewClient, RefreshPolicy, RegisteredClient};
+pub use clients::{
+    ADMIN_CONSOLE_ID, ApplicationType, AuthMethod, ClientInfo, ClientMetadata, ClientUpdate,
+    InitialAccessToken, NewClient, RefreshPolicy, RegisteredClient,
+};
 pub use clock::{Clock, SystemClock};
 pub use config::{DEFAULT_RECOVERY_QUESTIONS, ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;
@@ -65,4 +71,4 @@ pub use http::paths;
 pub use ipnet::IpNet;
 pub use keys::{KeyInfo, KeyState};
 pub use provider::{Provider, ProviderBuilder};
-pub use secret::Secret;
+pub use secret::{KekRotation, ResealedColumn, Secret};

@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     /// Tells the background tasks to stop (they also stop when this is dropped with the
     /// provider).
     pub background: tokio::sync::watch::Sender<bool>,
+    /// What this replica served (see `metrics`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl Inner {
@@ -119,8 +121,9 @@ impl ProviderBuilder {
     /// # Errors
     /// [`Error::Config`] for a database URL that is neither `sqlite://` nor `postgres://`;
     /// [`Error::Database`] when the database cannot be opened or migrated; [`Error::Crypto`] when
-    /// stored keys cannot be decrypted with the configured key-encryption key.
-    pub async fn build(self) -> Result<Provider, Error> {
+    /// stored keys cannot be decrypted with the configured key-encryption key; [`Error::Config`]
+    /// when the database's secrets are sealed under another key-encryption key.
+    pub async fn build(mut self) -> Result<Provider, Error> {
         if self.config.uses_development_key() {
             tracing::warn!(
                 "USING THE BUILT-IN DEVELOPMENT KEY-ENCRYPTION KEY: signing keys are not protected at rest. \
@@ -128,6 +131,10 @@ impl ProviderBuilder {
             );
         }
         let db = Db::open(&self.database_url).await?;
+        // Before anything opens a sealed value: a wrong key-encryption key stops the start here.
+        if let Some(audit_key) = crate::secret::open_at_rest(&db, &self.config).await? {
+            self.config.audit_key = audit_key;
+        }
         let keys = KeySet::load(&db, &self.config, self.clock.clone()).await?;
         let discovery = serde_json::to_vec(&crate::protocol::discovery::metadata(&self.config))
             .map_err(|e| Error::Internal(e.to_string()))?;
@@ -147,7 +154,7 @@ impl ProviderBuilder {
         .await?;
         let tokens = Arc::new(TokenStore {
             db: db.clone(),
-            kek: self.config.kek,
+            kek: self.config.key_ring(),
             clock: self.clock.clone(),
             issuer_label: self.config.service_name.clone(),
             activation_ttl: self.config.soft_token_activation_ttl,
@@ -183,6 +190,7 @@ impl ProviderBuilder {
             tokens,
             mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),
             background,
+            metrics: crate::metrics::Metrics::default(),
         });
         if self.background_tasks {
             start_background_tasks(&inner, stop);
@@ -352,6 +360,38 @@ impl Provider {
         crate::http::router(self.inner.clone())
     }
 
+    /// The Prometheus metrics of this replica in the text exposition format: requests and
+    /// latency per endpoint, sign-in outcomes, lockouts, tokens issued, and the database pool.
+    /// Serve it on an address of its own with [`Provider::metrics_router`].
+    pub fn render_metrics(&self) -> String {
+        self.inner.metrics.render(self.inner.db.pool_state())
+    }
+
+    /// A router with `GET /metrics` (Prometheus text format). Serve it on a separate, private
+    /// address: the figures tell an attacker how their attempts fare.
+    ///
+    /// ```no_run
+    /// # async fn demo(provider: oidc_core::Provider) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9464").await?;
+    /// axum::serve(listener, provider.metrics_router()).await
+    /// # }
+    /// ```
+    pub fn metrics_router(&self) -> axum::Router {
+        let provider = self.clone();
+        axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    provider.render_metrics(),
+                )
+            }),
+        )
+    }
+
     /// Creates an account.
     ///
     /// # Errors
@@ -376,16 +416,17 @@ impl Provider {
     ///
     /// # Errors
     /// [`Error::InvalidInput`] for a bad name or redirect URI (http is allowed only on loopback, no
-    /// fragments) or a public client without PKCE.
+    /// fragments, no wildcards), a public client without PKCE, an ID token algorithm the provider
+    /// does not offer, or metadata that breaks the rules of [`ClientMetadata`](crate::ClientMetadata).
     pub async fn register_client(&self, client: NewClient) -> Result<RegisteredClient, Error> {
-        if let Some(alg) = client.id_token_signed_response_alg
-            && !self.inner.config.key_algorithms.contains(&alg)
-        {
-            return Err(Error::InvalidInput(format!(
-                "id_token_signed_response_alg {alg} is not offered by this provider"
-            )));
-        }
-        clients::register(&self.inner.db, client, self.inner.now()).await
+        clients::register(
+            &self.inner.db,
+            &self.inner.config.key_ring(),
+            &self.inner.config.key_algorithms,
+            client,
+            self.inner.now(),
+        )
+        .await
     }
 
     /// Every registered client (never their secrets).

@@ -84,6 +84,10 @@ pub enum KeysCommand {
     },
     /// List keys with their state (published, active, retired, removed) and times.
     List,
+    /// Re-seal every secret at rest (signing keys, token seeds, the audit key) under the
+    /// configured key_encryption_key, opening them with it or a previous_key_encryption_keys
+    /// entry, in one transaction (see docs/configuration.md, "Rotating the key-encryption key").
+    RotateKek,
 }
 
 /// User Registration Form commands (Access Administrators; an approval needs a second one).
@@ -356,9 +360,13 @@ pub enum ClientCommand {
         /// A public client (no secret; PKCE only).
         #[arg(long)]
         public: bool,
-        /// A first-party client (no consent page).
-        #[arg(long)]
+        /// A first-party client (no consent page): the default, accepted for older scripts.
+        #[arg(long, conflicts_with = "third_party")]
         first_party: bool,
+        /// A third-party client: people see a consent page listing what it asks for, and can
+        /// withdraw their consent at the portal (/account/apps).
+        #[arg(long)]
+        third_party: bool,
         /// Let this confidential client omit PKCE (only for older certified clients).
         #[arg(long, conflicts_with = "public")]
         pkce_optional: bool,
@@ -389,6 +397,69 @@ pub enum ClientCommand {
     },
     /// List clients.
     List,
+    /// Show one client's registration (never its secret).
+    Show {
+        /// The client's id.
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Change a client (needs iam_admin); only the options given change.
+    Update {
+        /// The client's id.
+        #[arg(long)]
+        client_id: String,
+        /// The name people see.
+        #[arg(long)]
+        name: Option<String>,
+        /// Replaces the redirect URIs; repeat for several.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// Replaces the post-logout redirect URIs; repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// true: no consent page; false: people consent to what the client asks for.
+        #[arg(long)]
+        first_party: Option<bool>,
+        /// Whether sign-ins to this client need the token passcode.
+        #[arg(long)]
+        mfa_required: Option<bool>,
+        /// Replaces the grant types; repeat for several.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// Replaces the client_credentials scopes; repeat for several.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Where logout tokens go (OpenID Connect Back-Channel Logout); "" removes it.
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// Whether this client's authorization requests must come through PAR (RFC 9126).
+        #[arg(long)]
+        require_par: Option<bool>,
+        /// Disable (true) or enable (false) the client.
+        #[arg(long)]
+        disabled: Option<bool>,
+    },
+    /// Issue a confidential client a new secret (shown once); the old one stops working.
+    RotateSecret {
+        /// The client's id.
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Delete a client: its grants, codes and refresh tokens go with it.
+    Delete {
+        /// The client's id.
+        #[arg(long)]
+        client_id: String,
+    },
+    /// Create an initial access token for dynamic client registration (RFC 7591), shown once.
+    InitialToken {
+        /// Hours until it expires (default 24).
+        #[arg(long, default_value_t = 24)]
+        ttl_hours: u64,
+        /// Let it register any number of clients until it expires (default: one).
+        #[arg(long)]
+        multi_use: bool,
+    },
 }
 
 /// Why a command failed.
@@ -466,7 +537,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         let event = cli.command.audit_name();
         let result = Box::pin(execute(
             &provider,
-            &settings.bind,
+            &settings,
             json_out,
             cli.command,
             &actor,
@@ -478,7 +549,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     }
     execute(
         &provider,
-        &settings.bind,
+        &settings,
         json_out,
         cli.command,
         &oidc_core::Actor::System,
@@ -520,9 +591,16 @@ impl Command {
         matches!(
             self,
             Command::User(UserCommand::Add { .. })
-                | Command::Client(ClientCommand::Add { .. })
+                | Command::Client(
+                    ClientCommand::Add { .. }
+                        | ClientCommand::Update { .. }
+                        | ClientCommand::RotateSecret { .. }
+                        | ClientCommand::Delete { .. }
+                        | ClientCommand::InitialToken { .. }
+                )
                 | Command::Token(_)
                 | Command::Keys(KeysCommand::Rotate { .. })
+                | Command::Keys(KeysCommand::RotateKek)
                 | Command::Purge
         )
     }
@@ -534,7 +612,7 @@ impl Command {
             Command::Serve
                 | Command::Migrate { .. }
                 | Command::User(UserCommand::List)
-                | Command::Client(ClientCommand::List)
+                | Command::Client(ClientCommand::List | ClientCommand::Show { .. })
                 | Command::Token(TokenCommand::List)
                 | Command::Audit(_)
                 | Command::Keys(KeysCommand::List)
@@ -555,6 +633,10 @@ impl Command {
             Command::User(UserCommand::DeleteCredentials { .. }) => "admin.user.delete_credentials",
             Command::Urf(UrfCommand::ResetStuck { .. }) => "admin.urf.reset_stuck",
             Command::Client(ClientCommand::Add { .. }) => "admin.client.add",
+            Command::Client(ClientCommand::Update { .. }) => "admin.client.update",
+            Command::Client(ClientCommand::RotateSecret { .. }) => "admin.client.rotate_secret",
+            Command::Client(ClientCommand::Delete { .. }) => "admin.client.delete",
+            Command::Client(ClientCommand::InitialToken { .. }) => "admin.client.initial_token",
             Command::Token(TokenCommand::Import { .. }) => "admin.token.import",
             Command::Token(TokenCommand::Assign { .. }) => "admin.token.assign",
             Command::Token(TokenCommand::AddSoft { .. }) => "admin.token.add_soft",
@@ -567,6 +649,7 @@ impl Command {
             Command::Urf(UrfCommand::Approve { .. }) => "admin.urf.approve",
             Command::Urf(UrfCommand::Reject { .. }) => "admin.urf.reject",
             Command::Keys(KeysCommand::Rotate { .. }) => "admin.keys.rotate",
+            Command::Keys(KeysCommand::RotateKek) => "admin.keys.rotate_kek",
             Command::Purge => "admin.purge",
             _ => "admin.read",
         }
@@ -575,14 +658,14 @@ impl Command {
 
 async fn execute(
     provider: &Provider,
-    bind: &str,
+    settings: &Settings,
     json_out: bool,
     command: Command,
     actor: &oidc_core::Actor,
 ) -> Result<(), CliError> {
     let provider = provider.clone();
     match command {
-        Command::Serve => serve(provider, bind).await,
+        Command::Serve => serve(provider, &settings.bind, settings.metrics_bind.as_deref()).await,
         Command::Migrate { demo } => {
             if demo {
                 provider.mark_demo_database().await?;
@@ -817,7 +900,8 @@ async fn execute(
             redirect_uris,
             post_logout_redirect_uris,
             public,
-            first_party,
+            first_party: _,
+            third_party,
             pkce_optional,
             access_token_audience,
             no_mfa,
@@ -833,7 +917,7 @@ async fn execute(
                 NewClient::new(name, redirect_uris)
                     .post_logout_redirect_uris(post_logout_redirect_uris)
                     .public(public)
-                    .first_party(first_party)
+                    .first_party(!third_party)
             };
             new.pkce_required = !pkce_optional;
             new.access_token_audience = access_token_audience;
@@ -876,6 +960,11 @@ async fn execute(
             };
             print(json_out, value, text)
         }
+        Command::Client(cmd @ (ClientCommand::Show { .. }
+        | ClientCommand::Update { .. }
+        | ClientCommand::RotateSecret { .. }
+        | ClientCommand::Delete { .. }
+        | ClientCommand::InitialToken { .. })) => client(&provider, json_out, cmd, actor).await,
         Command::Client(ClientCommand::List) => {
             let clients = provider.list_clients().await?;
             let text = clients
@@ -889,6 +978,109 @@ async fn execute(
                 text,
             )
         }
+    }
+}
+
+/// `client show|update|rotate-secret|delete|initial-token`: thin shells over the library.
+async fn client(
+    provider: &Provider,
+    json_out: bool,
+    cmd: ClientCommand,
+    actor: &oidc_core::Actor,
+) -> Result<(), CliError> {
+    fn describe(c: &oidc_core::ClientInfo) -> String {
+        format!(
+            "client_id: {}\nname: {}\nauthentication: {}\nfirst_party: {}\nmfa_required: {}\ndisabled: {}\ngrant_types: {}\nredirect_uris: {}",
+            c.client_id,
+            c.name,
+            c.token_endpoint_auth_method.as_str(),
+            c.first_party,
+            c.mfa_required,
+            c.disabled,
+            c.grant_types.join(" "),
+            c.redirect_uris.join(" ")
+        )
+    }
+    match cmd {
+        ClientCommand::Show { client_id } => {
+            let c = provider.client(&client_id).await?;
+            print(json_out, serde_json::to_value(&c).unwrap_or_default(), describe(&c))
+        }
+        ClientCommand::Update {
+            client_id,
+            name,
+            redirect_uris,
+            post_logout_redirect_uris,
+            first_party,
+            mfa_required,
+            grant_types,
+            scopes,
+            backchannel_logout_uri,
+            require_par,
+            disabled,
+        } => {
+            let non_empty = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
+            let update = oidc_core::ClientUpdate {
+                name,
+                redirect_uris: non_empty(redirect_uris),
+                post_logout_redirect_uris: non_empty(post_logout_redirect_uris),
+                first_party,
+                mfa_required,
+                grant_types: non_empty(grant_types),
+                scope: non_empty(scopes),
+                backchannel_logout_uri,
+                require_pushed_authorization_requests: require_par,
+                disabled,
+            };
+            let c = provider.update_client(actor, &client_id, update).await?;
+            print(json_out, serde_json::to_value(&c).unwrap_or_default(), describe(&c))
+        }
+        ClientCommand::RotateSecret { client_id } => {
+            let secret = provider.rotate_client_secret(actor, &client_id).await?;
+            print(
+                json_out,
+                json!({ "client_id": client_id, "client_secret": secret.secret() }),
+                format!(
+                    "client_id: {client_id}\nclient_secret: {}\n(The new secret is shown only now; the old one no longer works.)",
+                    secret.secret()
+                ),
+            )
+        }
+        ClientCommand::Delete { client_id } => {
+            provider.delete_client(actor, &client_id).await?;
+            print(
+                json_out,
+                json!({ "client_id": client_id, "deleted": true }),
+                format!("Deleted client {client_id}; its tokens no longer work."),
+            )
+        }
+        ClientCommand::InitialToken {
+            ttl_hours,
+            multi_use,
+        } => {
+            let ttl = std::time::Duration::from_secs(ttl_hours.saturating_mul(3600));
+            let t = provider
+                .create_initial_access_token(actor, ttl, !multi_use)
+                .await?;
+            print(
+                json_out,
+                json!({
+                    "initial_access_token": t.token.secret(),
+                    "id": t.id,
+                    "expires_at": t.expires_at.to_rfc3339(),
+                    "single_use": t.single_use,
+                }),
+                format!(
+                    "Initial access token (shown only now; {}, expires {}):\n{}",
+                    if t.single_use { "one registration" } else { "any number of registrations" },
+                    t.expires_at.to_rfc3339(),
+                    t.token.secret()
+                ),
+            )
+        }
+        ClientCommand::Add { .. } | ClientCommand::List => Err(CliError::Io(
+            "internal: add and list are handled by execute".into(),
+        )),
     }
 }
 
@@ -1057,6 +1249,30 @@ async fn keys(provider: &Provider, json_out: bool, cmd: KeysCommand) -> Result<(
                 text,
             )
         }
+        KeysCommand::RotateKek => {
+            let done = provider.rotate_key_encryption_key().await?;
+            let text = done
+                .columns
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{}\t{} re-sealed ({} from a previous key)",
+                        c.column, c.values, c.from_previous
+                    )
+                })
+                .chain(std::iter::once(
+                    "Everything is sealed under the current key-encryption key: remove \
+                     previous_key_encryption_keys from every replica's configuration."
+                        .to_string(),
+                ))
+                .collect::<Vec<_>>()
+                .join("\n");
+            print(
+                json_out,
+                serde_json::to_value(&done).unwrap_or_default(),
+                text,
+            )
+        }
     }
 }
 
@@ -1075,10 +1291,27 @@ async fn purge(provider: &Provider, json_out: bool) -> Result<(), CliError> {
     )
 }
 
-async fn serve(provider: Provider, bind: &str) -> Result<(), CliError> {
+async fn serve(
+    provider: Provider,
+    bind: &str,
+    metrics_bind: Option<&str>,
+) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {bind}: {e}")))?;
+    if let Some(metrics_bind) = metrics_bind {
+        let metrics = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .map_err(|e| CliError::Io(format!("cannot listen on {metrics_bind}: {e}")))?;
+        tracing::info!(metrics_bind, "Prometheus metrics at /metrics");
+        let router = provider.metrics_router();
+        // Scrapes need no graceful end: the task stops with the process.
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics, router).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     tracing::info!(
         issuer = provider.config().issuer(),
         bind,

@@ -17,12 +17,20 @@ pub struct FileSettings {
     pub issuer: Option<String>,
     /// Where to listen, host:port (`IAM_BIND`).
     pub bind: Option<String>,
+    /// Where to serve Prometheus `/metrics`, host:port (`IAM_METRICS_BIND`); off when unset. Keep
+    /// it private: a separate address that only the monitoring system reaches.
+    pub metrics_bind: Option<String>,
     /// `sqlite://PATH` or `postgres://…` (`IAM_DATABASE_URL`).
     pub database_url: Option<String>,
     /// Folder for the default SQLite database (`IAM_DATA_DIR`).
     pub data_dir: Option<PathBuf>,
-    /// Base64 of 32 random bytes (`IAM_KEY_ENCRYPTION_KEY`).
+    /// Base64 of 32 random bytes (`IAM_KEY_ENCRYPTION_KEY`): seals signing keys, token seeds and
+    /// the audit key at rest.
     pub key_encryption_key: Option<String>,
+    /// During a key-encryption key rotation, the keys it replaces, base64 each
+    /// (`IAM_PREVIOUS_KEY_ENCRYPTION_KEYS`, comma-separated): they only open values not yet
+    /// re-sealed by `oidc-server keys rotate-kek`.
+    pub previous_key_encryption_keys: Option<Vec<String>>,
     /// The service's name on pages (`IAM_SERVICE_NAME`).
     pub service_name: Option<String>,
     /// Lifetimes in seconds.
@@ -39,6 +47,9 @@ pub struct FileSettings {
     /// The purge of expired rows.
     #[serde(default)]
     pub housekeeping: HousekeepingSettings,
+    /// Sign-in throttling and the account lock.
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
     /// Second-factor behaviour.
     #[serde(default)]
     pub mfa: MfaSettings,
@@ -51,9 +62,16 @@ pub struct FileSettings {
     pub smtp: Option<SmtpSettings>,
     /// The service desk's number shown to people (`IAM_SUPPORT_PHONE`).
     pub support_phone: Option<String>,
+    /// The pages' logo and help lines (the name is `service_name`, the desk's number
+    /// `support_phone`).
+    #[serde(default)]
+    pub branding: BrandingSettings,
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` are believed, as addresses or CIDR
     /// ranges (`IAM_TRUSTED_PROXIES`, comma-separated). Without them the peer address counts.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Dynamic client registration without an initial access token (`IAM_OPEN_REGISTRATION`,
+    /// default false: `oidc-server client initial-token` hands tokens out).
+    pub open_registration: Option<bool>,
 }
 
 /// The `[smtp]` section.
@@ -95,6 +113,19 @@ pub struct RadiusServerSettings {
     pub address: String,
     /// The shared secret.
     pub secret: String,
+}
+
+/// The `[branding]` section: what the pages show besides the service's name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingSettings {
+    /// An SVG file shown as the logo in the pages' header (`IAM_LOGO_FILE`; default a built-in
+    /// mark). Served as an image at `/assets/logo.svg`.
+    pub logo_file: Option<PathBuf>,
+    /// When the service desk answers (`IAM_SUPPORT_HOURS`, default "24/7").
+    pub support_hours: Option<String>,
+    /// The number to call about a token (`IAM_TOKEN_SUPPORT_PHONE`, default 1-844-542-7876).
+    pub token_support_phone: Option<String>,
 }
 
 /// The `[mfa]` section.
@@ -144,6 +175,23 @@ pub struct HousekeepingSettings {
     pub batch: Option<usize>,
 }
 
+/// The `[throttle]` section; unset keys keep the library's defaults (see the rustdoc of
+/// `oidc_core::ProviderConfigBuilder`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    /// Consecutive failures that lock an account (default 100).
+    pub lockout_threshold: Option<u32>,
+    /// Seconds an account stays locked (default 3600).
+    pub lockout_duration: Option<u64>,
+    /// Failures of one account from one address before delays start (default 5).
+    pub free_failures: Option<u32>,
+    /// Failures from one address, any account, per window (default 100).
+    pub address_failure_limit: Option<u32>,
+    /// That window in seconds (default 900).
+    pub address_failure_window: Option<u64>,
+}
+
 /// Lifetimes in seconds; unset ones keep the library's defaults.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +222,8 @@ pub struct Settings {
     pub config: ProviderConfig,
     /// Where to listen.
     pub bind: String,
+    /// Where to serve Prometheus `/metrics`, if anywhere.
+    pub metrics_bind: Option<String>,
     /// The database URL.
     pub database_url: String,
     /// The RADIUS factor's configuration, when `[radius]` is present.
@@ -202,6 +252,16 @@ pub enum SettingsError {
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A key-encryption key: base64 (standard alphabet) of exactly 32 bytes.
+fn kek_of(name: &str, value: &str) -> Result<[u8; 32], SettingsError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| SettingsError::Invalid(format!("{name} is not base64")))?;
+    bytes
+        .try_into()
+        .map_err(|_| SettingsError::Invalid(format!("{name} must decode to exactly 32 bytes")))
 }
 
 fn alg(name: &str, v: Option<String>) -> Result<Option<SigningAlg>, SettingsError> {
@@ -252,17 +312,18 @@ impl Settings {
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("iam.db").display()));
         let mut b = ProviderConfig::builder(issuer);
         if let Some(k) = env("IAM_KEY_ENCRYPTION_KEY").or(f.key_encryption_key) {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(k.trim())
-                .map_err(|_| {
-                    SettingsError::Invalid("IAM_KEY_ENCRYPTION_KEY is not base64".into())
-                })?;
-            let kek: [u8; 32] = bytes.try_into().map_err(|_| {
-                SettingsError::Invalid(
-                    "IAM_KEY_ENCRYPTION_KEY must decode to exactly 32 bytes".into(),
-                )
-            })?;
-            b = b.key_encryption_key(kek);
+            b = b.key_encryption_key(kek_of("IAM_KEY_ENCRYPTION_KEY", &k)?);
+        }
+        let previous: Vec<String> = match env("IAM_PREVIOUS_KEY_ENCRYPTION_KEYS") {
+            Some(v) => v.split(',').map(str::to_string).collect(),
+            None => f.previous_key_encryption_keys.unwrap_or_default(),
+        };
+        let mut previous_keks = Vec::new();
+        for k in previous.iter().filter(|k| !k.trim().is_empty()) {
+            previous_keks.push(kek_of("IAM_PREVIOUS_KEY_ENCRYPTION_KEYS", k)?);
+        }
+        if !previous_keks.is_empty() {
+            b = b.previous_key_encryption_keys(previous_keks);
         }
         if let Some(n) = env("IAM_SERVICE_NAME").or(f.service_name) {
             b = b.service_name(n);
@@ -285,6 +346,16 @@ impl Settings {
         };
         if let Some(r) = reveal {
             b = b.reveal_password_result(r);
+        }
+        let open_registration = match env("IAM_OPEN_REGISTRATION") {
+            Some(v) => Some(matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes"
+            )),
+            None => f.open_registration,
+        };
+        if let Some(open) = open_registration {
+            b = b.open_registration(open);
         }
         if let Some(factor) = env("IAM_FALLBACK_FACTOR").or(f.mfa.fallback_factor) {
             b = b.fallback_factor(factor);
@@ -317,6 +388,24 @@ impl Settings {
         }
         if let Some(phone) = env("IAM_SUPPORT_PHONE").or(f.support_phone) {
             b = b.support_phone(phone);
+        }
+        let brand = f.branding;
+        if let Some(hours) = env("IAM_SUPPORT_HOURS").or(brand.support_hours) {
+            b = b.support_hours(hours);
+        }
+        if let Some(phone) = env("IAM_TOKEN_SUPPORT_PHONE").or(brand.token_support_phone) {
+            b = b.token_support_phone(phone);
+        }
+        if let Some(file) = env("IAM_LOGO_FILE").map(PathBuf::from).or(brand.logo_file) {
+            let svg = std::fs::read_to_string(&file)
+                .map_err(|e| SettingsError::File(file.clone(), e.to_string()))?;
+            if !svg.contains("<svg") {
+                return Err(SettingsError::Invalid(format!(
+                    "logo_file {}: not an SVG image",
+                    file.display()
+                )));
+            }
+            b = b.logo_svg(svg);
         }
         let k = f.keys;
         let algorithms: Option<Vec<String>> = match env("IAM_KEY_ALGORITHMS") {
@@ -375,6 +464,22 @@ impl Settings {
         if let Some(v) = h.batch {
             b = b.housekeeping_batch(v);
         }
+        let t = f.throttle;
+        if let Some(n) = t.lockout_threshold {
+            b = b.lockout_threshold(n);
+        }
+        if let Some(v) = t.lockout_duration {
+            b = b.lockout_duration(Duration::from_secs(v));
+        }
+        if let Some(n) = t.free_failures {
+            b = b.throttle_free_failures(n);
+        }
+        if let Some(n) = t.address_failure_limit {
+            b = b.address_failure_limit(n);
+        }
+        if let Some(v) = t.address_failure_window {
+            b = b.address_failure_window(Duration::from_secs(v));
+        }
         let l = f.lifetimes;
         let secs = Duration::from_secs;
         if let Some(v) = l.code {
@@ -401,9 +506,17 @@ impl Settings {
         if let Some(v) = l.refresh_reuse_grace {
             b = b.refresh_reuse_grace(secs(v));
         }
+        let metrics_bind = env("IAM_METRICS_BIND").or(f.metrics_bind);
+        if metrics_bind.as_deref() == Some(bind.as_str()) {
+            return Err(SettingsError::Invalid(
+                "metrics_bind must be another address than bind: metrics are not for the public"
+                    .into(),
+            ));
+        }
         Ok(Settings {
             config: b.build()?,
             bind,
+            metrics_bind,
             database_url,
             radius: f.radius,
             data_dir,
@@ -456,6 +569,32 @@ mod tests {
         assert!(e.to_string().contains("unknown field"), "{e}");
         let e = load("id_token_alg = \"HS256\"\n").unwrap_err();
         assert!(e.to_string().contains("HS256"), "{e}");
+    }
+
+    #[test]
+    fn previous_key_encryption_keys_for_a_rotation() {
+        let s = load(
+            "key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+             previous_key_encryption_keys = [\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"]\n",
+        )
+        .unwrap();
+        assert!(!s.config.uses_development_key());
+        let e = load(
+            "key_encryption_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n\
+             previous_key_encryption_keys = [\"c2hvcnQ=\"]\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("IAM_PREVIOUS_KEY_ENCRYPTION_KEYS must decode to exactly 32 bytes"),
+            "{e}"
+        );
+        // A previous key without a current one to rotate to.
+        let e = load(
+            "previous_key_encryption_keys = [\"ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=\"]\n",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("needs a key_encryption_key"), "{e}");
     }
 
     #[test]

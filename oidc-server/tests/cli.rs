@@ -512,3 +512,162 @@ async fn readme_path_demo_database_soft_token_then_password_and_passcode_sign_in
         "urn:oidc-core:acr:password+otp"
     );
 }
+
+/// `oidc-server client list|show|update|rotate-secret|delete|initial-token`: thin shells over the
+/// library's client calls, each change in the audit log as `admin.client.*` plus the library's
+/// `client.*` event; the initial access token registers a client at `POST /register` (RFC 7591).
+#[tokio::test]
+async fn client_commands_list_show_update_rotate_delete_and_initial_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let run = |args: &[&str]| cli(dir.path(), port, args, None);
+    let added = json_of(
+        &run(&[
+            "client",
+            "add",
+            "--break-glass",
+            "--name",
+            "Reports",
+            "--redirect-uri",
+            "https://reports.example.org/cb",
+            "--json",
+        ]),
+        "client add",
+    );
+    let id = added["client_id"].as_str().unwrap().to_string();
+    let first_secret = added["client_secret"].as_str().unwrap().to_string();
+
+    let list = json_of(&run(&["client", "list", "--json"]), "client list");
+    assert!(list.as_array().unwrap().iter().any(|c| c["client_id"] == id));
+    let shown = json_of(
+        &run(&["client", "show", "--client-id", &id, "--json"]),
+        "client show",
+    );
+    assert_eq!(shown["name"], "Reports");
+    assert_eq!(shown["token_endpoint_auth_method"], "client_secret_basic");
+    assert!(shown.get("client_secret").is_none());
+
+    // A change needs an actor.
+    let out = run(&["client", "update", "--client-id", &id, "--name", "x"]);
+    assert!(!out.status.success());
+    let updated = json_of(
+        &run(&[
+            "client",
+            "update",
+            "--break-glass",
+            "--client-id",
+            &id,
+            "--name",
+            "Reports v2",
+            "--redirect-uri",
+            "https://reports.example.org/v2/cb",
+            "--mfa-required",
+            "false",
+            "--json",
+        ]),
+        "client update",
+    );
+    assert_eq!(updated["name"], "Reports v2");
+    assert_eq!(updated["mfa_required"], false);
+    assert_eq!(
+        updated["redirect_uris"],
+        serde_json::json!(["https://reports.example.org/v2/cb"])
+    );
+    let refused = run(&[
+        "client",
+        "update",
+        "--break-glass",
+        "--client-id",
+        &id,
+        "--redirect-uri",
+        "https://reports.example.org/cb#fragment",
+    ]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("fragment"));
+
+    let rotated = json_of(
+        &run(&["client", "rotate-secret", "--break-glass", "--client-id", &id, "--json"]),
+        "client rotate-secret",
+    );
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    assert_ne!(new_secret, first_secret);
+
+    let token = json_of(
+        &run(&["client", "initial-token", "--break-glass", "--ttl-hours", "1", "--json"]),
+        "client initial-token",
+    );
+    assert_eq!(token["single_use"], true);
+    let initial = token["initial_access_token"].as_str().unwrap().to_string();
+
+    let deleted = json_of(
+        &run(&["client", "delete", "--break-glass", "--client-id", &id, "--json"]),
+        "client delete",
+    );
+    assert_eq!(deleted["deleted"], true);
+    let out = run(&["client", "show", "--client-id", &id]);
+    assert!(!out.status.success());
+
+    let events = json_of(&run(&["audit", "list", "--json"]), "audit list");
+    let names: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for name in [
+        "client.updated",
+        "admin.client.update",
+        "client.secret_rotated",
+        "admin.client.rotate_secret",
+        "client.initial_token_created",
+        "admin.client.initial_token",
+        "client.deleted",
+        "admin.client.delete",
+    ] {
+        assert!(names.contains(&name), "{name} not in {names:?}");
+    }
+
+    // The initial access token works at the running server's registration endpoint, once.
+    let server = Server(
+        command(dir.path(), port)
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/register");
+    let mut ready = false;
+    for _ in 0..100 {
+        if http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ready, "the server did not start");
+    let body = serde_json::json!({ "redirect_uris": ["https://partner.example.org/cb"] });
+    let res = http
+        .post(&url)
+        .bearer_auth(&initial)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::CREATED);
+    let res = http
+        .post(&url)
+        .bearer_auth(&initial)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+    drop(server);
+}

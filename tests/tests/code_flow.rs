@@ -1069,7 +1069,7 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
 
     assert_eq!(m["issuer"], json!(server.issuer));
     assert_eq!(m["response_types_supported"], json!(["code"]));
-    assert_eq!(m["response_modes_supported"], json!(["query"]));
+    assert_eq!(m["response_modes_supported"], json!(["query", "form_post"]));
     assert_eq!(
         m["grant_types_supported"],
         json!(["authorization_code", "refresh_token", "client_credentials"])
@@ -1086,7 +1086,7 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
     );
     assert_eq!(m["request_parameter_supported"], json!(false));
     assert_eq!(m["request_uri_parameter_supported"], json!(false));
-    assert_eq!(m["claims_parameter_supported"], json!(false));
+    assert_eq!(m["claims_parameter_supported"], json!(true));
     let algs = m["id_token_signing_alg_values_supported"]
         .as_array()
         .unwrap();

@@ -118,7 +118,14 @@ async fn seen_raw(res: reqwest::Response) -> (Seen, String) {
 /// question i answered "answer number i", after activation with [`NEW_PASSWORD`]), and a
 /// second account [`BARE`] with a password only.
 async fn setup() -> TestServer {
-    let server = TestServer::start().await;
+    setup_with(|c| c).await
+}
+
+/// As [`setup`], with configuration changes.
+async fn setup_with(
+    configure: impl FnOnce(oidc_core::ProviderConfigBuilder) -> oidc_core::ProviderConfigBuilder,
+) -> TestServer {
+    let server = TestServer::start_with(configure, Vec::new()).await;
     let csv = format!("{SERIAL},3132333435363738393031323334353637383930\n");
     server
         .provider
@@ -474,4 +481,176 @@ async fn a_throttled_change_password_attempt_costs_a_dummy_verification() {
         assert_eq!(dummy, if n < 5 { 1 } else { 2 }, "attempt {n}");
         last = Some(failure);
     }
+}
+
+/// The sign-in page: an unknown username costs the dummy hash (one argon2 verification, as a
+/// wrong password costs the account's own), and the two answers take about as long. The timing
+/// bound is deliberately wide (medians within a factor of two over interleaved samples, so that
+/// a loaded machine does not fail it): without the dummy hash an unknown username answers about
+/// a hundred times faster than a wrong password, which this catches.
+#[tokio::test]
+async fn sign_in_costs_one_verification_and_about_the_same_time_for_unknown_and_known_users() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = TestServer::start_with(
+        |c| {
+            c.throttle_free_failures(1000)
+                .address_failure_limit(1000)
+                .lockout_threshold(1000)
+        },
+        Vec::new(),
+    )
+    .await;
+    let http = browser();
+    let attempt = |username: &'static str| {
+        let (http, server) = (&http, &server);
+        async move {
+            let res = http
+                .get(server.authorize_url(&server.authorize_params()))
+                .send()
+                .await
+                .unwrap();
+            let page = open_signin(http, res).await;
+            let started = std::time::Instant::now();
+            let (res, dummy) = dummies(
+                server,
+                submit_password(http, &page, username, "not the password"),
+            )
+            .await;
+            let took = started.elapsed();
+            let body = res.text().await.unwrap();
+            assert!(body.contains(BAD_CREDENTIALS), "{username}: {body}");
+            (took, dummy)
+        }
+    };
+    let (mut unknown, mut known) = (Vec::new(), Vec::new());
+    for _ in 0..8 {
+        let (t, d) = attempt("nobody-here").await;
+        assert_eq!(d, 1, "an unknown username verifies the dummy hash");
+        unknown.push(t);
+        let (t, d) = attempt(USERNAME).await;
+        assert_eq!(d, 0, "a known one verifies its own hash");
+        known.push(t);
+    }
+    unknown.sort();
+    known.sort();
+    let (u, k) = (unknown[4].as_secs_f64(), known[4].as_secs_f64());
+    let ratio = u / k;
+    eprintln!("sign-in medians: unknown {u:.4} s, wrong password {k:.4} s, ratio {ratio:.2}");
+    assert!(
+        (0.5..=2.0).contains(&ratio),
+        "unknown {u:.4} s vs wrong password {k:.4} s"
+    );
+}
+
+/// Brute force on the recovery answers ("Forgot your password?" page 2): each wrong submit counts
+/// a failure for the account; past the free failures the pair is throttled (even the right
+/// answers are then refused, checked against the dummy hash only), and at the lockout threshold
+/// the account locks. (Password and passcode: `throttle.rs`.)
+#[tokio::test]
+async fn recovery_answers_are_throttled_and_lock_the_account_like_passwords() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let server = setup_with(|c| c.throttle_free_failures(3).lockout_threshold(6)).await;
+    server.advance_clock(30);
+    let answer_for = |q: &str| -> String {
+        let q = q
+            .replace("&#39;", "'")
+            .replace("&#x27;", "'")
+            .replace("&amp;", "&");
+        DEFAULT_RECOVERY_QUESTIONS
+            .iter()
+            .position(|x| *x == q)
+            .map(|i| format!("answer number {i}"))
+            .unwrap_or_else(|| "no idea".into())
+    };
+    let try_answers = |right: bool| {
+        let server = &server;
+        async move {
+            let right_code = code(server);
+            let http = browser();
+            let res = http
+                .get(server.url("/forgot-password"))
+                .send()
+                .await
+                .unwrap();
+            let journey = see_other_location(&res);
+            let page = http
+                .get(journey.as_str())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            http.post(journey.as_str())
+                .form(&[
+                    ("csrf", csrf_of(&page).as_str()),
+                    ("username", USERNAME),
+                    ("passcode", right_code.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap();
+            let page2 = http
+                .get(journey.as_str())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let asked = questions(&page2);
+            let (word, a0, a1) = if right {
+                (
+                    "marmalade".to_string(),
+                    answer_for(&asked[0]),
+                    answer_for(&asked[1]),
+                )
+            } else {
+                (
+                    "guess".to_string(),
+                    "guess".to_string(),
+                    "guess".to_string(),
+                )
+            };
+            let (res, dummy) = dummies(server, async {
+                http.post(journey.as_str())
+                    .form(&[
+                        ("csrf", csrf_of(&page2).as_str()),
+                        ("secret_word", word.as_str()),
+                        ("answer_0", a0.as_str()),
+                        ("answer_1", a1.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+            })
+            .await;
+            let body = res.text().await.unwrap();
+            (body.contains(BAD_ANY), dummy)
+        }
+    };
+    for n in 1..=3 {
+        let (failed, _) = try_answers(false).await;
+        assert!(failed, "guess {n}");
+        assert_eq!(server.provider.failure_count(USERNAME).await.unwrap(), n);
+    }
+    // Throttled: the right answers are refused and not checked (the dummy hash four times).
+    let (failed, dummy) = try_answers(true).await;
+    assert!(failed, "the right answers while throttled");
+    assert_eq!(dummy, 4);
+    let counted = server.provider.failure_count(USERNAME).await.unwrap();
+    // Waiting out each delay (the clock moves past the longest one), guesses are checked and
+    // counted again, up to the lock.
+    for n in counted + 1..=6 {
+        server.advance_clock(120);
+        assert!(try_answers(false).await.0);
+        assert_eq!(server.provider.failure_count(USERNAME).await.unwrap(), n);
+    }
+    assert!(server.provider.is_locked(USERNAME).await.unwrap());
+    // Locked, and past the throttle delay: the right answers still fail.
+    server.advance_clock(120);
+    assert!(
+        try_answers(true).await.0,
+        "a locked account recovers nothing"
+    );
 }

@@ -50,6 +50,11 @@ pub struct Options {
     pub cpar_addr: SocketAddr,
     /// Delete the data folder first.
     pub reset: bool,
+    /// The host name in CPAR's URL (default: its IP address). The browser tests use `localhost`,
+    /// so that CPAR and IAM (on 127.0.0.1) are different sites, as in production.
+    pub cpar_host: Option<String>,
+    /// AHS IAM's database (default: SQLite in the data folder).
+    pub database_url: Option<String>,
 }
 
 impl Default for Options {
@@ -59,6 +64,8 @@ impl Default for Options {
             iam_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             cpar_addr: SocketAddr::from(([127, 0, 0, 1], 8081)),
             reset: false,
+            cpar_host: None,
+            database_url: None,
         }
     }
 }
@@ -175,9 +182,12 @@ pub async fn start(opts: Options) -> Result<Running, DemoError> {
     let iam_addr = iam_listener.local_addr().map_err(io("AHS IAM's address"))?;
     let cpar_addr = cpar_listener.local_addr().map_err(io("CPAR's address"))?;
     let iam_url = format!("http://{iam_addr}");
-    let cpar_url = format!("http://{cpar_addr}");
+    let cpar_url = match &opts.cpar_host {
+        Some(host) => format!("http://{host}:{}", cpar_addr.port()),
+        None => format!("http://{cpar_addr}"),
+    };
 
-    let provider = iam_provider(&opts.data_dir, &iam_url).await?;
+    let provider = iam_provider(&opts.data_dir, &iam_url, opts.database_url.as_deref()).await?;
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     {
@@ -248,11 +258,19 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
 }
 
 /// AHS IAM as `oidc-server serve` builds it, over the demo's folder and address.
-async fn iam_provider(data_dir: &Path, issuer: &str) -> Result<Provider, DemoError> {
+async fn iam_provider(
+    data_dir: &Path,
+    issuer: &str,
+    database_url: Option<&str>,
+) -> Result<Provider, DemoError> {
+    let database_url = database_url.map_or_else(
+        || format!("sqlite://{}", data_dir.join("iam.db").display()),
+        str::to_string,
+    );
     let file = oidc_server::settings::FileSettings {
         issuer: Some(issuer.to_string()),
         data_dir: Some(data_dir.to_path_buf()),
-        database_url: Some(format!("sqlite://{}", data_dir.join("iam.db").display())),
+        database_url: Some(database_url),
         ..Default::default()
     };
     let settings = oidc_server::settings::Settings::resolve(file)

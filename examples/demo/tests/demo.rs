@@ -130,6 +130,7 @@ async fn every_printed_credential_works_and_the_data_survives_a_restart() {
         iam_addr: any,
         cpar_addr: any,
         reset: false,
+        ..Default::default()
     };
     let running = demo::start(opts.clone()).await.expect("the demo starts");
     let text = running.instructions();

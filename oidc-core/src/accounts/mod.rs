@@ -330,6 +330,7 @@ pub(crate) async fn count_account_failure(s: &Inner, user: &UserRow) -> Result<(
     else {
         return Ok(());
     };
+    s.metrics.lockout();
     crate::sessions::end_all_for_user(&s.db, &user.id, now).await?;
     crate::audit::record(
         &s.db,

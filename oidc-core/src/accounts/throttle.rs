@@ -121,12 +121,20 @@ pub(crate) fn pair_delay(
 }
 
 /// Should this attempt be refused without checking its credentials? True while the account is
-/// locked, the pair is blocked or the address is blocked.
+/// locked, the pair is blocked or the address is blocked (counted as a throttled sign-in).
 pub(crate) async fn refused(
-    db: &Db,
+    s: &Inner,
     now: DateTime<Utc>,
     attempt: &Attempt<'_>,
 ) -> Result<bool, Error> {
+    let refused = is_refused(&s.db, now, attempt).await?;
+    if refused {
+        s.metrics.signin(crate::metrics::SigninOutcome::Throttled);
+    }
+    Ok(refused)
+}
+
+async fn is_refused(db: &Db, now: DateTime<Utc>, attempt: &Attempt<'_>) -> Result<bool, Error> {
     if attempt.user.is_some_and(|u| super::is_locked(u, now)) {
         return Ok(true);
     }
@@ -149,6 +157,7 @@ pub(crate) async fn refused(
 /// the account; a failure that locks the account tells its owner (see
 /// [`super::count_account_failure`]).
 pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(), Error> {
+    s.metrics.signin(crate::metrics::SigninOutcome::Failure);
     let now = s.now();
     let config = &s.config;
     let pair = attempt.pair_key();

@@ -1,7 +1,17 @@
 //! Relying parties: registration, look-up, authentication and redirect URI rules.
+//!
+//! `metadata` holds the registration metadata and its rules per `application_type`;
+//! `registration` the dynamic registration (RFC 7591), its management (RFC 7592), initial access
+//! tokens, and the administrators' changes (update, rotate the secret, delete).
+
+pub(crate) mod metadata;
+pub(crate) mod registration;
 
 use diesel::prelude::*;
 use url::Url;
+
+pub use metadata::{ApplicationType, AuthMethod, ClientMetadata};
+pub use registration::{ClientUpdate, InitialAccessToken};
 
 use crate::error::Error;
 use crate::secret::{Secret, ct_eq, digest, random_token};
@@ -48,6 +58,9 @@ pub struct NewClient {
     ///
     /// [`ProviderConfigBuilder::id_token_alg`]: crate::ProviderConfigBuilder::id_token_alg
     pub id_token_signed_response_alg: Option<crate::config::SigningAlg>,
+    /// The rest of the registration metadata (RFC 7591 §2, OpenID Connect Registration §2):
+    /// `application_type`, `token_endpoint_auth_method`, keys, logout and display URLs.
+    pub metadata: ClientMetadata,
 }
 
 /// When a client that may use the `refresh_token` grant receives a refresh token with its code.
@@ -84,7 +97,7 @@ impl RefreshPolicy {
 pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
 impl NewClient {
-    /// A confidential, third-party client that requires PKCE.
+    /// A confidential, first-party client that requires PKCE (see [`NewClient::third_party`]).
     pub fn new<I, S>(name: impl Into<String>, redirect_uris: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -95,7 +108,8 @@ impl NewClient {
             redirect_uris: redirect_uris.into_iter().map(Into::into).collect(),
             post_logout_redirect_uris: Vec::new(),
             public: false,
-            first_party: false,
+            // Clients an administrator registers are the organisation's own.
+            first_party: true,
             pkce_required: true,
             access_token_audience: None,
             mfa_required: true,
@@ -103,7 +117,14 @@ impl NewClient {
             scope: Vec::new(),
             refresh_policy: RefreshPolicy::OfflineAccess,
             id_token_signed_response_alg: None,
+            metadata: ClientMetadata::default(),
         }
+    }
+
+    /// Sets the registration metadata beyond the basics (see [`ClientMetadata`]).
+    pub fn metadata(mut self, metadata: ClientMetadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 
     /// Sets the algorithm of this client's ID tokens (`id_token_signed_response_alg`), e.g.
@@ -168,6 +189,18 @@ impl NewClient {
         self.first_party = first_party;
         self
     }
+    /// Marks the client third-party: people see a consent page listing what it asks for, and
+    /// their decision is remembered until they withdraw it at the portal.
+    ///
+    /// ```
+    /// use oidc_core::NewClient;
+    /// let c = NewClient::new("Partner app", ["https://partner.example/cb"]).third_party();
+    /// assert!(!c.first_party);
+    /// ```
+    pub fn third_party(mut self) -> Self {
+        self.first_party = false;
+        self
+    }
     /// Sets the post-logout redirect URIs.
     pub fn post_logout_redirect_uris<I, S>(mut self, uris: I) -> Self
     where
@@ -200,6 +233,21 @@ pub struct ClientInfo {
     pub mfa_required: bool,
     /// The grant types it may use.
     pub grant_types: Vec<String>,
+    /// Scopes it may ask for with `client_credentials`.
+    pub scope: Vec<String>,
+    /// How it authenticates at the token endpoint.
+    pub token_endpoint_auth_method: AuthMethod,
+    /// Its ID token algorithm, when it chose one.
+    pub id_token_signed_response_alg: Option<crate::config::SigningAlg>,
+    /// The rest of its registration metadata.
+    #[serde(flatten)]
+    pub metadata: ClientMetadata,
+    /// Registered through the registration endpoint (RFC 7591) rather than by an administrator.
+    pub dynamic_registration: bool,
+    /// A disabled client can do nothing.
+    pub disabled: bool,
+    /// When it was registered.
+    pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The result of a registration: the only time the secret is available.
@@ -209,6 +257,8 @@ pub struct RegisteredClient {
     pub client: ClientInfo,
     /// The `client_secret` of a confidential client, shown once; only its digest is stored.
     pub client_secret: Option<Secret>,
+    /// The RFC 7592 registration access token of a dynamically registered client, shown once.
+    pub registration_access_token: Option<Secret>,
 }
 
 impl From<&ClientRow> for ClientInfo {
@@ -222,14 +272,49 @@ impl From<&ClientRow> for ClientInfo {
             post_logout_redirect_uris: split_lines(&r.post_logout_redirect_uris),
             pkce_required: r.pkce_required,
             mfa_required: r.mfa_required,
-            grant_types: r
-                .grant_types
-                .split(' ')
-                .filter(|g| !g.is_empty())
-                .map(str::to_string)
-                .collect(),
+            grant_types: split_words(&r.grant_types),
+            scope: split_words(&r.scope),
+            token_endpoint_auth_method: auth_method_of(r),
+            id_token_signed_response_alg: r
+                .id_token_alg
+                .as_deref()
+                .and_then(crate::config::SigningAlg::parse),
+            metadata: ClientMetadata {
+                application_type: metadata::ApplicationType::parse(&r.application_type)
+                    .unwrap_or_default(),
+                token_endpoint_auth_method: Some(auth_method_of(r)),
+                jwks: r.jwks.clone(),
+                jwks_uri: r.jwks_uri.clone(),
+                backchannel_logout_uri: r.backchannel_logout_uri.clone(),
+                backchannel_logout_session_required: r.backchannel_logout_session_required,
+                require_pushed_authorization_requests: r.require_pushed_authorization_requests,
+                logo_uri: r.logo_uri.clone(),
+                client_uri: r.client_uri.clone(),
+                policy_uri: r.policy_uri.clone(),
+                tos_uri: r.tos_uri.clone(),
+                contacts: split_lines(&r.contacts),
+            },
+            dynamic_registration: r.dynamic_registration,
+            disabled: r.disabled,
+            created_at: crate::store::utc(r.created_at),
         }
     }
+}
+
+/// The stored method; a row from before the column existed says it by `is_public`.
+fn auth_method_of(r: &ClientRow) -> AuthMethod {
+    AuthMethod::parse(&r.token_endpoint_auth_method).unwrap_or(if r.is_public {
+        AuthMethod::None
+    } else {
+        AuthMethod::ClientSecretBasic
+    })
+}
+
+fn split_words(s: &str) -> Vec<String> {
+    s.split(' ')
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn split_lines(s: &str) -> Vec<String> {
@@ -248,23 +333,11 @@ fn is_loopback_ip(url: &Url) -> bool {
     }
 }
 
-/// Checks one redirect URI at registration (RFC 6749 §3.1.2, RFC 8252 §7, OAuth 2.0 Security BCP).
+/// Checks one redirect URI as an administrator registers it (RFC 6749 §3.1.2, RFC 8252 §7,
+/// OAuth 2.0 Security BCP): http on loopback allowed, a private-use scheme for a public client.
+#[cfg(test)]
 pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
-    let url = Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
-    if url.fragment().is_some() || uri.contains('#') {
-        return Err(format!(
-            "{uri:?} must not contain a fragment (RFC 6749 §3.1.2)"
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback_ip(&url) || url.host_str() == Some("localhost") => Ok(()),
-        "http" => Err(format!(
-            "{uri:?}: plain http is allowed only for loopback redirect URIs"
-        )),
-        s if public && s.contains('.') => Ok(()), // RFC 8252 §7.1 private-use scheme
-        s => Err(format!("{uri:?}: scheme {s:?} is not allowed (use https)")),
-    }
+    metadata::check_redirect_uri(uri, public, true).map_err(|e| e.description)
 }
 
 /// Does the requested redirect URI match a registered one? Exact string match, except that a
@@ -298,20 +371,22 @@ pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str, nativ
     })
 }
 
-pub(crate) async fn register(
-    db: &Db,
-    new: NewClient,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<RegisteredClient, Error> {
-    let name = new.name.trim().to_string();
-    if name.is_empty() || name.len() > 200 {
-        return Err(Error::InvalidInput(
-            "client name must be 1 to 200 characters".into(),
+/// The checks every registration passes, whoever registers: the metadata rules of
+/// [`metadata::check`], then the name, grant types and scopes.
+pub(crate) fn check_new(
+    new: &NewClient,
+    rules: &metadata::Rules<'_>,
+) -> Result<(), metadata::MetadataError> {
+    use metadata::MetadataError as M;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(M::metadata(
+            "client name must be 1 to 200 characters, without control characters",
         ));
     }
     for g in &new.grant_types {
         if !GRANT_TYPES.contains(&g.as_str()) {
-            return Err(Error::InvalidInput(format!(
+            return Err(M::metadata(format!(
                 "grant type {g:?} is not supported (use {})",
                 GRANT_TYPES.join(", ")
             )));
@@ -319,13 +394,11 @@ pub(crate) async fn register(
     }
     let uses_code = new.grant_types.iter().any(|g| g == "authorization_code");
     if uses_code && new.redirect_uris.is_empty() {
-        return Err(Error::InvalidInput(
-            "at least one redirect URI is required".into(),
-        ));
+        return Err(M::redirect("at least one redirect URI is required"));
     }
     if new.public && new.grant_types.iter().any(|g| g == "client_credentials") {
-        return Err(Error::InvalidInput(
-            "a public client cannot use client_credentials (RFC 6749 §4.4)".into(),
+        return Err(M::metadata(
+            "a public client cannot use client_credentials (RFC 6749 §4.4)",
         ));
     }
     for sc in &new.scope {
@@ -336,43 +409,88 @@ pub(crate) async fn register(
                 .bytes()
                 .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
         {
-            return Err(Error::InvalidInput(format!(
+            return Err(M::metadata(format!(
                 "scope {sc:?} is not a valid scope token"
             )));
         }
         if crate::protocol::authorize::SUPPORTED_SCOPES.contains(&sc.as_str()) {
             // Those are about a person; a client's own tokens carry no person.
-            return Err(Error::InvalidInput(format!(
+            return Err(M::metadata(format!(
                 "scope {sc:?} is for sign-ins, not for a client's own tokens"
             )));
         }
     }
-    for uri in new
-        .redirect_uris
-        .iter()
-        .chain(&new.post_logout_redirect_uris)
-    {
-        validate_redirect_uri(uri, new.public).map_err(Error::InvalidInput)?;
-    }
     if let Some(aud) = &new.access_token_audience {
         Url::parse(aud).map_err(|e| {
-            Error::InvalidInput(format!(
+            M::metadata(format!(
                 "access token audience {aud:?} is not an absolute URI: {e}"
             ))
         })?;
     }
     if new.public && !new.pkce_required {
-        return Err(Error::InvalidInput("a public client must use PKCE".into()));
+        return Err(M::metadata("a public client must use PKCE"));
     }
-    let secret = if new.public {
-        None
+    metadata::check(new, rules)
+}
+
+/// The secret material of a client with `method`: the secret to show once, its digest (for the
+/// methods that send it) and, for `client_secret_jwt`, the secret sealed under the
+/// key-encryption key (the provider must compute the HMAC with it).
+pub(crate) struct SecretMaterial {
+    pub shown: Option<Secret>,
+    pub hash: Option<String>,
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// The additional authenticated data of a sealed client secret: the column and the client, so
+/// that a sealed value cannot be moved to another row.
+fn sealed_aad(client_id: &str) -> Vec<u8> {
+    format!("clients.secret_sealed:{client_id}").into_bytes()
+}
+
+pub(crate) fn secret_material(
+    method: AuthMethod,
+    client_id: &str,
+    ring: &crate::secret::KeyRing,
+) -> Result<SecretMaterial, Error> {
+    if !method.uses_secret() {
+        return Ok(SecretMaterial {
+            shown: None,
+            hash: None,
+            sealed: None,
+        });
+    }
+    let secret = Secret::new(random_token()?);
+    let (hash, sealed) = if method == AuthMethod::ClientSecretJwt {
+        (
+            None,
+            Some(ring.seal(secret.secret().as_bytes(), &sealed_aad(client_id))?),
+        )
     } else {
-        Some(Secret::new(random_token()?))
+        (Some(digest(secret.secret())), None)
     };
-    let row = ClientRow {
-        id: new_id(),
-        name,
-        secret_hash: secret.as_ref().map(|s| digest(s.secret())),
+    Ok(SecretMaterial {
+        shown: Some(secret),
+        hash,
+        sealed,
+    })
+}
+
+/// The row for a checked [`NewClient`] under `id`, with its secret material.
+pub(crate) fn row_for(
+    id: String,
+    new: NewClient,
+    secret: &SecretMaterial,
+    created_at: chrono::NaiveDateTime,
+    dynamic_registration: bool,
+    registration_token_hash: Option<String>,
+) -> ClientRow {
+    let method = metadata::effective_method(&new);
+    let m = new.metadata;
+    ClientRow {
+        id,
+        name: new.name.trim().to_string(),
+        secret_hash: secret.hash.clone(),
         is_public: new.public,
         first_party: new.first_party,
         redirect_uris: new.redirect_uris.join("\n"),
@@ -383,12 +501,47 @@ pub(crate) async fn register(
             .id_token_signed_response_alg
             .map(|a| a.as_str().to_string()),
         disabled: false,
-        created_at: naive(now),
+        created_at,
         mfa_required: new.mfa_required,
         grant_types: new.grant_types.join(" "),
         scope: new.scope.join(" "),
         refresh_policy: new.refresh_policy.as_str().into(),
+        application_type: m.application_type.as_str().into(),
+        token_endpoint_auth_method: method.as_str().into(),
+        secret_sealed: secret.sealed.clone(),
+        jwks: m.jwks,
+        jwks_uri: m.jwks_uri,
+        backchannel_logout_uri: m.backchannel_logout_uri,
+        backchannel_logout_session_required: m.backchannel_logout_session_required,
+        require_pushed_authorization_requests: m.require_pushed_authorization_requests,
+        logo_uri: m.logo_uri,
+        client_uri: m.client_uri,
+        policy_uri: m.policy_uri,
+        tos_uri: m.tos_uri,
+        contacts: m.contacts.join("\n"),
+        registration_token_hash,
+        dynamic_registration,
+    }
+}
+
+/// Registers a client as an administrator does (rules of [`metadata::Rules`] for
+/// administrators: http loopback allowed, a public client counts as native).
+pub(crate) async fn register(
+    db: &Db,
+    ring: &crate::secret::KeyRing,
+    key_algorithms: &[crate::config::SigningAlg],
+    new: NewClient,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<RegisteredClient, Error> {
+    let rules = metadata::Rules {
+        allow_http_loopback: true,
+        public_is_native: true,
+        key_algorithms,
     };
+    check_new(&new, &rules)?;
+    let id = new_id();
+    let secret = secret_material(metadata::effective_method(&new), &id, ring)?;
+    let row = row_for(id, new, &secret, naive(now), false, None);
     let client = ClientInfo::from(&row);
     db.write(move |conn| {
         diesel::insert_into(clients::table)
@@ -399,7 +552,8 @@ pub(crate) async fn register(
     .await?;
     Ok(RegisteredClient {
         client,
-        client_secret: secret,
+        client_secret: secret.shown,
+        registration_access_token: None,
     })
 }
 
@@ -458,6 +612,21 @@ pub(crate) async fn ensure_admin_console(
                     grant_types: "authorization_code refresh_token".into(),
                     scope: String::new(),
                     refresh_policy: RefreshPolicy::Never.as_str().into(),
+                    application_type: ApplicationType::Native.as_str().into(),
+                    token_endpoint_auth_method: AuthMethod::None.as_str().into(),
+                    secret_sealed: None,
+                    jwks: None,
+                    jwks_uri: None,
+                    backchannel_logout_uri: None,
+                    backchannel_logout_session_required: false,
+                    require_pushed_authorization_requests: false,
+                    logo_uri: None,
+                    client_uri: None,
+                    policy_uri: None,
+                    tos_uri: None,
+                    contacts: String::new(),
+                    registration_token_hash: None,
+                    dynamic_registration: false,
                 })
                 .execute(conn);
             match inserted {
@@ -481,6 +650,9 @@ pub(crate) struct Client {
     pub redirect_uris: Vec<String>,
 }
 
+// The metadata accessors are the seams of JWT client authentication, PAR and back-channel
+// logout, which read what registration stores.
+#[allow(dead_code)]
 impl Client {
     pub(crate) fn id(&self) -> &str {
         &self.row.id
@@ -500,6 +672,104 @@ impl Client {
             None => false,
         }
     }
+    /// The registered `token_endpoint_auth_method` (RFC 7591 §2).
+    pub(crate) fn token_endpoint_auth_method(&self) -> AuthMethod {
+        auth_method_of(&self.row)
+    }
+    /// `native` per its `application_type`, or a public client (whose loopback redirect URIs
+    /// match any port, RFC 8252 §7.3).
+    pub(crate) fn is_native(&self) -> bool {
+        self.row.is_public || self.row.application_type == ApplicationType::Native.as_str()
+    }
+    /// The client's JWK Set by value (`jwks`, JSON text), for `private_key_jwt`.
+    pub(crate) fn jwks(&self) -> Option<&str> {
+        self.row.jwks.as_deref()
+    }
+    /// Where the client publishes its JWK Set (`jwks_uri`), for `private_key_jwt`.
+    pub(crate) fn jwks_uri(&self) -> Option<&str> {
+        self.row.jwks_uri.as_deref()
+    }
+    /// The `client_secret_jwt` secret, opened from its sealed form; `None` for other methods.
+    ///
+    /// # Errors
+    /// [`Error::Crypto`] when it opens under no configured key-encryption key.
+    pub(crate) fn jwt_secret(
+        &self,
+        ring: &crate::secret::KeyRing,
+    ) -> Result<Option<Secret>, Error> {
+        let Some(sealed) = &self.row.secret_sealed else {
+            return Ok(None);
+        };
+        let plain = ring.open(sealed, &sealed_aad(&self.row.id))?;
+        let text = String::from_utf8(plain)
+            .map_err(|_| Error::Crypto("a sealed client secret is not UTF-8".into()))?;
+        Ok(Some(Secret::new(text)))
+    }
+    /// OpenID Connect Back-Channel Logout 1.0: where to send logout tokens, and whether they
+    /// must carry `sid`.
+    pub(crate) fn backchannel_logout(&self) -> Option<(&str, bool)> {
+        self.row
+            .backchannel_logout_uri
+            .as_deref()
+            .map(|u| (u, self.row.backchannel_logout_session_required))
+    }
+    /// RFC 9126 §6: authorization requests of this client must come through PAR.
+    pub(crate) fn requires_par(&self) -> bool {
+        self.row.require_pushed_authorization_requests
+    }
+    /// The web origins a browser may call the token, userinfo and revocation endpoints from on
+    /// this client's behalf: the origins of its http(s) redirect URIs.
+    pub(crate) fn web_origins(&self) -> Vec<String> {
+        web_origins_of(&self.redirect_uris)
+    }
+}
+
+/// The ASCII serialisation of the origins (RFC 6454 §6.2) of the http(s) URIs in `uris`.
+pub(crate) fn web_origins_of(uris: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for u in uris {
+        let Ok(url) = Url::parse(u) else { continue };
+        if !matches!(url.scheme(), "https" | "http") {
+            continue;
+        }
+        let origin = url.origin().ascii_serialization();
+        if !out.contains(&origin) {
+            out.push(origin);
+        }
+    }
+    out
+}
+
+/// Whether any enabled client has `origin` among its [web origins](Client::web_origins): a CORS
+/// preflight carries no client, so this is all it can be checked against.
+pub(crate) async fn any_client_has_origin(db: &Db, origin: &str) -> Result<bool, Error> {
+    let Ok(url) = Url::parse(origin) else {
+        return Ok(false);
+    };
+    let Some(host) = url.host_str().map(str::to_string) else {
+        return Ok(false);
+    };
+    let origin = origin.to_string();
+    // The host narrows the rows in SQL (LIKE, with its wildcards escaped); the exact origin rule
+    // is applied here.
+    let pattern = format!(
+        "%{}%",
+        host.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    db.run(move |conn| {
+        let candidates: Vec<String> = clients::table
+            .filter(clients::disabled.eq(false))
+            .filter(clients::redirect_uris.like(pattern).escape('\\'))
+            .select(clients::redirect_uris)
+            .limit(1000)
+            .load(conn)?;
+        Ok(candidates
+            .iter()
+            .any(|r| web_origins_of(&split_lines(r)).contains(&origin)))
+    })
+    .await
 }
 
 pub(crate) async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, Error> {

@@ -611,3 +611,116 @@ pub(crate) async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) 
         Err(e) => api_error(e),
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Clients: list, show, update, rotate the secret, delete, and initial access tokens for dynamic
+// registration. Reading is for any staff; changes need iam_admin (the library checks).
+
+/// `GET /admin/api/clients`.
+pub(crate) async fn list_clients(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let _c = caller!(s, headers);
+    match provider(&s).list_clients().await {
+        Ok(list) => ok(json!(list)),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `GET /admin/api/clients/{client_id}`.
+pub(crate) async fn get_client(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
+    let _c = caller!(s, headers);
+    match provider(&s).client(&client_id).await {
+        Ok(c) => ok(json!(c)),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `PATCH /admin/api/clients/{client_id}`: the fields of [`crate::ClientUpdate`] to change.
+pub(crate) async fn update_client(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: crate::ClientUpdate = json_body!(headers, bytes);
+    match provider(&s).update_client(&c.actor, &client_id, req).await {
+        Ok(info) => ok(json!(info)),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `POST /admin/api/clients/{client_id}/rotate-secret`: the new secret, shown once.
+pub(crate) async fn rotate_client_secret(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
+    let c = caller!(s, headers);
+    match provider(&s).rotate_client_secret(&c.actor, &client_id).await {
+        Ok(secret) => ok(json!({ "client_id": client_id, "client_secret": secret.secret() })),
+        Err(e) => api_error(e),
+    }
+}
+
+/// `DELETE /admin/api/clients/{client_id}`: 204; the client's tokens stop working.
+pub(crate) async fn delete_client(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+) -> Response {
+    let c = caller!(s, headers);
+    match provider(&s).delete_client(&c.actor, &client_id).await {
+        Ok(()) => no_store(StatusCode::NO_CONTENT.into_response()),
+        Err(e) => api_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewInitialToken {
+    #[serde(default)]
+    ttl_secs: Option<u64>,
+    #[serde(default)]
+    single_use: Option<bool>,
+}
+
+/// `POST /admin/api/clients/initial-tokens`: `{"ttl_secs": …, "single_use": …}` (defaults 24 h,
+/// single use); the token is shown once.
+pub(crate) async fn create_initial_token(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let c = caller!(s, headers);
+    let req: NewInitialToken = if bytes.is_empty() {
+        NewInitialToken {
+            ttl_secs: None,
+            single_use: None,
+        }
+    } else {
+        json_body!(headers, bytes)
+    };
+    let ttl = std::time::Duration::from_secs(req.ttl_secs.unwrap_or(24 * 3600));
+    match provider(&s)
+        .create_initial_access_token(&c.actor, ttl, req.single_use.unwrap_or(true))
+        .await
+    {
+        Ok(t) => no_store(
+            (
+                StatusCode::CREATED,
+                Json(json!({
+                    "initial_access_token": t.token.secret(),
+                    "id": t.id,
+                    "expires_at": t.expires_at.to_rfc3339(),
+                    "single_use": t.single_use,
+                })),
+            )
+                .into_response(),
+        ),
+        Err(e) => api_error(e),
+    }
+}

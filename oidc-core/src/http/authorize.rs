@@ -7,7 +7,9 @@ use axum::response::{IntoResponse, Response};
 use chrono::Duration;
 
 use super::{AppState, cookies, pages, paths};
-use crate::protocol::authorize::{self, AuthRequest, AuthorizeError, ClientPolicy, RawParams};
+use crate::protocol::authorize::{
+    self, AuthRequest, AuthorizeError, ClientPolicy, RawParams, ResponseMode,
+};
 use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::sessions::Session;
 use crate::{accounts, clients, journey, sessions, tokens};
@@ -65,20 +67,46 @@ async fn authorize(
         native: client.row.is_public,
         admin_console: client.id() == clients::ADMIN_CONSOLE_ID,
     };
-    let request = match authorize::validate(&raw, &client_id, &policy) {
+    let mut request = match authorize::validate(&raw, &client_id, &policy) {
         Ok(r) => r,
         Err(AuthorizeError::Page(m)) => return bad_request_page(&s, &m),
         Err(AuthorizeError::Redirect {
             redirect_uri,
             error,
             state,
+            response_mode,
         }) => {
-            return error_redirect(&s, &redirect_uri, &error, state.as_deref());
+            return error_response(&s, &redirect_uri, response_mode, &error, state.as_deref());
         }
     };
+    // OIDC Core §3.1.2.1: the hint must be an ID token of ours (an expired one is fine, as at
+    // logout); the answer is then only for its subject.
+    if let Some(hint) = request.id_token_hint.take() {
+        let sub = match tokens::verify_id_token_hint(&s.config, &s.keys, &hint) {
+            Ok(h) => h.sub,
+            Err(why) => {
+                let e = OAuthError::new(
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "id_token_hint is not an ID token of this provider: {}",
+                        why.0
+                    ),
+                );
+                return deny(&s, &request, &e);
+            }
+        };
+        if request.required_subject.as_ref().is_some_and(|r| *r != sub) {
+            let e = OAuthError::new(
+                ErrorCode::InvalidRequest,
+                "id_token_hint and the claims parameter's sub name different people",
+            );
+            return deny(&s, &request, &e);
+        }
+        request.required_subject = Some(sub);
+    }
     let needs_mfa = match request.needs_second_factor(client.row.mfa_required) {
         Ok(m) => m,
-        Err(e) => return error_redirect(&s, &request.redirect_uri, &e, request.state.as_deref()),
+        Err(e) => return deny(&s, &request, &e),
     };
     let now = s.now();
     let session = match cookies::get(&s.config, &headers, cookies::SESSION) {
@@ -96,18 +124,30 @@ async fn authorize(
         let strong_enough =
             !needs_mfa || session.acr.as_deref() == Some(crate::mfa::ACR_PASSWORD_OTP);
         if !request.prompt_login && fresh_enough && strong_enough {
-            match accounts::find_by_id(&s.db, &session.user_id).await {
-                Ok(Some(user)) if !user.disabled => {
-                    return issue_code(&s, &request, &session, None).await;
-                }
-                Ok(_) => {}
+            let user = match accounts::find_by_id(&s.db, &session.user_id).await {
+                Ok(u) => u.filter(|u| !u.disabled),
                 Err(e) => return pages::internal(&s, &e),
+            };
+            if let Some(user) = user {
+                match with_session(&s, &headers, &client, request, &session, &user).await {
+                    Ok(res) => return res,
+                    Err(r) => request = *r,
+                }
             }
         }
     }
     if request.prompt_none {
         let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
-        return error_redirect(&s, &request.redirect_uri, &e, request.state.as_deref());
+        return deny(&s, &request, &e);
+    }
+    // The person the answer must be for: their username on the sign-in page.
+    if request.login_hint.is_none()
+        && let Some(sub) = &request.required_subject
+    {
+        match accounts::find_by_subject(&s.db, sub).await {
+            Ok(u) => request.login_hint = u.map(|u| u.username),
+            Err(e) => return pages::internal(&s, &e),
+        }
     }
     let steps = if needs_mfa {
         vec![journey::Step::Password, journey::Step::SecondFactor]
@@ -117,12 +157,90 @@ async fn authorize(
     start_journey(&s, &headers, Some(request), steps, None).await
 }
 
+/// The browser has a session good enough for the request: answer with it, or show the account
+/// selection or consent page for it. `Err` gives the request back when a new sign-in is needed
+/// (the session is someone else's than the request insists on).
+async fn with_session(
+    s: &AppState,
+    headers: &HeaderMap,
+    client: &clients::Client,
+    request: AuthRequest,
+    session: &Session,
+    user: &crate::store::models::UserRow,
+) -> Result<Response, Box<AuthRequest>> {
+    if request
+        .required_subject
+        .as_ref()
+        .is_some_and(|sub| *sub != user.subject)
+    {
+        if request.prompt_none {
+            let e = OAuthError::new(
+                ErrorCode::LoginRequired,
+                "the signed-in user is not the one the request names",
+            );
+            return Ok(deny(s, &request, &e));
+        }
+        return Err(Box::new(request));
+    }
+    // A login_hint naming another account than the signed-in one: the person must choose.
+    let other_account = request
+        .login_hint
+        .as_deref()
+        .is_some_and(|h| accounts::normalize_username(h) != user.username);
+    if other_account && request.prompt_none {
+        let e = OAuthError::new(
+            ErrorCode::AccountSelectionRequired,
+            "the login_hint names another account than the signed-in one",
+        );
+        return Ok(deny(s, &request, &e));
+    }
+    let consent = match super::consent::needed(s, client, &user.id, &request, false).await {
+        Ok(c) => c,
+        Err(e) => return Ok(pages::internal(s, &e)),
+    };
+    let mut steps = Vec::new();
+    if request.prompt_select_account || other_account {
+        steps.push(journey::Step::SelectAccount);
+    }
+    if consent {
+        steps.push(journey::Step::Consent);
+    }
+    if steps.is_empty() {
+        return Ok(issue_code(s, &request, session, None).await);
+    }
+    if request.prompt_none {
+        let e = OAuthError::new(
+            ErrorCode::ConsentRequired,
+            "the user has not allowed this application what it asks for",
+        );
+        return Ok(deny(s, &request, &e));
+    }
+    // Should the person switch accounts, `consent::gate` decides consent again at the end.
+    let link = journey::SessionLink {
+        session_id: session.id.clone(),
+        user_id: user.id.clone(),
+    };
+    Ok(start_journey_with(s, headers, Some(request), steps, None, Some(link)).await)
+}
+
 pub(crate) async fn start_journey(
     s: &AppState,
     headers: &HeaderMap,
     request: Option<AuthRequest>,
     steps: Vec<journey::Step>,
     return_to: Option<String>,
+) -> Response {
+    start_journey_with(s, headers, request, steps, return_to, None).await
+}
+
+/// As [`start_journey`]; with `session`, a journey that answers with that session.
+pub(crate) async fn start_journey_with(
+    s: &AppState,
+    headers: &HeaderMap,
+    request: Option<AuthRequest>,
+    steps: Vec<journey::Step>,
+    return_to: Option<String>,
+    session: Option<journey::SessionLink>,
 ) -> Response {
     let now = s.now();
     let (browser_key, new_cookie) = match cookies::get(&s.config, headers, cookies::BROWSER) {
@@ -141,6 +259,7 @@ pub(crate) async fn start_journey(
         request,
         steps,
         return_to,
+        session,
         now,
         s.config.journey_ttl,
     )
@@ -177,10 +296,68 @@ fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> Option<String> 
     Some(url.to_string())
 }
 
-/// RFC 6749 §4.1.2.1 with RFC 9207 `iss`.
-pub(crate) fn error_redirect(
+/// The authorization response (RFC 6749 §4.1.2, §4.1.2.1 with RFC 9207 `iss`) by the request's
+/// response mode: a 303 with the parameters in the query, or the self-submitting form of OAuth
+/// 2.0 Form Post Response Mode §2.
+fn respond(
     s: &AppState,
     redirect_uri: &str,
+    mode: ResponseMode,
+    params: &[(&str, &str)],
+) -> Response {
+    match mode {
+        ResponseMode::Query => match redirect_with(redirect_uri, params) {
+            Some(url) => see_other(&url),
+            None => bad_request_page(s, "The application's redirect address is invalid."),
+        },
+        ResponseMode::FormPost => form_post(s, redirect_uri, params),
+    }
+}
+
+/// The form post page: a form with the parameters as hidden fields that a script of ours
+/// submits at once, and a visible button for browsers without scripts. Only this response lets
+/// a form post to the client's origin (CSP `form-action`).
+fn form_post(s: &AppState, redirect_uri: &str, params: &[(&str, &str)]) -> Response {
+    let Ok(url) = url::Url::parse(redirect_uri) else {
+        return bad_request_page(s, "The application's redirect address is invalid.");
+    };
+    let target = match url.origin() {
+        o @ url::Origin::Tuple(..) => o.ascii_serialization(),
+        // A private-use scheme (RFC 8252 §7.1): a scheme source.
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    let fields: Vec<(&str, &str)> = params.to_vec();
+    let mut res = pages::render(
+        StatusCode::OK,
+        &pages::FormPostPage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: "Returning to the application",
+            action: redirect_uri,
+            fields,
+        },
+    );
+    let csp = format!("{FORM_POST_CSP}; form-action {target}");
+    match HeaderValue::from_str(&csp) {
+        Ok(v) => {
+            res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+            res
+        }
+        Err(_) => bad_request_page(s, "The application's redirect address is invalid."),
+    }
+}
+
+/// The provider's policy (see `security_headers`), which the form post page extends with the
+/// one `form-action` it needs.
+const FORM_POST_CSP: &str =
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+/// An error answer at the client's redirect URI by `mode` (RFC 6749 §4.1.2.1 with RFC 9207
+/// `iss`).
+fn error_response(
+    s: &AppState,
+    redirect_uri: &str,
+    mode: ResponseMode,
     error: &OAuthError,
     state: Option<&str>,
 ) -> Response {
@@ -192,10 +369,18 @@ pub(crate) fn error_redirect(
         params.push(("state", st));
     }
     params.push(("iss", s.config.issuer()));
-    match redirect_with(redirect_uri, &params) {
-        Some(url) => see_other(&url),
-        None => bad_request_page(s, "The application's redirect address is invalid."),
-    }
+    respond(s, redirect_uri, mode, &params)
+}
+
+/// Answers a validated request with an error, by its response mode.
+pub(crate) fn deny(s: &AppState, request: &AuthRequest, error: &OAuthError) -> Response {
+    error_response(
+        s,
+        &request.redirect_uri,
+        request.response_mode,
+        error,
+        request.state.as_deref(),
+    )
 }
 
 /// Issues a code for `request` in `session` and sends the browser back to the client (RFC 6749
@@ -218,9 +403,14 @@ pub(crate) async fn issue_code(
         auth_time: session.auth_time,
         amr: session.amr.clone(),
         acr: session.acr.clone(),
+        claims: request.claims.clone(),
     };
     let code = match tokens::issue_code(&s.db, grant, s.now(), s.config.code_ttl).await {
-        Ok(c) => c,
+        Ok(c) => {
+            s.metrics
+                .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
+            c
+        }
         Err(e) => return pages::internal(s, &e),
     };
     let mut params = vec![("code", code.as_str())];
@@ -228,10 +418,7 @@ pub(crate) async fn issue_code(
         params.push(("state", st));
     }
     params.push(("iss", s.config.issuer()));
-    let mut res = match redirect_with(&request.redirect_uri, &params) {
-        Some(url) => see_other(&url),
-        None => bad_request_page(s, "The application's redirect address is invalid."),
-    };
+    let mut res = respond(s, &request.redirect_uri, request.response_mode, &params);
     if let Some(c) = set_cookie {
         res.headers_mut().append(header::SET_COOKIE, c);
     }

@@ -159,7 +159,7 @@ pub(crate) async fn answers(
         username: &username,
         address,
     };
-    let refused = throttle::refused(&s.db, now, &attempt)
+    let refused = throttle::refused(s, now, &attempt)
         .await
         .unwrap_or(true);
     let restart = |mut j: Journey| {

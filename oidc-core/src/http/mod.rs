@@ -10,15 +10,18 @@ mod admin_api;
 mod admin_pages;
 mod authorize;
 mod client_addr;
+mod consent;
 mod cookies;
+mod cors;
 mod forgot;
 mod introspection;
 mod logout;
 mod pages;
 mod portal;
+mod registration;
 mod revocation;
 mod signin;
-mod token;
+pub(crate) mod token;
 mod userinfo;
 
 use std::sync::Arc;
@@ -47,6 +50,9 @@ pub mod paths {
     pub const INTROSPECTION: &str = "/introspect";
     /// The userinfo endpoint (GET and POST).
     pub const USERINFO: &str = "/userinfo";
+    /// Dynamic client registration (RFC 7591 §3); each client's configuration endpoint
+    /// (RFC 7592) is `/register/{client_id}`.
+    pub const REGISTRATION: &str = "/register";
     /// The sign-in journey's pages: `/signin/{journey id}`.
     pub const SIGNIN: &str = "/signin";
     /// First-time activation at the IAM portal (token passcode, temporary password, new password,
@@ -72,6 +78,12 @@ pub mod paths {
     pub const READYZ: &str = "/readyz";
     /// The stylesheet of the provider's pages.
     pub const STYLESHEET: &str = "/assets/iam.css";
+    /// The script that submits a `response_mode=form_post` answer (no inline scripts under the
+    /// provider's CSP).
+    pub const FORM_POST_SCRIPT: &str = "/assets/form_post.js";
+    /// The IAM portal page where a person sees the applications they allowed (consent) and
+    /// withdraws a permission (POST `{ACCOUNT_APPS}/withdraw`).
+    pub const ACCOUNT_APPS: &str = "/account/apps";
 }
 
 pub(crate) type AppState = Arc<Inner>;
@@ -81,10 +93,37 @@ pub(crate) fn router(inner: AppState) -> Router {
         .route(paths::DISCOVERY, get(discovery))
         .route(paths::JWKS, get(jwks))
         .route(paths::AUTHORIZE, get(authorize::get).post(authorize::post))
-        .route(paths::TOKEN, post(token::post))
-        .route(paths::REVOCATION, post(revocation::post))
+        .route(
+            paths::TOKEN,
+            post(token::post).layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                cors::client_based,
+            )),
+        )
+        .route(
+            paths::REVOCATION,
+            post(revocation::post).layer(axum::middleware::from_fn_with_state(
+                inner.clone(),
+                cors::client_based,
+            )),
+        )
         .route(paths::INTROSPECTION, post(introspection::post))
-        .route(paths::USERINFO, get(userinfo::get).post(userinfo::post))
+        .route(
+            paths::USERINFO,
+            get(userinfo::get)
+                .post(userinfo::post)
+                .layer(axum::middleware::from_fn_with_state(
+                    inner.clone(),
+                    cors::client_based,
+                )),
+        )
+        .route(paths::REGISTRATION, post(registration::register))
+        .route(
+            &format!("{}/{{client_id}}", paths::REGISTRATION),
+            get(registration::read)
+                .put(registration::update)
+                .delete(registration::delete),
+        )
         .route(
             &format!("{}/{{id}}", paths::SIGNIN),
             get(signin::show).post(signin::submit),
@@ -121,11 +160,30 @@ pub(crate) fn router(inner: AppState) -> Router {
         )
         .route("/admin/audit", get(admin_pages::audit))
         .route(paths::STYLESHEET, get(stylesheet))
+        .route(pages::SCRIPT, get(pages::script))
+        .route(pages::LOGO, get(pages::logo))
+        .route(paths::FORM_POST_SCRIPT, get(form_post_script))
+        .route(paths::ACCOUNT_APPS, get(portal::apps))
+        .route(
+            &format!("{}/withdraw", paths::ACCOUNT_APPS),
+            post(portal::withdraw),
+        )
         .route(paths::HEALTHZ, get(healthz))
         .route(paths::READYZ, get(readyz))
         .fallback(not_found)
-        .layer(axum::middleware::map_response(security_headers))
-        .layer(axum::middleware::from_fn(request_span))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            inner.clone(),
+            limit_body,
+        ))
+        .layer(axum::middleware::map_response_with_state(
+            inner.clone(),
+            security_headers,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            inner.clone(),
+            request_span,
+        ))
         .with_state(inner)
 }
 
@@ -152,6 +210,18 @@ fn admin_api_routes() -> Router<AppState> {
         .route("/registrations/{id}/reject", post(a::reject_registration))
         .route("/audit", get(a::audit))
         .route("/audit/verify", get(a::audit_verify))
+        .route("/clients", get(a::list_clients))
+        .route("/clients/initial-tokens", post(a::create_initial_token))
+        .route(
+            "/clients/{client_id}",
+            get(a::get_client)
+                .patch(a::update_client)
+                .delete(a::delete_client),
+        )
+        .route(
+            "/clients/{client_id}/rotate-secret",
+            post(a::rotate_client_secret),
+        )
 }
 
 /// A unique request id: a random prefix drawn once per process and a counter (32 hex digits),
@@ -170,9 +240,21 @@ fn request_id() -> String {
 
 /// Runs each request in a `request` span with a fresh id (also sent back as `X-Request-Id`), so
 /// every log line of one request can be found together. Only the method and path are recorded:
-/// queries carry codes and tokens.
-async fn request_span(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// queries carry codes and tokens. Also counts the request in the metrics, under its route
+/// template.
+async fn request_span(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let _in_flight = s.metrics.start_request();
+    let endpoint = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .cloned();
+    let method = req.method().clone();
     let id = request_id();
     let span = tracing::info_span!(
         "request",
@@ -184,18 +266,100 @@ async fn request_span(req: axum::extract::Request, next: axum::middleware::Next)
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert("x-request-id", v);
     }
+    s.metrics.observe_request(
+        endpoint.as_ref().map_or("unmatched", |p| p.as_str()),
+        method.as_str(),
+        res.status().as_u16(),
+        started.elapsed(),
+    );
     res
 }
 
-/// Headers every response carries: pages may load only our own assets and never be framed.
-async fn security_headers(mut res: Response) -> Response {
+/// The largest request body any endpoint reads. Forms and JSON documents here are a few KiB;
+/// more is refused (413) before it is buffered, so that nobody can make a handler hold megabytes.
+pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Endpoints whose callers are programs: their errors are JSON (RFC 6749 §5.2), not pages.
+fn is_json_endpoint(path: &str) -> bool {
+    let under = |prefix: &str| {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    [
+        paths::TOKEN,
+        paths::REVOCATION,
+        paths::INTROSPECTION,
+        paths::USERINFO,
+        paths::REGISTRATION,
+        paths::ADMIN_API,
+    ]
+    .into_iter()
+    .any(under)
+}
+
+/// Refuses a body declared longer than [`MAX_BODY_BYTES`] before reading it, and turns every 413
+/// (declared, or found while buffering by the extractors under `DefaultBodyLimit`) into the
+/// answer the caller understands: `invalid_request` for programs, a plain page for people.
+async fn limit_body(
+    State(s): State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let json = is_json_endpoint(req.uri().path());
+    let declared_too_long = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64);
+    if !declared_too_long {
+        let res = next.run(req).await;
+        if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+            return res;
+        }
+    }
+    if json {
+        let body = axum::Json(serde_json::json!({
+            "error": "invalid_request",
+            "error_description": format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        }));
+        (StatusCode::PAYLOAD_TOO_LARGE, body).into_response()
+    } else {
+        pages::error(
+            &s,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is too large",
+            "The form sent more than this service accepts. Please go back and try again.",
+        )
+    }
+}
+
+/// Headers every response carries: pages may load only our own assets and never be framed;
+/// nothing is cached unless the handler says so (pages, codes in redirects and tokens are
+/// personal); under https, browsers are told to use nothing else (RFC 6797).
+async fn security_headers(State(s): State<AppState>, mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
-        ),
-    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if s.config.issuer().starts_with("https://") {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    // A handler may set a policy of its own: only the form post answer does, adding the one
+    // `form-action` it needs to this policy.
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            ),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -293,6 +457,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../assets/iam.css"),
+    )
+        .into_response()
+}
+
+async fn form_post_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/form_post.js"),
     )
         .into_response()
 }

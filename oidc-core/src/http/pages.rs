@@ -1,10 +1,60 @@
-//! Pages for people: one askama struct per page, rendered with the base layout.
+//! Pages for people: one askama struct per page, rendered with the base layout (the service's
+//! name and logo, one stylesheet, one script for progressive enhancement: every page works
+//! without it, and the CSP `default-src 'self'` allows no inline script or style).
 
 use askama::Template;
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::AppState;
+use crate::config::ProviderConfig;
+
+/// The pages' one script: focus on the first error, live password-rule checks, no double submit.
+pub(crate) const SCRIPT: &str = "/assets/iam.js";
+/// The logo in the pages' header (configuration: `ProviderConfigBuilder::logo_svg`).
+pub(crate) const LOGO: &str = "/assets/logo.svg";
+
+/// `GET /assets/iam.js`.
+pub(crate) async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/iam.js"),
+    )
+        .into_response()
+}
+
+/// `GET /assets/logo.svg`: the configured logo. Served as an image (never inline in a page), so
+/// that what it contains cannot run or restyle the page.
+pub(crate) async fn logo(State(s): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        s.config.logo_svg.clone(),
+    )
+        .into_response()
+}
+
+/// Where people get help, as the pages show it (configuration).
+pub(crate) struct Support<'a> {
+    pub phone: &'a str,
+    pub hours: &'a str,
+    pub token_phone: &'a str,
+}
+
+/// The configured help lines.
+pub(crate) fn support(c: &ProviderConfig) -> Support<'_> {
+    Support {
+        phone: &c.support_phone,
+        hours: &c.support_hours,
+        token_phone: &c.token_support_phone,
+    }
+}
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -13,6 +63,7 @@ struct ErrorPage<'a> {
     base: &'a str,
     title: &'a str,
     message: &'a str,
+    support: Support<'a>,
 }
 
 #[derive(Template)]
@@ -25,6 +76,7 @@ pub(crate) struct SigninPage<'a> {
     pub csrf: &'a str,
     pub username: &'a str,
     pub error: Option<&'a str>,
+    pub support: Support<'a>,
 }
 
 #[derive(Template)]
@@ -42,6 +94,7 @@ pub(crate) struct PasscodePage<'a> {
     pub numeric: bool,
     pub max_len: usize,
     pub error: Option<&'a str>,
+    pub support: Support<'a>,
 }
 
 #[derive(Template)]
@@ -77,6 +130,7 @@ struct MessagePage<'a> {
     base: &'a str,
     title: &'a str,
     message: &'a str,
+    support: Support<'a>,
 }
 
 /// A page that tells one thing (a success, a notice).
@@ -86,6 +140,7 @@ pub(crate) fn message(s: &AppState, title: &str, message: &str) -> Response {
         base: s.config.base_path(),
         title,
         message,
+        support: support(&s.config),
     };
     html(StatusCode::OK, page.render())
 }
@@ -103,6 +158,45 @@ pub(crate) struct NewPasswordPage<'a> {
     pub rules: Vec<String>,
     pub errors: Vec<String>,
     pub max_len: usize,
+}
+
+impl NewPasswordPage<'_> {
+    /// What the page's script can check of a rule, from its text (`PasswordPolicy::rules`): the
+    /// kind (`min`, `max`, `classes`, `personal`, `words`) or "" for one only the server checks.
+    pub fn rule_kind(&self, rule: &str) -> &'static str {
+        rule_check(rule).0
+    }
+    /// The rule's argument for the script: a number, or the words `|`-separated.
+    pub fn rule_arg(&self, rule: &str) -> String {
+        rule_check(rule).1
+    }
+}
+
+fn rule_check(rule: &str) -> (&'static str, String) {
+    let number = || {
+        rule.split(|c: char| !c.is_ascii_digit())
+            .find(|n| !n.is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
+    if rule.starts_with("At least") && rule.contains(" of: ") {
+        ("classes", number())
+    } else if rule.starts_with("At least") && rule.ends_with("characters.") {
+        ("min", number())
+    } else if rule.starts_with("At most") {
+        ("max", number())
+    } else if rule.starts_with("Not containing your username") {
+        ("personal", String::new())
+    } else if rule.starts_with("Not containing the words") {
+        let words: Vec<&str> = rule
+            .split('\u{201c}')
+            .skip(1)
+            .filter_map(|w| w.split('\u{201d}').next())
+            .collect();
+        ("words", words.join("|"))
+    } else {
+        ("", String::new())
+    }
 }
 
 /// Activation page 4: the secret word.
@@ -155,6 +249,7 @@ pub(crate) struct PortalLoginPage<'a> {
     pub password_label: &'a str,
     pub button: &'a str,
     pub error: Option<&'a str>,
+    pub support: Support<'a>,
 }
 
 #[derive(Template)]
@@ -227,6 +322,7 @@ pub(crate) fn error(s: &AppState, status: StatusCode, title: &str, message: &str
         base: s.config.base_path(),
         title,
         message,
+        support: support(&s.config),
     };
     html(status, page.render())
 }
@@ -250,4 +346,89 @@ pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {
         "Something went wrong",
         "We could not complete your request. Please try again in a moment.",
     )
+}
+
+/// OAuth 2.0 Form Post Response Mode: the authorization response as a self-submitting form.
+#[derive(Template)]
+#[template(path = "form_post.html")]
+pub(crate) struct FormPostPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    /// The client's redirect URI.
+    pub action: &'a str,
+    pub fields: Vec<(&'a str, &'a str)>,
+}
+
+/// The consent page (OIDC Core §3.1.2.4).
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub(crate) struct ConsentPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub username: &'a str,
+    /// What the client asks for, in plain words.
+    pub items: Vec<&'static str>,
+}
+
+/// `prompt=select_account`: continue as the signed-in account or use another.
+#[derive(Template)]
+#[template(path = "select_account.html")]
+pub(crate) struct SelectAccountPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub csrf: &'a str,
+    pub client_name: &'a str,
+    pub username: &'a str,
+}
+
+/// One application on the portal's consent page.
+pub(crate) struct AllowedApp {
+    pub client_id: String,
+    pub name: String,
+    pub since: String,
+    pub items: Vec<&'static str>,
+}
+
+/// The portal page where a person sees and withdraws the consents they gave.
+#[derive(Template)]
+#[template(path = "portal_consents.html")]
+pub(crate) struct PortalConsentsPage<'a> {
+    pub service: &'a str,
+    pub base: &'a str,
+    pub title: &'a str,
+    pub action: &'a str,
+    pub token: &'a str,
+    pub username: &'a str,
+    pub notice: Option<&'a str>,
+    pub apps: Vec<AllowedApp>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rule_check;
+    use crate::accounts::policy::PasswordPolicy;
+
+    #[test]
+    fn the_script_checks_the_rules_it_can_read() {
+        let policy = PasswordPolicy {
+            require_classes: 3,
+            ..PasswordPolicy::default()
+        };
+        let checks: Vec<(&str, String)> = policy.rules().iter().map(|r| rule_check(r)).collect();
+        let kinds: Vec<&str> = checks.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            kinds,
+            ["min", "max", "", "classes", "", "personal", "words", ""]
+        );
+        assert_eq!(checks[0].1, policy.min_length.to_string());
+        assert_eq!(checks[3].1, "3");
+        assert_eq!(checks[6].1, "ahs|alberta|health|services|cpar");
+    }
 }

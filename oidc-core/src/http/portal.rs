@@ -91,6 +91,7 @@ pub(crate) fn login_page(
             password_label,
             button,
             error,
+            support: pages::support(&s.config),
         },
     )
 }
@@ -208,7 +209,7 @@ pub(crate) async fn password(
         address,
     };
     // Throttled or locked: not checked at all (the dummy hash keeps the time the same).
-    let refused = throttle::refused(&s.db, now, &attempt)
+    let refused = throttle::refused(s, now, &attempt)
         .await
         .unwrap_or(true);
     let stored = user
@@ -286,4 +287,170 @@ pub(crate) fn done_page(s: &AppState) -> Response {
         "Your new password works now: there is nothing to wait for. Sign in to your applications (CPAR) \
          with your username, your new password and your token passcode.",
     )
+}
+
+/// The form token of the applications page: an HMAC of the session id, so that a withdrawal
+/// form works only for the session that rendered it and another site cannot post it.
+fn apps_token(s: &AppState, session_id: &str) -> Result<String, crate::Error> {
+    let mac = crate::secret::hmac_sha256(
+        &s.config.audit_key,
+        format!("oidc-core portal applications\0{session_id}").as_bytes(),
+    )?;
+    Ok(crate::secret::b64url(&mac))
+}
+
+/// The browser's live session and its account, if any.
+async fn signed_in(
+    s: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(crate::sessions::Session, crate::store::models::UserRow)>, crate::Error> {
+    let Some(cookie) = super::cookies::get(&s.config, headers, super::cookies::SESSION) else {
+        return Ok(None);
+    };
+    let Some(session) =
+        crate::sessions::lookup(&s.db, &cookie, s.now(), s.config.session_idle).await?
+    else {
+        return Ok(None);
+    };
+    Ok(accounts::find_by_id(&s.db, &session.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+        .map(|u| (session, u)))
+}
+
+async fn apps_page(
+    s: &AppState,
+    session: &crate::sessions::Session,
+    user: &crate::store::models::UserRow,
+    notice: Option<&str>,
+) -> Response {
+    let listed = match crate::tokens::consent::list(&s.db, &user.id).await {
+        Ok(l) => l,
+        Err(e) => return pages::internal(s, &e),
+    };
+    let token = match apps_token(s, &session.id) {
+        Ok(t) => t,
+        Err(e) => return pages::internal(s, &e),
+    };
+    let apps = listed
+        .into_iter()
+        .map(|c| {
+            let scopes: Vec<&str> = c.allowed.scopes.iter().map(String::as_str).collect();
+            let claims: Vec<&str> = c.allowed.claims.iter().map(String::as_str).collect();
+            pages::AllowedApp {
+                items: super::consent::items(&scopes, &claims),
+                client_id: c.client_id,
+                name: c.client_name,
+                since: c.updated_at.format("%Y-%m-%d").to_string(),
+            }
+        })
+        .collect();
+    pages::render(
+        StatusCode::OK,
+        &pages::PortalConsentsPage {
+            service: &s.config.service_name,
+            base: s.config.base_path(),
+            title: "Applications you allowed",
+            action: &format!(
+                "{}{}/withdraw",
+                s.config.base_path(),
+                super::paths::ACCOUNT_APPS
+            ),
+            token: &token,
+            username: &user.username,
+            notice,
+            apps,
+        },
+    )
+}
+
+/// `GET /account/apps`: the applications the signed-in person allowed. Without a session, a
+/// sign-in (password and passcode) that comes back here.
+pub(crate) async fn apps(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    match signed_in(&s, &headers).await {
+        Ok(Some((session, user))) => apps_page(&s, &session, &user, None).await,
+        Ok(None) => {
+            super::authorize::start_journey(
+                &s,
+                &headers,
+                None,
+                vec![Step::Password, Step::SecondFactor],
+                Some(super::paths::ACCOUNT_APPS.to_string()),
+            )
+            .await
+        }
+        Err(e) => pages::internal(&s, &e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+struct WithdrawForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    client_id: String,
+}
+
+/// `POST /account/apps/withdraw`: withdraws the consent given to one application and revokes
+/// its grants for this person (its refresh tokens stop; its access tokens are refused at
+/// userinfo and introspection).
+pub(crate) async fn withdraw(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let (session, user) = match signed_in(&s, &headers).await {
+        Ok(Some(found)) => found,
+        Ok(None) => {
+            return pages::error(
+                &s,
+                StatusCode::BAD_REQUEST,
+                "You are not signed in",
+                "Sign in again to manage the applications you allowed.",
+            );
+        }
+        Err(e) => return pages::internal(&s, &e),
+    };
+    let form: WithdrawForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let expected = match apps_token(&s, &session.id) {
+        Ok(t) => t,
+        Err(e) => return pages::internal(&s, &e),
+    };
+    if !crate::secret::ct_eq(expected.as_bytes(), form.token.as_bytes()) {
+        return pages::error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "This form has expired",
+            "Open the applications page again and retry.",
+        );
+    }
+    if form.client_id.is_empty() || form.client_id.len() > 64 {
+        return apps_page(&s, &session, &user, None).await;
+    }
+    let now = s.now();
+    let withdrawn =
+        match crate::tokens::consent::revoke(&s.db, &user.id, &form.client_id, now).await {
+            Ok(w) => w,
+            Err(e) => return pages::internal(&s, &e),
+        };
+    if withdrawn
+        && let Err(e) = crate::audit::record(
+            &s.db,
+            &s.config.audit_key,
+            now,
+            &crate::audit::Actor::User(user.username.clone()),
+            "consent.revoked",
+            Some(&user.username),
+            serde_json::json!({ "client_id": form.client_id }),
+        )
+        .await
+    {
+        tracing::error!(error = %e, "could not audit a consent withdrawal");
+    }
+    let notice = if withdrawn {
+        "The permission was withdrawn and the application was signed out of your account."
+    } else {
+        "That application had no permission to withdraw."
+    };
+    apps_page(&s, &session, &user, Some(notice)).await
 }

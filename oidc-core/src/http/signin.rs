@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::authorize::{issue_code, see_other};
 use super::client_addr::ClientAddr;
 use super::pages::{self, PasscodePage, SigninPage};
-use super::{AppState, actions, cookies, forgot, paths, portal};
+use super::{AppState, actions, consent, cookies, forgot, paths, portal};
 use crate::accounts::{self, throttle};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
@@ -71,7 +71,7 @@ impl Pending {
     }
 }
 
-fn here(s: &AppState, j: &Journey) -> String {
+pub(super) fn here(s: &AppState, j: &Journey) -> String {
     format!("{}{}/{}", s.config.base_path(), paths::SIGNIN, j.id)
 }
 
@@ -126,6 +126,7 @@ fn signin_page(
             csrf: &j.form_token(),
             username,
             error,
+            support: pages::support(&s.config),
         },
     )
 }
@@ -221,6 +222,7 @@ async fn passcode_page(
             numeric,
             max_len,
             error,
+            support: pages::support(&s.config),
         },
     )
 }
@@ -255,6 +257,8 @@ pub(crate) async fn show(
             actions::questions_page(&s, &j, &here(&s, &j), Vec::new(), &[])
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
+        Some(Step::Consent) => consent::show(&s, &j).await,
+        Some(Step::SelectAccount) => consent::show_select(&s, &j).await,
         Some(Step::ForgotAnswers) => forgot::answers_page(&s, &j, &here(&s, &j)).await,
         Some(
             Step::PortalPasscode
@@ -458,6 +462,14 @@ pub(crate) async fn submit(
             action_step(&s, &headers, j, &body).await
         }
         Some(Step::PasswordExpired) => actions::password_expired_page(&s),
+        Some(Step::Consent | Step::SelectAccount) if !csrf_ok => pages::error(
+            &s,
+            StatusCode::BAD_REQUEST,
+            "This form has expired",
+            STALE_FORM,
+        ),
+        Some(Step::Consent) => consent::submit(&s, &headers, j, &body).await,
+        Some(Step::SelectAccount) => consent::submit_select(&s, &headers, j, &body).await,
         Some(
             Step::PortalPasscode
             | Step::PortalPassword
@@ -482,7 +494,11 @@ pub(crate) async fn submit(
 }
 
 /// Saves the journey and continues with its next step (or finishes it).
-async fn save_and_continue(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
+pub(super) async fn save_and_continue(
+    s: &AppState,
+    headers: &HeaderMap,
+    mut j: Journey,
+) -> Response {
     match journey::save(&s.db, &mut j).await {
         Ok(true) if j.steps.is_empty() => finish(s, headers, j).await,
         // Saved, or another submit of the same form won the race: show whatever comes next.
@@ -525,7 +541,7 @@ async fn password_step(
     // A throttled (account, address) pair or address, or a locked account, is refused without
     // checking the password; the answer is the one for a wrong password.
     let refused = if well_formed {
-        match throttle::refused(&s.db, s.now(), &attempt).await {
+        match throttle::refused(s, s.now(), &attempt).await {
             Ok(r) => r,
             Err(e) => return pages::internal(s, &e),
         }
@@ -655,7 +671,7 @@ async fn second_factor_step(
                 username: &u.username,
                 address: addr,
             };
-            match throttle::refused(&s.db, s.now(), &attempt).await {
+            match throttle::refused(s, s.now(), &attempt).await {
                 Ok(r) => r,
                 Err(e) => return pages::internal(s, &e),
             }
@@ -746,7 +762,10 @@ async fn second_factor_step(
 
 /// Every step is done: start a new session (a fresh id, replacing any old one) and answer the
 /// client. Exactly one request finishes a journey.
-async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
+async fn finish(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
+    if j.session_id.is_some() {
+        return consent::finish_with_session(s, headers, j).await;
+    }
     let cannot_continue = || {
         pages::error(
             s,
@@ -759,14 +778,18 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
         return cannot_continue();
     };
     // Disabled, or its credentials deleted, since its password step: no session.
-    match accounts::find_by_id(&s.db, &user_id).await {
-        Ok(Some(u)) if !u.disabled && u.password_hash.is_some() => {}
+    let user = match accounts::find_by_id(&s.db, &user_id).await {
+        Ok(Some(u)) if !u.disabled && u.password_hash.is_some() => u,
         Ok(_) => return cannot_continue(),
         Err(e) => return pages::internal(s, &e),
+    };
+    // The right person, and consent where needed, before any session or answer.
+    if let Some(res) = consent::gate(s, &mut j, &user).await {
+        return res;
     }
     let now = s.now();
     match journey::finish(&s.db, &j.id, now).await {
-        Ok(true) => {}
+        Ok(true) => s.metrics.signin(crate::metrics::SigninOutcome::Success),
         Ok(false) => {
             return pages::error(
                 s,
@@ -803,6 +826,13 @@ async fn finish(s: &AppState, headers: &HeaderMap, j: Journey) -> Response {
     let cookie = cookies::set(&s.config, cookies::SESSION, &secret);
     match (&j.request, &j.return_to) {
         (Some(request), _) => issue_code(s, request, &session, Some(cookie)).await,
+        // A portal page that asked for a sign-in (a path of ours): back to it.
+        (None, Some(path)) if path.starts_with('/') => {
+            let mut res = see_other(&format!("{}{}", s.config.base_path(), path));
+            res.headers_mut()
+                .append(axum::http::header::SET_COOKIE, cookie);
+            res
+        }
         // Started from a sign-in page: back to that sign-in.
         (None, Some(from)) => {
             let mut res = see_other(&format!(

@@ -111,10 +111,10 @@ pub(crate) async fn exchange_internal(
 }
 
 /// Form parameters, each at most once (RFC 6749 §3.2).
-pub(super) struct Params(pub(super) Vec<(String, String)>);
+pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 impl Params {
-    pub(super) fn get(&self, name: &str) -> Result<Option<&str>, TokenError> {
+    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, TokenError> {
         let mut it = self.0.iter().filter(|(k, v)| k == name && !v.is_empty());
         let first = it.next().map(|(_, v)| v.as_str());
         if it.next().is_some() {
@@ -125,7 +125,7 @@ impl Params {
         }
         Ok(first)
     }
-    pub(super) fn require(&self, name: &str) -> Result<&str, TokenError> {
+    pub(crate) fn require(&self, name: &str) -> Result<&str, TokenError> {
         self.get(name)?.ok_or_else(|| {
             TokenError::new(
                 ErrorCode::InvalidRequest,
@@ -143,7 +143,7 @@ fn form_decode(s: &str) -> Option<String> {
         .map(|c| c.into_owned())
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -238,10 +238,23 @@ async fn handle(
             &format!("this client is not registered for the {grant_type} grant"),
         ));
     }
-    match grant_type {
+    let res = match grant_type {
         "refresh_token" => refresh(s, &client, &params).await,
         "client_credentials" => client_credentials(s, &client, &params).await,
         _ => authorization_code(s, &client, &params).await,
+    }?;
+    count_issued(s, grant_type, &res);
+    Ok(res)
+}
+
+fn count_issued(s: &AppState, grant_type: &str, res: &tokens::TokenResponse) {
+    use crate::metrics::TokenKind;
+    s.metrics.token_issued(grant_type, TokenKind::AccessToken);
+    if res.id_token.is_some() {
+        s.metrics.token_issued(grant_type, TokenKind::IdToken);
+    }
+    if res.refresh_token.is_some() {
+        s.metrics.token_issued(grant_type, TokenKind::RefreshToken);
     }
 }
 
@@ -280,7 +293,7 @@ fn refresh_limits(s: &AppState) -> refresh::Limits {
 }
 
 /// RFC 6749 §3.3 scope: space-delimited tokens; `None` when absent.
-fn requested_scope(params: &Params) -> Result<Option<Vec<String>>, TokenError> {
+pub(crate) fn requested_scope(params: &Params) -> Result<Option<Vec<String>>, TokenError> {
     let Some(raw) = params.get("scope")? else {
         return Ok(None);
     };
@@ -380,14 +393,17 @@ async fn refresh(
         auth_time: grant.auth_time,
         amr: grant.amr.clone(),
         acr: grant.acr.clone(),
+        // The claims the sign-in asked for (OIDC Core §5.5) still shape the new ID token.
+        claims: tokens::active_grant_claims(&s.db, &grant.grant_id)
+            .await
+            .map_err(|e| TokenError::server(&e))?
+            .flatten(),
     };
     let mut res = tokens::mint(
         &s.config,
         &s.keys,
         &as_code,
-        &Subject {
-            subject: user.subject,
-        },
+        &Subject::of(&user),
         &audience_of(s, client, &access_scope),
         id_token_alg(s, client),
         now,
@@ -498,9 +514,7 @@ async fn authorization_code(
         &s.config,
         &s.keys,
         &grant,
-        &Subject {
-            subject: user.subject,
-        },
+        &Subject::of(&user),
         &audience_of(s, client, &grant.scope),
         id_token_alg(s, client),
         now,

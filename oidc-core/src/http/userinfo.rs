@@ -101,11 +101,11 @@ async fn answer(s: &AppState, token: &str) -> Response {
             Ok(c) => c,
             Err(TokenRejected(why)) => return invalid_token(why),
         };
-    match tokens::grant_active(&s.db, &claims.gid).await {
-        Ok(true) => {}
-        Ok(false) => return invalid_token("the token has been revoked"),
+    let requested = match tokens::active_grant_claims(&s.db, &claims.gid).await {
+        Ok(Some(requested)) => requested,
+        Ok(None) => return invalid_token("the token has been revoked"),
         Err(e) => return failed(&e),
-    }
+    };
     // RFC 9068 §2.2: an application-only token (client credentials) names the client as `sub`.
     if claims.sub == claims.client_id {
         return invalid_token("the token carries no user");
@@ -127,19 +127,12 @@ async fn answer(s: &AppState, token: &str) -> Response {
     };
     let mut out = Map::new();
     out.insert("sub".into(), json!(user.subject));
-    if scopes.contains(&"profile") {
-        if let Some(n) = &user.name {
-            out.insert("name".into(), json!(n));
-        }
-        out.insert("preferred_username".into(), json!(user.username));
-    }
-    if scopes.contains(&"email") {
-        out.insert("email".into(), json!(user.email));
-        // Addresses are registered by administrators from verified records.
-        out.insert("email_verified".into(), json!(true));
-    }
-    if scopes.contains(&"roles") {
-        out.insert("roles".into(), json!(accounts::split_roles(&user.roles)));
+    // The granted scopes' claims (OIDC Core §5.4) and those the request asked for at userinfo
+    // one by one (§5.5).
+    let subject = tokens::Subject::of(&user);
+    let asked = requested.as_ref().map(|c| &c.userinfo);
+    for (k, v) in tokens::claims::release(&subject.claims, &scopes, asked.into_iter().flatten()) {
+        out.insert(k, v);
     }
     let mut res = Json(Value::Object(out)).into_response();
     res.headers_mut()

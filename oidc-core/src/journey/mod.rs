@@ -18,7 +18,7 @@ use crate::store::schema::journeys;
 use crate::store::{Db, naive, new_id};
 
 /// A step of a journey. Required actions (password change, recovery enrolment) and consent slot
-/// in here as later capabilities arrive.
+/// in here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Step {
     /// Username and password.
@@ -46,6 +46,22 @@ pub(crate) enum Step {
     EnrollQuestions,
     /// The temporary password was right but has expired: the page says whom to call.
     PasswordExpired,
+    /// A third-party client (or `prompt=consent`): the person allows or denies what the client
+    /// asks for (OIDC Core §3.1.2.4). Queued when every other step is done.
+    Consent,
+    /// `prompt=select_account` with a session: continue as the signed-in account, or sign in
+    /// with another.
+    SelectAccount,
+}
+
+/// A journey that answers with a session the browser already has (consent or account selection
+/// without a new sign-in).
+#[derive(Debug, Clone)]
+pub(crate) struct SessionLink {
+    /// The session.
+    pub session_id: String,
+    /// Its account.
+    pub user_id: String,
 }
 
 /// The recovery enrolment, as queued after a password step.
@@ -87,6 +103,10 @@ pub(crate) struct Journey {
     /// The secret word's argon2id hash, between the secret word page and the questions page:
     /// the account's recovery data is written only when both are done.
     pub secret_word_hash: Option<String>,
+    /// The session this journey answers with instead of a new sign-in.
+    pub session_id: Option<String>,
+    /// The person allowed the request on this journey's consent page.
+    pub consented: bool,
     version: i32,
 }
 
@@ -201,16 +221,21 @@ fn from_row(row: JourneyRow) -> Result<Journey, Error> {
         version: row.version,
         held_passcode: row.held_passcode,
         return_to: row.return_to,
+        session_id: row.session_id,
+        consented: row.consented,
     })
 }
 
-/// Starts a journey for `request`, bound to the browser key.
+/// Starts a journey for `request`, bound to the browser key; with `session`, one that answers
+/// with that session (its account is known, no password step).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn start(
     db: &Db,
     browser_key: &str,
     request: Option<AuthRequest>,
     steps: Vec<Step>,
     return_to: Option<String>,
+    session: Option<SessionLink>,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> Result<Journey, Error> {
@@ -221,7 +246,7 @@ pub(crate) async fn start(
         browser_hash: digest(browser_key),
         csrf: random_token()?,
         request: serde_json::to_string(&request).map_err(|e| Error::Internal(e.to_string()))?,
-        user_id: None,
+        user_id: session.as_ref().map(|l| l.user_id.clone()),
         steps: serde_json::to_string(&steps).map_err(|e| Error::Internal(e.to_string()))?,
         amr: String::new(),
         created_at: naive(now),
@@ -235,6 +260,8 @@ pub(crate) async fn start(
         held_passcode: None,
         portal: request_is_none,
         return_to,
+        session_id: session.map(|l| l.session_id),
+        consented: false,
     };
     let journey = from_row(row.clone())?;
     db.write(move |conn| {
@@ -335,6 +362,8 @@ pub(crate) async fn save(db: &Db, journey: &mut Journey) -> Result<bool, Error> 
                 journeys::factor_state.eq(state),
                 journeys::acr.eq(&j.acr),
                 journeys::held_passcode.eq(&j.held_passcode),
+                journeys::session_id.eq(&j.session_id),
+                journeys::consented.eq(j.consented),
                 journeys::version.eq(j.version + 1),
             ))
             .execute(conn)?;
@@ -439,6 +468,8 @@ mod tests {
             factor_state: None,
             acr: None,
             secret_word_hash: None,
+            session_id: None,
+            consented: false,
             version: 0,
         }
     }

@@ -45,7 +45,7 @@ use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, JwsVerifier, RS256};
 use crate::clock::Clock;
 use crate::config::{ProviderConfig, SigningAlg};
 use crate::error::Error;
-use crate::secret::{open, random_bytes, seal};
+use crate::secret::{KeyRing, Resealed, random_bytes};
 use crate::store::models::SigningKeyRow;
 use crate::store::schema::{meta, signing_keys};
 use crate::store::{Db, DbConnection, naive, new_id, utc};
@@ -261,7 +261,7 @@ impl View {
 /// The database behind a key set (absent for the unit tests' in-memory sets).
 struct Source {
     db: Db,
-    kek: [u8; 32],
+    kek: KeyRing,
     /// One reload at a time on this replica.
     reload: tokio::sync::Mutex<()>,
 }
@@ -310,10 +310,11 @@ impl KeySet {
         config: &ProviderConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<KeySet, Error> {
-        let kek = config.kek;
+        let kek = config.key_ring();
         let retire_after = chrono_duration(config.key_retire_after)?;
         let now = clock.now();
         let algs = config.key_algorithms.clone();
+        let ring = kek.clone();
         let (rows, version) = db
             .write(move |conn| {
                 lock_keys(conn)?;
@@ -324,7 +325,7 @@ impl KeySet {
                         .iter()
                         .any(|r| r.alg == alg.as_str() && r.retired_at.is_none())
                     {
-                        let row = generate(alg, &kek, now, now)?;
+                        let row = generate(alg, &ring, now, now)?;
                         diesel::insert_into(signing_keys::table)
                             .values(&row)
                             .execute(conn)?;
@@ -523,7 +524,7 @@ impl KeySet {
         }
         let now = self.clock.now();
         let activates_at = now + publish_delay;
-        let kek = src.kek;
+        let kek = src.kek.clone();
         let wanted = algs.to_vec();
         // Key generation (RSA especially) is slow: done before the transaction, on the blocking
         // pool, and wasted only when another rotation wins.
@@ -666,8 +667,8 @@ impl KeySet {
 }
 
 /// Serialises key changes among replicas: an advisory lock on PostgreSQL (the write transaction's
-/// `BEGIN IMMEDIATE` already does it on SQLite).
-fn lock_keys(conn: &mut DbConnection) -> Result<(), Error> {
+/// `BEGIN IMMEDIATE` already does it on SQLite). The KEK check and rotation take it too.
+pub(crate) fn lock_keys(conn: &mut DbConnection) -> Result<(), Error> {
     if let DbConnection::Postgresql(pg) = conn {
         diesel::sql_query(format!("SELECT pg_advisory_xact_lock({KEYGEN_LOCK_KEY})"))
             .execute(pg)?;
@@ -714,10 +715,28 @@ fn bump_version(conn: &mut DbConnection) -> Result<(), Error> {
     Ok(())
 }
 
+/// Re-seals every stored private key under the ring's current key (the KEK rotation; see
+/// `secret::SEALED_AT_REST`). Removed keys waiting for housekeeping are re-sealed too: every
+/// value in the table must open under the new key alone.
+pub(crate) fn reseal_all(conn: &mut DbConnection, ring: &KeyRing) -> Result<Resealed, Error> {
+    let rows: Vec<(String, Vec<u8>)> = signing_keys::table
+        .select((signing_keys::kid, signing_keys::private_key))
+        .load(conn)?;
+    let mut done = Resealed::default();
+    for (kid, sealed) in rows {
+        let (fresh, by) = ring.reseal(&sealed, kid.as_bytes())?;
+        diesel::update(signing_keys::table.find(&kid))
+            .set(signing_keys::private_key.eq(fresh))
+            .execute(conn)?;
+        done.add(by);
+    }
+    Ok(done)
+}
+
 /// Opens and parses rows, reusing what `known` already holds by `kid`.
 fn parse_rows(
     rows: &[SigningKeyRow],
-    kek: &[u8; 32],
+    kek: &KeyRing,
     known: &HashMap<String, Arc<Crypto>>,
 ) -> Result<Vec<Key>, Error> {
     let mut keys = Vec::new();
@@ -744,8 +763,8 @@ fn parse_rows(
     Ok(keys)
 }
 
-fn parse_row(row: &SigningKeyRow, alg: SigningAlg, kek: &[u8; 32]) -> Result<Crypto, Error> {
-    let der = open(kek, &row.private_key, row.kid.as_bytes())?;
+fn parse_row(row: &SigningKeyRow, alg: SigningAlg, kek: &KeyRing) -> Result<Crypto, Error> {
+    let der = kek.open(&row.private_key, row.kid.as_bytes())?;
     let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match alg {
         SigningAlg::RS256 => {
             let pair = RS256.key_pair_from_der(&der)?;
@@ -780,7 +799,7 @@ fn parse_row(row: &SigningKeyRow, alg: SigningAlg, kek: &[u8; 32]) -> Result<Cry
 
 fn generate(
     alg: SigningAlg,
-    kek: &[u8; 32],
+    kek: &KeyRing,
     now: DateTime<Utc>,
     activates_at: DateTime<Utc>,
 ) -> Result<SigningKeyRow, Error> {
@@ -804,7 +823,7 @@ fn generate(
     jwk.set_algorithm(alg.as_str());
     jwk.set_key_use("sig");
     Ok(SigningKeyRow {
-        private_key: seal(kek, &der, kid.as_bytes())?,
+        private_key: kek.seal(&der, kid.as_bytes())?,
         public_jwk: serde_json::to_string(jwk.as_ref())
             .map_err(|e| Error::Internal(e.to_string()))?,
         kid,
@@ -816,10 +835,10 @@ fn generate(
 }
 
 /// A fresh key set (one active key per algorithm) for unit tests of the modules that sign and
-/// verify.
-#[cfg(test)]
+/// verify, and for the fuzz targets (`crate::fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn test_keyset() -> KeySet {
-    let kek = [3u8; 32];
+    let kek = KeyRing::new([3u8; 32], &[]);
     let now = chrono::DateTime::<Utc>::default();
     let rows = SigningAlg::ALL.map(|alg| {
         generate(alg, &kek, now, now).unwrap_or_else(|e| unreachable!("test key generation: {e}"))
@@ -827,8 +846,8 @@ pub(crate) fn test_keyset() -> KeySet {
     test_keyset_from(&rows, &kek, Arc::new(crate::clock::SystemClock))
 }
 
-#[cfg(test)]
-fn test_keyset_from(rows: &[SigningKeyRow], kek: &[u8; 32], clock: Arc<dyn Clock>) -> KeySet {
+#[cfg(any(test, feature = "fuzzing"))]
+fn test_keyset_from(rows: &[SigningKeyRow], kek: &KeyRing, clock: Arc<dyn Clock>) -> KeySet {
     let retire_after = chrono::Duration::hours(12);
     let keys = parse_rows(rows, kek, &HashMap::new())
         .unwrap_or_else(|e| unreachable!("test key set: {e}"));
@@ -942,7 +961,7 @@ mod tests {
 
     #[test]
     fn a_key_moves_through_published_active_retired_removed_by_time_alone() {
-        let kek = [5u8; 32];
+        let kek = KeyRing::new([5u8; 32], &[]);
         let t0 = 1_000_000i64;
         let at = |s: i64| DateTime::from_timestamp(t0 + s, 0).unwrap();
         let old = generate(SigningAlg::ES256, &kek, at(0), at(0)).unwrap();
@@ -1039,14 +1058,14 @@ mod tests {
             jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L0\
             7Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUip\
             UTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw";
-        let kek = [9u8; 32];
+        let kek = KeyRing::new([9u8; 32], &[]);
         let pair = RS256
             .key_pair_from_pem(include_str!("rfc7515_a2_rsa.pem"))
             .unwrap();
         let kid = "rfc7515-a2".to_string();
         let epoch = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
         let row = SigningKeyRow {
-            private_key: seal(&kek, &pair.to_der_private_key(), kid.as_bytes()).unwrap(),
+            private_key: kek.seal(&pair.to_der_private_key(), kid.as_bytes()).unwrap(),
             public_jwk: serde_json::to_string(pair.to_jwk_public_key().as_ref()).unwrap(),
             kid: kid.clone(),
             alg: "RS256".into(),
@@ -1100,11 +1119,11 @@ mod tests {
         )
         .unwrap();
         let pair = josekit::jwk::alg::ed::EdKeyPair::from_jwk(&private).unwrap();
-        let kek = [7u8; 32];
+        let kek = KeyRing::new([7u8; 32], &[]);
         let kid = "rfc8037-a1".to_string();
         let epoch = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
         let row = SigningKeyRow {
-            private_key: seal(&kek, &pair.to_der_private_key(), kid.as_bytes()).unwrap(),
+            private_key: kek.seal(&pair.to_der_private_key(), kid.as_bytes()).unwrap(),
             public_jwk: serde_json::to_string(pair.to_jwk_public_key().as_ref()).unwrap(),
             kid: kid.clone(),
             alg: "EdDSA".into(),

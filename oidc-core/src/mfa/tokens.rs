@@ -15,7 +15,7 @@ use super::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
 use crate::accounts::{self, password};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::secret::{Secret, open, random_bytes, seal};
+use crate::secret::{KeyRing, Resealed, Secret, random_bytes};
 use crate::store::models::OtpTokenRow;
 use crate::store::schema::{meta, otp_tokens, users};
 use crate::store::{Db, naive, new_id};
@@ -133,10 +133,31 @@ fn next_tokencode_prompt() -> Prompt {
     )
 }
 
+/// Re-seals every token seed under the ring's current key (the KEK rotation; see
+/// `secret::SEALED_AT_REST`), lost and disabled tokens included.
+pub(crate) fn reseal_all(
+    conn: &mut crate::store::DbConnection,
+    ring: &KeyRing,
+) -> Result<Resealed, Error> {
+    let rows: Vec<(String, Vec<u8>)> = otp_tokens::table
+        .select((otp_tokens::id, otp_tokens::secret))
+        .load(conn)?;
+    let mut done = Resealed::default();
+    for (id, sealed) in rows {
+        let (fresh, by) = ring.reseal(&sealed, id.as_bytes())?;
+        diesel::update(otp_tokens::table.find(&id))
+            .set(otp_tokens::secret.eq(fresh))
+            .execute(conn)?;
+        done.add(by);
+    }
+    Ok(done)
+}
+
 /// The token store, shared by the factor, the activation pages and the admin operations.
 pub(crate) struct TokenStore {
     pub db: Db,
-    pub kek: [u8; 32],
+    /// Seals and opens the seeds (the token's id is the additional authenticated data).
+    pub kek: KeyRing,
     pub clock: Arc<dyn Clock>,
     pub issuer_label: String,
     pub activation_ttl: std::time::Duration,
@@ -181,7 +202,7 @@ impl TokenStore {
     }
 
     fn open_row(&self, row: OtpTokenRow) -> Result<Live, Error> {
-        let secret = open(&self.kek, &row.secret, row.id.as_bytes())?;
+        let secret = self.kek.open(&row.secret, row.id.as_bytes())?;
         let alg = OtpAlgorithm::parse(&row.algorithm).ok_or_else(|| {
             Error::Internal(format!(
                 "token {} has algorithm {}",
@@ -524,7 +545,7 @@ impl TokenStore {
             rows.push((
                 r.line,
                 OtpTokenRow {
-                    secret: seal(&self.kek, &r.secret, id.as_bytes())?,
+                    secret: self.kek.seal(&r.secret, id.as_bytes())?,
                     id,
                     serial: r.serial.clone(),
                     kind: "hardware".into(),
@@ -672,7 +693,7 @@ impl TokenStore {
             + Duration::from_std(self.activation_ttl).map_err(|e| Error::Config(e.to_string()))?;
         let id = new_id();
         let row = OtpTokenRow {
-            secret: seal(&self.kek, &secret, id.as_bytes())?,
+            secret: self.kek.seal(&secret, id.as_bytes())?,
             id,
             serial: serial.clone(),
             kind: "soft".into(),

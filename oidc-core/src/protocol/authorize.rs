@@ -1,7 +1,7 @@
 //! Validation of the authorization request (RFC 6749 §4.1.1, OIDC Core §3.1.2.1, RFC 7636 §4.3),
 //! as pure functions: no I/O, so every rule is unit-tested against the spec text.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +24,22 @@ pub const SUPPORTED_SCOPES: [&str; 6] = [
 pub const ADMIN_SCOPE: &str = "admin";
 
 /// The `prompt` values this provider acts on (OIDC Core §3.1.2.1).
-pub const SUPPORTED_PROMPTS: [&str; 3] = ["none", "login", "consent"];
+pub const SUPPORTED_PROMPTS: [&str; 4] = ["none", "login", "consent", "select_account"];
+
+/// The `display` values of OIDC Core §3.1.2.1. Every one gets the same responsive page.
+pub const DISPLAY_VALUES: [&str; 4] = ["page", "popup", "touch", "wap"];
+
+/// The `response_mode` values this provider answers with (OAuth 2.0 Multiple Response Type
+/// Encoding Practices §2.1, OAuth 2.0 Form Post Response Mode §2). `fragment` is refused: a code
+/// in a fragment is read by scripts and never reaches a confidential client's server.
+pub const RESPONSE_MODES: [&str; 2] = ["query", "form_post"];
+
+/// The longest `claims` parameter accepted (its JSON is kept with the grant).
+const MAX_CLAIMS_PARAM: usize = 4096;
+/// The most claims one member (`id_token`, `userinfo`) of the `claims` parameter may name.
+const MAX_CLAIMS_PER_MEMBER: usize = 32;
+/// The longest `ui_locales` or `claims_locales` value accepted.
+const MAX_LOCALES: usize = 256;
 
 /// The longest `state` accepted (and echoed).
 const MAX_STATE: usize = 4096;
@@ -40,6 +55,155 @@ pub struct ClientPolicy<'a> {
     pub native: bool,
     /// The provider's own admin console, the only client that may ask for [`ADMIN_SCOPE`].
     pub admin_console: bool,
+}
+
+/// How the authorization response travels to the redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query (RFC 6749 §4.1.2), the default for `code`.
+    #[default]
+    Query,
+    /// An HTML form that the browser posts to the redirect URI (OAuth 2.0 Form Post Response
+    /// Mode): the code stays out of URLs, histories and `Referer`.
+    FormPost,
+}
+
+/// One claim of the `claims` parameter (OIDC Core §5.5.1): `null` (a plain request) or an
+/// object with `essential`, `value` or `values`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    /// The client says the claim is essential to it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub essential: bool,
+    /// A particular value asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<serde_json::Value>,
+    /// A set of acceptable values, in order of preference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<serde_json::Value>>,
+}
+
+impl ClaimRequest {
+    /// `value` and `values` as strings, in that order.
+    pub fn string_values(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if let Some(s) = self.value.as_ref().and_then(serde_json::Value::as_str) {
+            out.push(s.to_string());
+        }
+        if let Some(list) = &self.values {
+            out.extend(list.iter().filter_map(|x| x.as_str().map(str::to_string)));
+        }
+        out
+    }
+}
+
+/// The `claims` request parameter (OIDC Core §5.5): individual claims asked for in the ID token
+/// and at userinfo. Members other than `id_token` and `userinfo` are ignored, as §5.5 says.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimsRequest {
+    /// Claims for the ID token.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub id_token: BTreeMap<String, ClaimRequest>,
+    /// Claims for the userinfo response.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub userinfo: BTreeMap<String, ClaimRequest>,
+}
+
+impl ClaimsRequest {
+    /// Parses the parameter. The error is the `error_description` of an `invalid_request`.
+    pub fn parse(raw: &str) -> Result<ClaimsRequest, String> {
+        if raw.len() > MAX_CLAIMS_PARAM {
+            return Err("the claims parameter is too long".into());
+        }
+        let v: serde_json::Value = serde_json::from_str(raw)
+            .map_err(|_| "the claims parameter is not JSON".to_string())?;
+        let serde_json::Value::Object(top) = v else {
+            return Err("the claims parameter must be a JSON object".into());
+        };
+        let member = |name: &str| -> Result<BTreeMap<String, ClaimRequest>, String> {
+            let mut out = BTreeMap::new();
+            let Some(m) = top.get(name) else {
+                return Ok(out);
+            };
+            let serde_json::Value::Object(m) = m else {
+                return Err(format!("claims.{name} must be a JSON object"));
+            };
+            if m.len() > MAX_CLAIMS_PER_MEMBER {
+                return Err(format!("claims.{name} names too many claims"));
+            }
+            for (claim, req) in m {
+                let parsed = match req {
+                    serde_json::Value::Null => ClaimRequest::default(),
+                    serde_json::Value::Object(o) => {
+                        let essential = match o.get("essential") {
+                            None | Some(serde_json::Value::Null) => false,
+                            Some(serde_json::Value::Bool(b)) => *b,
+                            Some(_) => {
+                                return Err(format!(
+                                    "claims.{name}.{claim}.essential must be a boolean"
+                                ));
+                            }
+                        };
+                        let values = match o.get("values") {
+                            None | Some(serde_json::Value::Null) => None,
+                            Some(serde_json::Value::Array(a)) => Some(a.clone()),
+                            Some(_) => {
+                                return Err(format!(
+                                    "claims.{name}.{claim}.values must be an array"
+                                ));
+                            }
+                        };
+                        ClaimRequest {
+                            essential,
+                            value: o.get("value").filter(|x| !x.is_null()).cloned(),
+                            values,
+                        }
+                    }
+                    _ => {
+                        return Err(format!(
+                            "claims.{name}.{claim} must be null or a JSON object"
+                        ));
+                    }
+                };
+                out.insert(claim.clone(), parsed);
+            }
+            Ok(out)
+        };
+        Ok(ClaimsRequest {
+            id_token: member("id_token")?,
+            userinfo: member("userinfo")?,
+        })
+    }
+
+    /// The essential `acr` request for the ID token (OIDC Core §5.5.1.1): `None` when `acr` is
+    /// not essential; an empty list when any `acr` will do.
+    pub fn essential_acr(&self) -> Option<Vec<String>> {
+        self.id_token
+            .get("acr")
+            .filter(|r| r.essential)
+            .map(ClaimRequest::string_values)
+    }
+
+    /// The `sub` the ID token must have (§5.5.1: only that person may get a positive answer).
+    pub fn required_subject(&self) -> Option<String> {
+        self.id_token
+            .get("sub")
+            .and_then(|r| r.value.as_ref())
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    }
+
+    /// Every claim named, in either member, without duplicates.
+    pub fn names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.id_token.keys().map(String::as_str).collect();
+        for k in self.userinfo.keys() {
+            if !out.contains(&k.as_str()) {
+                out.push(k);
+            }
+        }
+        out
+    }
 }
 
 /// A validated authorization request, kept server-side for the length of the sign-in journey.
@@ -72,6 +236,34 @@ pub struct AuthRequest {
     /// empty when any `acr` will do, `None` when `acr` is not essential.
     #[serde(default)]
     pub essential_acr: Option<Vec<String>>,
+    /// How the answer travels to the redirect URI.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
+    /// `prompt=consent`: ask for consent even when it was given before.
+    #[serde(default)]
+    pub prompt_consent: bool,
+    /// `prompt=select_account`: show the signed-in account with a way to switch.
+    #[serde(default)]
+    pub prompt_select_account: bool,
+    /// `display` (one of [`DISPLAY_VALUES`]).
+    #[serde(default)]
+    pub display: Option<String>,
+    /// `ui_locales`: BCP 47 tags in order of preference.
+    #[serde(default)]
+    pub ui_locales: Vec<String>,
+    /// `claims_locales`: BCP 47 tags in order of preference.
+    #[serde(default)]
+    pub claims_locales: Vec<String>,
+    /// The `claims` parameter, parsed.
+    #[serde(default)]
+    pub claims: Option<ClaimsRequest>,
+    /// `id_token_hint` as sent: verified by the endpoint (signature, issuer), never stored.
+    #[serde(skip)]
+    pub id_token_hint: Option<String>,
+    /// The `sub` the answer must be for: the verified `id_token_hint`'s, or the `claims`
+    /// parameter's `sub` value (OIDC Core §3.1.2.1, §5.5.1).
+    #[serde(default)]
+    pub required_subject: Option<String>,
 }
 
 impl AuthRequest {
@@ -103,11 +295,45 @@ impl AuthRequest {
         if !self.acr_values.is_empty() {
             p.push(("acr_values", self.acr_values.join(" ")));
         }
-        if let Some(values) = &self.essential_acr {
-            let claims = serde_json::json!({ "id_token": { "acr": { "essential": true, "values": values } } });
-            p.push(("claims", claims.to_string()));
+        match (&self.claims, &self.essential_acr) {
+            (Some(c), _) => {
+                if let Ok(json) = serde_json::to_string(c) {
+                    p.push(("claims", json));
+                }
+            }
+            // A journey saved before the whole parameter was kept.
+            (None, Some(values)) => {
+                let claims = serde_json::json!({ "id_token": { "acr": { "essential": true, "values": values } } });
+                p.push(("claims", claims.to_string()));
+            }
+            (None, None) => {}
+        }
+        if self.response_mode == ResponseMode::FormPost {
+            p.push(("response_mode", "form_post".to_string()));
+        }
+        if let Some(d) = &self.display {
+            p.push(("display", d.clone()));
+        }
+        if !self.ui_locales.is_empty() {
+            p.push(("ui_locales", self.ui_locales.join(" ")));
+        }
+        if !self.claims_locales.is_empty() {
+            p.push(("claims_locales", self.claims_locales.join(" ")));
+        }
+        if let Some(h) = &self.login_hint {
+            p.push(("login_hint", h.clone()));
         }
         p
+    }
+
+    /// The scopes and individually requested claims a consent must cover (OIDC Core §3.1.2.4,
+    /// §5.5): `openid` needs none (it only says this is OpenID Connect).
+    pub fn consent_scopes(&self) -> Vec<&str> {
+        self.scopes
+            .iter()
+            .map(String::as_str)
+            .filter(|s| *s != "openid")
+            .collect()
     }
 
     /// Does this sign-in need the second factor? `client_requires` is the client's policy.
@@ -135,28 +361,35 @@ impl AuthRequest {
     }
 }
 
-/// The essential `acr` request of a `claims` parameter (OIDC Core §5.5): `Ok(None)` when `acr` is
-/// not requested as essential in the ID token.
-fn essential_acr(claims: &str) -> Result<Option<Vec<String>>, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(claims).map_err(|_| "the claims parameter is not JSON".to_string())?;
-    if !v.is_object() {
-        return Err("the claims parameter must be a JSON object".into());
-    }
-    let Some(acr) = v.get("id_token").and_then(|t| t.get("acr")) else {
-        return Ok(None);
+/// Is `tag` shaped like a BCP 47 language tag (RFC 5646 §2.1: alphanumeric subtags of 1 to 8
+/// characters, the first alphabetic)? Only the shape is checked: pages are in English whatever
+/// is asked, which §3.1.2.1 allows ("an error SHOULD NOT result").
+fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let first_ok = parts
+        .next()
+        .is_some_and(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    first_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// A space-separated list of language tags (`ui_locales`, `claims_locales`).
+fn locales(raw: Option<&str>, name: &str) -> Result<Vec<String>, String> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
     };
-    if acr.get("essential").and_then(serde_json::Value::as_bool) != Some(true) {
-        return Ok(None);
+    if raw.len() > MAX_LOCALES {
+        return Err(format!("{name} is too long"));
     }
-    let mut values: Vec<String> = Vec::new();
-    if let Some(s) = acr.get("value").and_then(serde_json::Value::as_str) {
-        values.push(s.to_string());
+    let tags: Vec<String> = raw
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    match tags.iter().find(|t| !is_language_tag(t)) {
+        Some(bad) => Err(format!("{name} value {bad:?} is not a BCP 47 language tag")),
+        None => Ok(tags),
     }
-    if let Some(list) = acr.get("values").and_then(serde_json::Value::as_array) {
-        values.extend(list.iter().filter_map(|x| x.as_str().map(str::to_string)));
-    }
-    Ok(Some(values))
 }
 
 /// Why a request cannot proceed, and how the answer must be delivered.
@@ -173,6 +406,8 @@ pub enum AuthorizeError {
         error: OAuthError,
         /// The request's `state`, echoed.
         state: Option<String>,
+        /// How to send it: the request's own response mode once that is known to be valid.
+        response_mode: ResponseMode,
     },
 }
 
@@ -265,10 +500,17 @@ pub fn validate(
             .filter(|s| s.len() <= MAX_STATE)
             .map(str::to_string)
     };
+    // Errors travel by the requested response mode once it is known to be one we support
+    // (OAuth 2.0 Form Post Response Mode §2); before that, and for a bad one, by query.
+    let response_mode = match raw.get("response_mode") {
+        Some("form_post") if !raw.dup("response_mode") => ResponseMode::FormPost,
+        _ => ResponseMode::Query,
+    };
     let fail = |code: ErrorCode, msg: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.to_string(),
         error: OAuthError::new(code, msg),
         state: state.clone(),
+        response_mode,
     };
 
     if let Some(name) = raw.duplicated.first() {
@@ -307,11 +549,11 @@ pub fn validate(
         }
     }
     match raw.get("response_mode") {
-        None | Some("query") => {}
+        None | Some("query") | Some("form_post") => {}
         Some(_) => {
             return Err(fail(
                 ErrorCode::InvalidRequest,
-                "only response_mode=query is supported",
+                "response_mode must be query or form_post (fragment is not offered for the code flow)",
             ));
         }
     }
@@ -413,10 +655,25 @@ pub fn validate(
             "state is longer than 4096 characters",
         ));
     }
-    let essential_acr = match raw.get("claims") {
-        Some(c) => essential_acr(c).map_err(|m| fail(ErrorCode::InvalidRequest, &m))?,
+    let claims = match raw.get("claims") {
+        Some(c) => Some(ClaimsRequest::parse(c).map_err(|m| fail(ErrorCode::InvalidRequest, &m))?),
         None => None,
     };
+    let essential_acr = claims.as_ref().and_then(ClaimsRequest::essential_acr);
+    let display = match raw.get("display") {
+        None => None,
+        Some(d) if DISPLAY_VALUES.contains(&d) => Some(d.to_string()),
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "display must be one of page, popup, touch, wap",
+            ));
+        }
+    };
+    let ui_locales = locales(raw.get("ui_locales"), "ui_locales")
+        .map_err(|m| fail(ErrorCode::InvalidRequest, &m))?;
+    let claims_locales = locales(raw.get("claims_locales"), "claims_locales")
+        .map_err(|m| fail(ErrorCode::InvalidRequest, &m))?;
     let acr_values: Vec<String> = raw
         .get("acr_values")
         .unwrap_or("")
@@ -442,7 +699,16 @@ pub fn validate(
         max_age,
         login_hint,
         acr_values,
+        required_subject: claims.as_ref().and_then(ClaimsRequest::required_subject),
         essential_acr,
+        response_mode,
+        prompt_consent: prompts.contains(&"consent"),
+        prompt_select_account: prompts.contains(&"select_account"),
+        display,
+        ui_locales,
+        claims_locales,
+        claims,
+        id_token_hint: raw.get("id_token_hint").map(str::to_string),
     })
 }
 
@@ -498,6 +764,7 @@ mod tests {
                 error,
                 state,
                 redirect_uri,
+                ..
             }) => {
                 assert_eq!(redirect_uri, CB);
                 assert_eq!(
@@ -569,6 +836,119 @@ mod tests {
             ErrorCode::InvalidRequest
         );
         assert!(check(with(base(), "response_mode", Some("query"))).is_ok());
+    }
+
+    #[test]
+    fn form_post_response_mode_2_errors_after_the_redirect_uri_travel_by_form_post() {
+        let r = check(with(base(), "response_mode", Some("form_post"))).unwrap();
+        assert_eq!(r.response_mode, ResponseMode::FormPost);
+        let bad = with(
+            with(base(), "response_mode", Some("form_post")),
+            "response_type",
+            Some("token"),
+        );
+        match check(bad) {
+            Err(AuthorizeError::Redirect { response_mode, .. }) => {
+                assert_eq!(response_mode, ResponseMode::FormPost)
+            }
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+        // An unsupported mode is itself reported by query.
+        match check(with(base(), "response_mode", Some("fragment"))) {
+            Err(AuthorizeError::Redirect { response_mode, .. }) => {
+                assert_eq!(response_mode, ResponseMode::Query)
+            }
+            other => panic!("expected an error redirect, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn oidc_core_3_1_2_1_display_locales_and_select_account() {
+        for d in DISPLAY_VALUES {
+            assert_eq!(
+                check(with(base(), "display", Some(d)))
+                    .unwrap()
+                    .display
+                    .as_deref(),
+                Some(d)
+            );
+        }
+        assert_eq!(
+            code_of(check(with(base(), "display", Some("fullscreen")))),
+            ErrorCode::InvalidRequest
+        );
+        let r = check(with(
+            with(base(), "ui_locales", Some("fr-CA fr en")),
+            "claims_locales",
+            Some("de"),
+        ))
+        .unwrap();
+        assert_eq!(r.ui_locales, ["fr-CA", "fr", "en"]);
+        assert_eq!(r.claims_locales, ["de"]);
+        for bad in ["fr_CA", "en-", "123", "toolongtag1", "<x>"] {
+            assert_eq!(
+                code_of(check(with(base(), "ui_locales", Some(bad)))),
+                ErrorCode::InvalidRequest,
+                "{bad}"
+            );
+        }
+        let r = check(with(base(), "prompt", Some("select_account consent"))).unwrap();
+        assert!(r.prompt_select_account && r.prompt_consent && !r.prompt_login);
+        assert_eq!(
+            code_of(check(with(base(), "prompt", Some("none select_account")))),
+            ErrorCode::InvalidRequest
+        );
+    }
+
+    #[test]
+    fn oidc_core_5_5_the_claims_parameter_is_parsed_whole() {
+        let r = check(with(
+            base(),
+            "claims",
+            Some(
+                r#"{"id_token":{"email":null,"sub":{"value":"s-1"},"auth_time":{"essential":true}},
+                   "userinfo":{"name":{"essential":true},"roles":{"values":["a","b"]}},"other":1}"#,
+            ),
+        ))
+        .unwrap();
+        let c = r.claims.clone().unwrap();
+        assert_eq!(c.id_token.len(), 3);
+        assert!(c.id_token["auth_time"].essential);
+        assert_eq!(c.userinfo["roles"].string_values(), ["a", "b"]);
+        assert_eq!(r.required_subject.as_deref(), Some("s-1"));
+        assert_eq!(r.essential_acr, None);
+        let mut names = c.names();
+        names.sort_unstable();
+        assert_eq!(names, ["auth_time", "email", "name", "roles", "sub"]);
+        // The kept request renders the same parameter again.
+        let again = r
+            .continuation_params()
+            .into_iter()
+            .find(|(k, _)| *k == "claims")
+            .unwrap()
+            .1;
+        assert_eq!(ClaimsRequest::parse(&again).unwrap(), c);
+        for bad in [
+            r#"[]"#,
+            r#"{"id_token":[]}"#,
+            r#"{"userinfo":{"email":true}}"#,
+            r#"{"userinfo":{"email":{"essential":"yes"}}}"#,
+            r#"{"userinfo":{"email":{"values":"a"}}}"#,
+        ] {
+            assert_eq!(
+                code_of(check(with(base(), "claims", Some(bad)))),
+                ErrorCode::InvalidRequest,
+                "{bad}"
+            );
+        }
+        let long = format!(
+            r#"{{"userinfo":{{"x":"{}"}}}}"#,
+            "a".repeat(MAX_CLAIMS_PARAM)
+        );
+        assert_eq!(
+            code_of(check(with(base(), "claims", Some(&long)))),
+            ErrorCode::InvalidRequest
+        );
     }
 
     #[test]

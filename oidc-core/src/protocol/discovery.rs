@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::authorize::{SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
+use super::authorize::{DISPLAY_VALUES, RESPONSE_MODES, SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
 use crate::config::ProviderConfig;
 use crate::http::paths;
 
@@ -45,9 +45,12 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "introspection_endpoint": config.endpoint(paths::INTROSPECTION),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "end_session_endpoint": config.endpoint(paths::END_SESSION),
+        // RFC 7591 §3 / OIDC Discovery §3: gated by an initial access token unless registration
+        // is open.
+        "registration_endpoint": config.endpoint(paths::REGISTRATION),
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": RESPONSE_MODES,
         "grant_types_supported": crate::clients::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
@@ -56,8 +59,13 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "claims_supported": SUPPORTED_CLAIMS,
         "claim_types_supported": ["normal"],
         "prompt_values_supported": SUPPORTED_PROMPTS,
+        "display_values_supported": DISPLAY_VALUES,
+        // Pages are in English; other ui_locales and claims_locales are accepted and ignored,
+        // as OIDC Core §3.1.2.1 allows.
+        "ui_locales_supported": ["en"],
+        "claims_locales_supported": ["en"],
         "acr_values_supported": [crate::mfa::ACR_PASSWORD_OTP, crate::mfa::ACR_PASSWORD],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,

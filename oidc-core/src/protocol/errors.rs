@@ -32,6 +32,8 @@ pub enum ErrorCode {
     InteractionRequired,
     /// OIDC Core §3.1.2.6: `prompt=none` but consent is needed.
     ConsentRequired,
+    /// OIDC Core §3.1.2.6: `prompt=none` but the person would have to choose an account.
+    AccountSelectionRequired,
     /// OIDC Core §3.1.2.6: the `request` parameter is not supported.
     RequestNotSupported,
     /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
@@ -61,6 +63,7 @@ impl ErrorCode {
             ErrorCode::LoginRequired => "login_required",
             ErrorCode::InteractionRequired => "interaction_required",
             ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::AccountSelectionRequired => "account_selection_required",
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",

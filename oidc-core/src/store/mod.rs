@@ -175,6 +175,16 @@ impl Db {
         .await
     }
 
+    /// The pool as it is now (for the metrics).
+    pub(crate) fn pool_state(&self) -> crate::metrics::PoolState {
+        let state = self.pool.state();
+        crate::metrics::PoolState {
+            open: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+        }
+    }
+
     /// Runs `f` with a pooled connection on the blocking pool.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where

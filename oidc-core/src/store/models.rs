@@ -32,8 +32,10 @@ pub(crate) struct UserRow {
     pub caller_verified_at: Option<NaiveDateTime>,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
+// A changeset replaces the whole row (RFC 7592 §2.2 replaces metadata): None clears a column.
+#[diesel(treat_none_as_null = true)]
 pub(crate) struct ClientRow {
     pub id: String,
     pub name: String,
@@ -51,6 +53,37 @@ pub(crate) struct ClientRow {
     pub grant_types: String,
     pub scope: String,
     pub refresh_policy: String,
+    pub application_type: String,
+    pub token_endpoint_auth_method: String,
+    /// A `client_secret_jwt` client's secret, sealed under the key-encryption key.
+    pub secret_sealed: Option<Vec<u8>>,
+    /// The client's JWK Set by value (JSON), for `private_key_jwt`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
+    pub require_pushed_authorization_requests: bool,
+    pub logo_uri: Option<String>,
+    pub client_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    /// Newline-separated.
+    pub contacts: String,
+    /// SHA-256 digest of the RFC 7592 registration access token.
+    pub registration_token_hash: Option<String>,
+    pub dynamic_registration: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = initial_access_tokens)]
+pub(crate) struct InitialAccessTokenRow {
+    pub id: String,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub single_use: bool,
+    pub used_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -105,6 +138,10 @@ pub(crate) struct JourneyRow {
     pub held_passcode: Option<String>,
     pub portal: bool,
     pub return_to: Option<String>,
+    /// The session a consent or account-selection journey answers with (no new sign-in).
+    pub session_id: Option<String>,
+    /// The person allowed the request on this journey's consent page.
+    pub consented: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -117,6 +154,8 @@ pub(crate) struct GrantRow {
     pub scope: String,
     pub created_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
+    /// The request's `claims` parameter (JSON), for the ID token and userinfo.
+    pub claims: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -230,4 +269,15 @@ pub(crate) struct RefreshTokenRow {
     pub idle_expires_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = consents)]
+pub(crate) struct ConsentRow {
+    pub user_id: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub claims: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
 }

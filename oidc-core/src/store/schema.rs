@@ -46,6 +46,33 @@ diesel::table! {
         grant_types -> Text,
         scope -> Text,
         refresh_policy -> Text,
+        application_type -> Text,
+        token_endpoint_auth_method -> Text,
+        secret_sealed -> Nullable<Binary>,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
+        backchannel_logout_uri -> Nullable<Text>,
+        backchannel_logout_session_required -> Bool,
+        require_pushed_authorization_requests -> Bool,
+        logo_uri -> Nullable<Text>,
+        client_uri -> Nullable<Text>,
+        policy_uri -> Nullable<Text>,
+        tos_uri -> Nullable<Text>,
+        contacts -> Text,
+        registration_token_hash -> Nullable<Text>,
+        dynamic_registration -> Bool,
+    }
+}
+
+diesel::table! {
+    initial_access_tokens (id) {
+        id -> Text,
+        token_hash -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        single_use -> Bool,
+        used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -96,6 +123,8 @@ diesel::table! {
         held_passcode -> Nullable<Text>,
         portal -> Bool,
         return_to -> Nullable<Text>,
+        session_id -> Nullable<Text>,
+        consented -> Bool,
     }
 }
 
@@ -108,6 +137,7 @@ diesel::table! {
         scope -> Text,
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -233,3 +263,15 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(refresh_tokens, grants);
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        claims -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+diesel::allow_tables_to_appear_in_same_query!(consents, clients);

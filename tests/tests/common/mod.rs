@@ -55,7 +55,7 @@ impl Clock for TestClock {
 }
 
 /// The test's database; removed when dropped.
-enum Database {
+pub enum Database {
     /// The SQLite file lives in this directory.
     Sqlite(tempfile::TempDir),
     /// A database created for this test on the server at `admin_url`.
@@ -82,7 +82,7 @@ impl Drop for Database {
 
 impl Database {
     /// A fresh database and the URL the provider opens it with.
-    async fn create() -> (Database, String) {
+    pub async fn create() -> (Database, String) {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.trim().is_empty() => {
                 let name = format!("e2e_{}", uuid::Uuid::new_v4().simple());

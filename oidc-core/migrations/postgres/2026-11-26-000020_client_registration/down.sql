@@ -1,0 +1,16 @@
+DROP TABLE initial_access_tokens;
+ALTER TABLE clients DROP COLUMN dynamic_registration;
+ALTER TABLE clients DROP COLUMN registration_token_hash;
+ALTER TABLE clients DROP COLUMN contacts;
+ALTER TABLE clients DROP COLUMN tos_uri;
+ALTER TABLE clients DROP COLUMN policy_uri;
+ALTER TABLE clients DROP COLUMN client_uri;
+ALTER TABLE clients DROP COLUMN logo_uri;
+ALTER TABLE clients DROP COLUMN require_pushed_authorization_requests;
+ALTER TABLE clients DROP COLUMN backchannel_logout_session_required;
+ALTER TABLE clients DROP COLUMN backchannel_logout_uri;
+ALTER TABLE clients DROP COLUMN jwks_uri;
+ALTER TABLE clients DROP COLUMN jwks;
+ALTER TABLE clients DROP COLUMN secret_sealed;
+ALTER TABLE clients DROP COLUMN token_endpoint_auth_method;
+ALTER TABLE clients DROP COLUMN application_type;
