@@ -37,6 +37,9 @@ mod config;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench_api;
 mod housekeeping;
 mod http;
 mod journey;

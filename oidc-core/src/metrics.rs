@@ -319,6 +319,12 @@ impl Metrics {
         )?;
         writeln!(out, "# TYPE iam_db_pool_max_connections gauge")?;
         writeln!(out, "iam_db_pool_max_connections {}", pool.max)?;
+        writeln!(
+            out,
+            "# HELP iam_db_operations_total Database operations (a statement, or one transaction of a few)."
+        )?;
+        writeln!(out, "# TYPE iam_db_operations_total counter")?;
+        writeln!(out, "iam_db_operations_total {}", pool.operations)?;
         Ok(())
     }
 }
@@ -329,6 +335,8 @@ pub(crate) struct PoolState {
     pub open: u32,
     pub idle: u32,
     pub max: u32,
+    /// Database operations since start (each a statement or one transaction).
+    pub operations: u64,
 }
 
 /// Label values escape `\`, `"` and newlines (the exposition format's rule).
@@ -372,21 +380,25 @@ mod tests {
         assert!(text.contains(
             "iam_http_requests_total{endpoint=\"/token\",method=\"POST\",status=\"400\"} 1"
         ));
-        assert!(
-            text.contains("iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"0.0005\"} 1")
-        );
-        assert!(
-            text.contains("iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"0.005\"} 2")
-        );
+        assert!(text.contains(
+            "iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"0.0005\"} 1"
+        ));
+        assert!(text.contains(
+            "iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"0.005\"} 2"
+        ));
         // 20 s is above every finite bucket: only +Inf holds it.
         assert!(
-            text.contains("iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"10\"} 2")
+            text.contains(
+                "iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"10\"} 2"
+            )
         );
-        assert!(
-            text.contains("iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"+Inf\"} 3")
-        );
+        assert!(text.contains(
+            "iam_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"+Inf\"} 3"
+        ));
         assert!(text.contains("iam_http_request_duration_seconds_count{endpoint=\"/token\"} 3"));
-        assert!(text.contains("iam_http_request_duration_seconds_sum{endpoint=\"/token\"} 20.0033"));
+        assert!(
+            text.contains("iam_http_request_duration_seconds_sum{endpoint=\"/token\"} 20.0033")
+        );
     }
 
     #[test]
@@ -396,9 +408,9 @@ mod tests {
         m.token_issued("urn:evil:2", TokenKind::AccessToken);
         m.token_issued("client_credentials", TokenKind::AccessToken);
         let text = m.render(PoolState::default());
-        assert!(text.contains(
-            "iam_tokens_issued_total{grant_type=\"other\",token=\"access_token\"} 2"
-        ));
+        assert!(
+            text.contains("iam_tokens_issued_total{grant_type=\"other\",token=\"access_token\"} 2")
+        );
         assert!(text.contains(
             "iam_tokens_issued_total{grant_type=\"client_credentials\",token=\"access_token\"} 1"
         ));
@@ -417,9 +429,11 @@ mod tests {
             open: 5,
             idle: 2,
             max: 8,
+            operations: 42,
         });
         assert!(text.contains("iam_db_pool_connections{state=\"idle\"} 2"));
         assert!(text.contains("iam_db_pool_connections{state=\"in_use\"} 3"));
         assert!(text.contains("iam_db_pool_max_connections 8"));
+        assert!(text.contains("iam_db_operations_total 42"));
     }
 }

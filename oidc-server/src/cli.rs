@@ -960,11 +960,13 @@ async fn execute(
             };
             print(json_out, value, text)
         }
-        Command::Client(cmd @ (ClientCommand::Show { .. }
-        | ClientCommand::Update { .. }
-        | ClientCommand::RotateSecret { .. }
-        | ClientCommand::Delete { .. }
-        | ClientCommand::InitialToken { .. })) => client(&provider, json_out, cmd, actor).await,
+        Command::Client(
+            cmd @ (ClientCommand::Show { .. }
+            | ClientCommand::Update { .. }
+            | ClientCommand::RotateSecret { .. }
+            | ClientCommand::Delete { .. }
+            | ClientCommand::InitialToken { .. }),
+        ) => client(&provider, json_out, cmd, actor).await,
         Command::Client(ClientCommand::List) => {
             let clients = provider.list_clients().await?;
             let text = clients
@@ -1004,7 +1006,11 @@ async fn client(
     match cmd {
         ClientCommand::Show { client_id } => {
             let c = provider.client(&client_id).await?;
-            print(json_out, serde_json::to_value(&c).unwrap_or_default(), describe(&c))
+            print(
+                json_out,
+                serde_json::to_value(&c).unwrap_or_default(),
+                describe(&c),
+            )
         }
         ClientCommand::Update {
             client_id,
@@ -1033,7 +1039,11 @@ async fn client(
                 disabled,
             };
             let c = provider.update_client(actor, &client_id, update).await?;
-            print(json_out, serde_json::to_value(&c).unwrap_or_default(), describe(&c))
+            print(
+                json_out,
+                serde_json::to_value(&c).unwrap_or_default(),
+                describe(&c),
+            )
         }
         ClientCommand::RotateSecret { client_id } => {
             let secret = provider.rotate_client_secret(actor, &client_id).await?;
@@ -1072,7 +1082,11 @@ async fn client(
                 }),
                 format!(
                     "Initial access token (shown only now; {}, expires {}):\n{}",
-                    if t.single_use { "one registration" } else { "any number of registrations" },
+                    if t.single_use {
+                        "one registration"
+                    } else {
+                        "any number of registrations"
+                    },
                     t.expires_at.to_rfc3339(),
                     t.token.secret()
                 ),

@@ -538,7 +538,12 @@ async fn client_commands_list_show_update_rotate_delete_and_initial_token() {
     let first_secret = added["client_secret"].as_str().unwrap().to_string();
 
     let list = json_of(&run(&["client", "list", "--json"]), "client list");
-    assert!(list.as_array().unwrap().iter().any(|c| c["client_id"] == id));
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["client_id"] == id)
+    );
     let shown = json_of(
         &run(&["client", "show", "--client-id", &id, "--json"]),
         "client show",
@@ -586,21 +591,42 @@ async fn client_commands_list_show_update_rotate_delete_and_initial_token() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("fragment"));
 
     let rotated = json_of(
-        &run(&["client", "rotate-secret", "--break-glass", "--client-id", &id, "--json"]),
+        &run(&[
+            "client",
+            "rotate-secret",
+            "--break-glass",
+            "--client-id",
+            &id,
+            "--json",
+        ]),
         "client rotate-secret",
     );
     let new_secret = rotated["client_secret"].as_str().unwrap();
     assert_ne!(new_secret, first_secret);
 
     let token = json_of(
-        &run(&["client", "initial-token", "--break-glass", "--ttl-hours", "1", "--json"]),
+        &run(&[
+            "client",
+            "initial-token",
+            "--break-glass",
+            "--ttl-hours",
+            "1",
+            "--json",
+        ]),
         "client initial-token",
     );
     assert_eq!(token["single_use"], true);
     let initial = token["initial_access_token"].as_str().unwrap().to_string();
 
     let deleted = json_of(
-        &run(&["client", "delete", "--break-glass", "--client-id", &id, "--json"]),
+        &run(&[
+            "client",
+            "delete",
+            "--break-glass",
+            "--client-id",
+            &id,
+            "--json",
+        ]),
         "client delete",
     );
     assert_eq!(deleted["deleted"], true);

@@ -341,7 +341,13 @@ async fn open_signin(
     (url, page)
 }
 
-async fn post_password(http: &reqwest::Client, url: &str, page: &str, username: &str, password: &str) -> reqwest::Response {
+async fn post_password(
+    http: &reqwest::Client,
+    url: &str,
+    page: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
     http.post(url)
         .form(&[
             ("csrf", field(page, "csrf").as_str()),
@@ -416,7 +422,10 @@ async fn two_processes_password_on_a_passcode_on_b_code_on_a_keys_and_refresh_sh
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let back = location(&res);
     assert!(back.starts_with(REDIRECT), "{back}");
-    assert!(back.contains(&format!("iss={}", urlencode(&d.issuer))), "{back}");
+    assert!(
+        back.contains(&format!("iss={}", urlencode(&d.issuer))),
+        "{back}"
+    );
     let code = code_of(&back);
     let (status, tokens) = token(
         &a.base,
@@ -434,7 +443,10 @@ async fn two_processes_password_on_a_passcode_on_b_code_on_a_keys_and_refresh_sh
     assert!(tokens["id_token"].is_string());
     // Concurrent refreshes of one token, one at each replica: exactly one wins.
     let rt = tokens["refresh_token"].as_str().unwrap().to_string();
-    let form = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", rt.as_str()),
+    ];
     let (ra, rb) = tokio::join!(
         token(&a.base, &id, &secret, &form),
         token(&b.base, &id, &secret, &form)
@@ -442,7 +454,11 @@ async fn two_processes_password_on_a_passcode_on_b_code_on_a_keys_and_refresh_sh
     let mut statuses = [ra.0, rb.0];
     statuses.sort_unstable();
     assert_eq!(statuses, [200, 400], "{ra:?} {rb:?}");
-    let (winner, loser) = if ra.0 == 400 { (&rb.1, &ra.1) } else { (&ra.1, &rb.1) };
+    let (winner, loser) = if ra.0 == 400 {
+        (&rb.1, &ra.1)
+    } else {
+        (&ra.1, &rb.1)
+    };
     assert_eq!(loser["error"], "invalid_grant");
     let next = winner["refresh_token"].as_str().unwrap().to_string();
     // The code is spent for both replicas, and its replay at B revokes the grant at A too
@@ -459,22 +475,38 @@ async fn two_processes_password_on_a_passcode_on_b_code_on_a_keys_and_refresh_sh
         ],
     )
     .await;
-    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 
     let (status, err) = token(
         &a.base,
         &id,
         &secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", next.as_str())],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", next.as_str()),
+        ],
     )
     .await;
-    assert_eq!((status, err["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
 
     // A key published by a third process (the CLI) is served by both within the bound.
     let before = kids(&a.base).await;
     assert_eq!(before, kids(&b.base).await);
     let rotated = d.json(
-        &["keys", "rotate", "--break-glass", "--alg", "ES256", "--json"],
+        &[
+            "keys",
+            "rotate",
+            "--break-glass",
+            "--alg",
+            "ES256",
+            "--json",
+        ],
         None,
     );
     let new_kid = rotated
@@ -507,11 +539,9 @@ async fn two_processes_password_on_a_passcode_on_b_code_on_a_keys_and_refresh_sh
     let codes = "iam_tokens_issued_total{grant_type=\"authorize\",token=\"authorization_code\"}";
     assert_eq!(mb[codes], 1.0);
     assert!(!ma.contains_key(codes));
-    let exchanged =
-        "iam_tokens_issued_total{grant_type=\"authorization_code\",token=\"id_token\"}";
+    let exchanged = "iam_tokens_issued_total{grant_type=\"authorization_code\",token=\"id_token\"}";
     assert_eq!(ma[exchanged], 1.0);
-    let refreshed =
-        "iam_tokens_issued_total{grant_type=\"refresh_token\",token=\"access_token\"}";
+    let refreshed = "iam_tokens_issued_total{grant_type=\"refresh_token\",token=\"access_token\"}";
     assert_eq!(
         ma.get(refreshed).unwrap_or(&0.0) + mb.get(refreshed).unwrap_or(&0.0),
         1.0
@@ -577,8 +607,7 @@ async fn lockout_counts_are_exact_under_two_concurrent_failure_streams_across_re
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigterm_during_a_burst_of_sign_ins_drops_none_and_the_other_replica_redeems_every_code()
-{
+async fn sigterm_during_a_burst_of_sign_ins_drops_none_and_the_other_replica_redeems_every_code() {
     const BURST: usize = 32;
     let d = Deployment::new("[throttle]\nfree_failures = 1000\n");
     let (id, secret) = d.seed("burst", "HW-3", &["--no-mfa"]);
@@ -613,7 +642,8 @@ async fn sigterm_during_a_burst_of_sign_ins_drops_none_and_the_other_replica_red
     drop(done_tx);
     // Signal once A has received every request (answered or in flight), and some are still in
     // flight: each password costs an argon2 hash, so the burst takes a while on two cores.
-    let posted = "iam_http_requests_total{endpoint=\"/signin/{id}\",method=\"POST\",status=\"303\"}";
+    let posted =
+        "iam_http_requests_total{endpoint=\"/signin/{id}\",method=\"POST\",status=\"303\"}";
     let waiting = Instant::now();
     loop {
         let m = a.metrics().await;
@@ -636,8 +666,7 @@ async fn sigterm_during_a_burst_of_sign_ins_drops_none_and_the_other_replica_red
     let mut after_signal = 0;
     let mut codes = Vec::new();
     while let Some((i, at, outcome, verifier)) = done_rx.recv().await {
-        let (status, location) =
-            outcome.unwrap_or_else(|e| panic!("request {i} was dropped: {e}"));
+        let (status, location) = outcome.unwrap_or_else(|e| panic!("request {i} was dropped: {e}"));
         assert_eq!(status, 303, "request {i}");
         if at > signalled {
             after_signal += 1;

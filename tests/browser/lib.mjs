@@ -126,6 +126,7 @@ export async function mail(to, subject) {
 // horizontal scrolling at phone width.
 
 export const axeNotes = [];
+export const axeChecked = [];
 const shot = new Set();
 
 /** A browser context that records every 5xx and every CSP violation it meets. */
@@ -162,6 +163,7 @@ export async function check(page, name) {
   const result = await page.evaluate(() =>
     // eslint-disable-next-line no-undef
     axe.run(document, { resultTypes: ['violations'] }));
+  axeChecked.push(name || page.url());
   const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   for (const v of result.violations.filter((v) => !bad.includes(v))) {
     axeNotes.push(`${name}: ${v.impact} ${v.id} (${v.nodes.length})`);

@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   fx, launch, token, passcode, codeAt, mail, context, newPage, assertClean, check, signIn, host,
-  axeNotes,
+  axeNotes, axeChecked,
 } from './lib.mjs';
 
 let browser;
@@ -20,7 +20,9 @@ describe('AHS IAM and CPAR in a real browser', { concurrency: true }, () => {
   before(async () => { browser = await launch(); });
   after(async () => {
     await browser?.close();
-    if (axeNotes.length) console.log(`axe, minor and moderate findings:\n  ${axeNotes.join('\n  ')}`);
+    const pages = new Set(axeChecked);
+    console.log(`axe-core: ${axeChecked.length} checks of ${pages.size} pages, no serious or critical violation; `
+      + `minor or moderate: ${axeNotes.length ? axeNotes.join('; ') : 'none'}`);
   });
 
   it('walks the quick reference: URF, Welcome email, temporary password, activation, CPAR, log out', async () => {

@@ -73,7 +73,14 @@ async fn body(res: reqwest::Response) -> String {
 
 /// Pages must keep to the CSP (`default-src 'self'`): no inline script or style.
 fn assert_clean_page(page: &str) {
-    assert!(!page.contains("<script"), "no scripts:\n{page}");
+    // Scripts only from our own files (`<script src="…" defer></script>`), never inline.
+    for script in page.split("<script").skip(1) {
+        let (tag, rest) = script.split_once('>').unwrap_or((script, ""));
+        assert!(
+            tag.trim_start().starts_with("src=\"/") && rest.starts_with("</script>"),
+            "no inline scripts:\n{page}"
+        );
+    }
     assert!(!page.contains("style="), "no inline styles:\n{page}");
     assert!(!page.contains("<style"), "no inline styles:\n{page}");
 }

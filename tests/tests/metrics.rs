@@ -9,7 +9,9 @@ use common::*;
 use reqwest::StatusCode;
 
 async fn scrape(metrics_base: &str) -> (String, HashMap<String, f64>) {
-    let res = reqwest::get(format!("{metrics_base}/metrics")).await.unwrap();
+    let res = reqwest::get(format!("{metrics_base}/metrics"))
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let content_type = res.headers()["content-type"].to_str().unwrap().to_string();
     let text = res.text().await.unwrap();
@@ -70,7 +72,8 @@ async fn metrics_count_requests_sign_ins_lockouts_and_tokens_on_a_separate_addre
         1.0
     );
     assert!(
-        m.keys().all(|k| !k.contains("/signin/0") && !k.contains("/signin/1")),
+        m.keys()
+            .all(|k| !k.contains("/signin/0") && !k.contains("/signin/1")),
         "{m:?}"
     );
     assert_eq!(
@@ -78,8 +81,7 @@ async fn metrics_count_requests_sign_ins_lockouts_and_tokens_on_a_separate_addre
         1.0
     );
     assert_eq!(
-        m["iam_http_request_duration_seconds_count{endpoint=\"/signin/{id}\"}"],
-        2.0,
+        m["iam_http_request_duration_seconds_count{endpoint=\"/signin/{id}\"}"], 2.0,
         "the page and its submission"
     );
     assert_eq!(m["iam_db_pool_max_connections"], {
@@ -133,11 +135,9 @@ async fn metrics_count_requests_sign_ins_lockouts_and_tokens_on_a_separate_addre
         m["iam_tokens_issued_total{grant_type=\"client_credentials\",token=\"access_token\"}"],
         1.0
     );
-    assert!(
-        !m.contains_key(
-            "iam_tokens_issued_total{grant_type=\"client_credentials\",token=\"id_token\"}"
-        )
-    );
+    assert!(!m.contains_key(
+        "iam_tokens_issued_total{grant_type=\"client_credentials\",token=\"id_token\"}"
+    ));
     assert_eq!(
         m["iam_http_requests_total{endpoint=\"/token\",method=\"POST\",status=\"200\"}"],
         2.0

@@ -1,5 +1,10 @@
 //! Password hashing (argon2id, m=19456 KiB, t=2, p=1: the OWASP minimum) on the blocking pool, and
 //! the dummy verification that makes an unknown username cost the same as a wrong password.
+//!
+//! At most [`hashers`] hashes run at once in the process (half the cores, at least one); further
+//! ones wait their turn asynchronously. Without the bound a flood of sign-ins would take every
+//! core and tokio's whole blocking pool (which the database calls share), and 19 MiB each: the
+//! token and userinfo endpoints, which check no password, would starve with them.
 
 use std::sync::OnceLock;
 
@@ -14,7 +19,7 @@ fn argon2() -> Result<Argon2<'static>, Error> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
-fn hash_blocking(password: &str) -> Result<String, Error> {
+pub(crate) fn hash_blocking(password: &str) -> Result<String, Error> {
     let salt =
         SaltString::encode_b64(&random_bytes(16)?).map_err(|e| Error::Crypto(e.to_string()))?;
     Ok(argon2()?
@@ -23,11 +28,44 @@ fn hash_blocking(password: &str) -> Result<String, Error> {
         .to_string())
 }
 
-/// Hashes a password on the blocking pool (about 20 ms of one core).
+/// How many argon2 computations may run at once in this process.
+pub(crate) fn hashers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+fn hashing_slots() -> &'static tokio::sync::Semaphore {
+    static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    SLOTS.get_or_init(|| tokio::sync::Semaphore::new(hashers()))
+}
+
+/// Runs one argon2 computation on the blocking pool once a slot is free.
+async fn bounded<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let _slot = hashing_slots()
+        .acquire()
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(move || {
+        use std::sync::atomic::Ordering;
+        let now = RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+        PEAK.fetch_max(now, Ordering::SeqCst);
+        let out = f();
+        RUNNING.fetch_sub(1, Ordering::SeqCst);
+        out
+    })
+    .await?
+}
+
+/// Hashes running now, and the most ever seen at once (the tests check the bound with them).
+static RUNNING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Hashes a password on the blocking pool (about 20 ms of one core), within the bound.
 /// Passwords are hashed in their NFKC form (the form the rules count), so that the same password
 /// typed on another keyboard or system still matches.
 pub(crate) async fn hash(password: String) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || hash_blocking(&super::policy::normalize(&password))).await?
+    bounded(move || hash_blocking(&super::policy::normalize(&password))).await
 }
 
 /// A hash of a random password, made once: verifying against it costs what a real verification
@@ -50,7 +88,7 @@ pub(crate) static DUMMY_VERIFICATIONS: std::sync::atomic::AtomicU64 =
 /// is no account or no password, so that both paths take the same time.
 pub(crate) async fn verify(password: String, stored: Option<String>) -> Result<bool, Error> {
     let password = super::policy::normalize(&password);
-    tokio::task::spawn_blocking(move || {
+    bounded(move || {
         let (hash, real) = match &stored {
             Some(h) => (h.as_str(), true),
             None => {
@@ -58,16 +96,20 @@ pub(crate) async fn verify(password: String, stored: Option<String>) -> Result<b
                 (dummy_hash(), false)
             }
         };
-        let parsed = match PasswordHash::new(hash) {
-            Ok(p) => p,
-            Err(_) => return Ok(false),
-        };
-        let ok = argon2()?
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
-        Ok(ok && real)
+        Ok(verify_blocking(&password, hash)? && real)
     })
-    .await?
+    .await
+}
+
+/// Checks `password` (already normalised) against an argon2 PHC string; a malformed one never
+/// matches.
+pub(crate) fn verify_blocking(password: &str, hash: &str) -> Result<bool, Error> {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return Ok(false);
+    };
+    Ok(argon2()?
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
 }
 
 /// Computes the dummy hash ahead of the first sign-in, so that the first unknown-user attempt is
@@ -79,6 +121,23 @@ pub(crate) fn warm_up() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn no_more_hashes_run_at_once_than_the_bound() {
+        let stored = hash("a password".into()).await.unwrap();
+        let tasks: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(verify("a password".into(), Some(stored.clone()))))
+            .collect();
+        for t in tasks {
+            assert!(t.await.unwrap().unwrap());
+        }
+        let peak = PEAK.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(
+            (1..=hashers()).contains(&peak),
+            "peak {peak}, bound {}",
+            hashers()
+        );
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {

@@ -467,7 +467,7 @@ impl RegistrationRequest {
                 )));
             }
         }
-        if uses_code != !response_types.is_empty() {
+        if uses_code == response_types.is_empty() {
             return Err(MetadataError::metadata(
                 "grant_types and response_types disagree: the code response type goes with the authorization_code grant (RFC 7591 §2.1)",
             ));

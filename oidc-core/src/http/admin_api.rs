@@ -660,7 +660,10 @@ pub(crate) async fn rotate_client_secret(
     Path(client_id): Path<String>,
 ) -> Response {
     let c = caller!(s, headers);
-    match provider(&s).rotate_client_secret(&c.actor, &client_id).await {
+    match provider(&s)
+        .rotate_client_secret(&c.actor, &client_id)
+        .await
+    {
         Ok(secret) => ok(json!({ "client_id": client_id, "client_secret": secret.secret() })),
         Err(e) => api_error(e),
     }

@@ -472,7 +472,16 @@ async fn form_post_script() -> Response {
         .into_response()
 }
 
-async fn not_found(State(s): State<AppState>) -> Response {
+/// No route: JSON (as the admin API's own `not_found`) under the endpoints programs call, a page
+/// elsewhere.
+async fn not_found(State(s): State<AppState>, uri: axum::http::Uri) -> Response {
+    if is_json_endpoint(uri.path()) {
+        let body = axum::Json(serde_json::json!({
+            "error": "not_found",
+            "error_description": "there is no endpoint at this address",
+        }));
+        return (StatusCode::NOT_FOUND, body).into_response();
+    }
     pages::error(
         &s,
         StatusCode::NOT_FOUND,

@@ -445,9 +445,15 @@ async fn client_credentials(
         None => allowed.join(" "),
     };
     let now = s.now();
-    let grant_id = tokens::client_grant(&s.db, client.id(), &scope, now)
-        .await
-        .map_err(|e| TokenError::server(&e))?;
+    let grant_id = tokens::client_grant(
+        &s.db,
+        client.id(),
+        &allowed.join(" "),
+        now,
+        s.config.code_ttl,
+    )
+    .await
+    .map_err(|e| TokenError::server(&e))?;
     tokens::mint_for_client(
         &s.config,
         &s.keys,

@@ -836,7 +836,7 @@ fn generate(
 
 /// A fresh key set (one active key per algorithm) for unit tests of the modules that sign and
 /// verify, and for the fuzz targets (`crate::fuzzing`).
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "fuzzing", feature = "bench"))]
 pub(crate) fn test_keyset() -> KeySet {
     let kek = KeyRing::new([3u8; 32], &[]);
     let now = chrono::DateTime::<Utc>::default();
@@ -846,7 +846,7 @@ pub(crate) fn test_keyset() -> KeySet {
     test_keyset_from(&rows, &kek, Arc::new(crate::clock::SystemClock))
 }
 
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, feature = "fuzzing", feature = "bench"))]
 fn test_keyset_from(rows: &[SigningKeyRow], kek: &KeyRing, clock: Arc<dyn Clock>) -> KeySet {
     let retire_after = chrono::Duration::hours(12);
     let keys = parse_rows(rows, kek, &HashMap::new())
@@ -1065,7 +1065,9 @@ mod tests {
         let kid = "rfc7515-a2".to_string();
         let epoch = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
         let row = SigningKeyRow {
-            private_key: kek.seal(&pair.to_der_private_key(), kid.as_bytes()).unwrap(),
+            private_key: kek
+                .seal(&pair.to_der_private_key(), kid.as_bytes())
+                .unwrap(),
             public_jwk: serde_json::to_string(pair.to_jwk_public_key().as_ref()).unwrap(),
             kid: kid.clone(),
             alg: "RS256".into(),
@@ -1123,7 +1125,9 @@ mod tests {
         let kid = "rfc8037-a1".to_string();
         let epoch = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
         let row = SigningKeyRow {
-            private_key: kek.seal(&pair.to_der_private_key(), kid.as_bytes()).unwrap(),
+            private_key: kek
+                .seal(&pair.to_der_private_key(), kid.as_bytes())
+                .unwrap(),
             public_jwk: serde_json::to_string(pair.to_jwk_public_key().as_ref()).unwrap(),
             kid: kid.clone(),
             alg: "EdDSA".into(),

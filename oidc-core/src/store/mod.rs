@@ -111,6 +111,9 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
 #[derive(Clone)]
 pub(crate) struct Db {
     pool: Pool<Manager>,
+    /// Calls of [`Db::run`] (each one a pooled connection's round trip or a few in one
+    /// transaction): the metrics show it, and the tests count it per request.
+    operations: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -143,7 +146,10 @@ impl Db {
         })
         .await?
         .map_err(|e| Error::Database(format!("cannot open the database: {e}")))?;
-        let db = Db { pool };
+        let db = Db {
+            pool,
+            operations: Default::default(),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -163,12 +169,20 @@ impl Db {
                     result
                 }
                 DbConnection::Sqlite(lite) => {
-                    // A write lock for the whole run: two processes opening one new file wait for
-                    // each other instead of both creating tables.
+                    // A write lock for the whole run (BEGIN IMMEDIATE; each migration becomes a
+                    // savepoint inside it): two processes opening one new file wait for each
+                    // other instead of both creating tables, and the second finds nothing to do.
                     lite.batch_execute("PRAGMA busy_timeout = 30000;")?;
-                    lite.run_pending_migrations(SQLITE_MIGRATIONS)
+                    AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+                    let result = lite
+                        .run_pending_migrations(SQLITE_MIGRATIONS)
                         .map(|_| ())
-                        .map_err(|e| Error::Database(format!("migration failed: {e}")))
+                        .map_err(|e| Error::Database(format!("migration failed: {e}")));
+                    match result {
+                        Ok(()) => AnsiTransactionManager::commit_transaction(lite)?,
+                        Err(_) => AnsiTransactionManager::rollback_transaction(lite)?,
+                    }
+                    result
                 }
             }
         })
@@ -182,6 +196,9 @@ impl Db {
             open: state.connections,
             idle: state.idle_connections,
             max: self.pool.max_size(),
+            operations: self
+                .operations
+                .load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -192,6 +209,8 @@ impl Db {
         F: FnOnce(&mut DbConnection) -> Result<T, Error> + Send + 'static,
     {
         let pool = self.pool.clone();
+        self.operations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             f(&mut conn)
@@ -253,6 +272,23 @@ pub(crate) fn new_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn replicas_opening_one_new_sqlite_file_together_both_start() {
+        for _ in 0..3 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("iam.db").display());
+            let opens: Vec<_> = (0..3)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { Db::open(&url).await.map(|_| ()) })
+                })
+                .collect();
+            for o in opens {
+                o.await.unwrap().unwrap();
+            }
+        }
+    }
 
     #[test]
     fn backend_from_url_is_explicit() {

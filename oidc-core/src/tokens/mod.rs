@@ -411,13 +411,41 @@ pub(crate) fn mint_for_client(
     })
 }
 
-/// Records a grant with no user (client credentials), so its tokens can be revoked like others.
+/// The grant of a client's `client_credentials` tokens (no user), so that they can be revoked like
+/// others: the client's newest unrevoked grant when it is younger than `window`, else a new one.
+///
+/// Sharing turns a write per token into a read (one write per client per window), which is what
+/// lets the token endpoint serve machine clients at the rate they ask. It is safe with the purge
+/// when `window` is the code lifetime: a grant is kept for the code lifetime plus the token
+/// lifetime after its creation (see `housekeeping`), so every token issued within the window
+/// expires before its grant can go. The price: revoking one such token (RFC 7009) revokes the
+/// client's other tokens of that window too; the client simply asks for a new one.
+/// `scope` is what the client is registered for (each token carries its own).
 pub(crate) async fn client_grant(
     db: &Db,
     client_id: &str,
     scope: &str,
     now: DateTime<Utc>,
+    window: std::time::Duration,
 ) -> Result<String, Error> {
+    let since = naive(now - chrono::Duration::from_std(window).unwrap_or_default());
+    let client = client_id.to_string();
+    let reusable: Option<String> = db
+        .run(move |conn| {
+            Ok(grants::table
+                .select(grants::id)
+                .filter(grants::client_id.eq(&client))
+                .filter(grants::created_at.gt(since))
+                .filter(grants::user_id.is_null())
+                .filter(grants::revoked_at.is_null())
+                .order(grants::created_at.desc())
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    if let Some(id) = reusable {
+        return Ok(id);
+    }
     let grant = GrantRow {
         id: new_id(),
         client_id: client_id.to_string(),
