@@ -97,6 +97,16 @@ impl Config {
     pub fn post_logout_redirect_uri(&self) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), web::SIGNED_OUT)
     }
+
+    /// The back-channel logout URI to register at AHS IAM (OpenID Connect Back-Channel Logout
+    /// 1.0 `backchannel_logout_uri`): `{base_url}/backchannel-logout`.
+    pub fn backchannel_logout_uri(&self) -> String {
+        format!(
+            "{}{}",
+            self.base_url.trim_end_matches('/'),
+            web::BACKCHANNEL_LOGOUT
+        )
+    }
 }
 
 /// A started CPAR: its database open and AHS IAM discovered. Cheap to clone.

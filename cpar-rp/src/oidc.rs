@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
@@ -116,7 +117,26 @@ pub(crate) struct Identity {
     pub email: String,
     pub roles: Vec<String>,
     pub id_token: String,
+    /// The AHS IAM session (`sid`), when the ID token names one.
+    pub sid: Option<String>,
 }
+
+/// A verified logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
+#[derive(Debug, Clone)]
+pub(crate) struct LogoutToken {
+    pub sid: Option<String>,
+    pub sub: Option<String>,
+    pub jti: String,
+    /// Seconds since the epoch.
+    pub exp: i64,
+}
+
+/// The event member a logout token's `events` must hold (§2.4).
+const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+/// The oldest `iat` a logout token may have (the provider's tokens live two minutes).
+const LOGOUT_TOKEN_MAX_AGE_SECS: i64 = 300;
+/// The longest logout token parsed.
+const MAX_LOGOUT_TOKEN_LEN: usize = 16 * 1024;
 
 /// Why a callback could not complete a sign-in.
 #[derive(Debug)]
@@ -398,6 +418,8 @@ impl Oidc {
             name,
             email,
             roles,
+            sid: jwt_claims(&id_token.to_string())
+                .and_then(|c| c.get("sid")?.as_str().map(str::to_string)),
             id_token: id_token.to_string(),
         })
     }
@@ -452,6 +474,123 @@ impl Oidc {
         }
     }
 
+    /// Verifies a logout token (OpenID Connect Back-Channel Logout 1.0 §2.6): a JWS signed by one
+    /// of AHS IAM's keys with an algorithm from discovery (never `none` or HMAC), `typ`
+    /// `logout+jwt`, `iss` the issuer, `aud` CPAR's client id, `iat` recent and not in the future,
+    /// `exp` not passed, `events` with the back-channel logout member (an object), `sid` or `sub`,
+    /// no `nonce`, and a `jti`. The caller refuses a replayed `jti`.
+    pub(crate) async fn verify_logout_token(&self, token: &str) -> Result<LogoutToken, String> {
+        if token.len() > MAX_LOGOUT_TOKEN_LEN {
+            return Err("the logout token is too long".into());
+        }
+        let parts: Vec<&str> = token.split('.').collect();
+        let [h, p, sig] = parts.as_slice() else {
+            return Err("the logout token is not a compact JWS".into());
+        };
+        let header = b64_json(h).ok_or("the logout token's header is not JSON")?;
+        let typ = header.get("typ").and_then(|t| t.as_str()).unwrap_or("");
+        if !typ.eq_ignore_ascii_case("logout+jwt")
+            && !typ.eq_ignore_ascii_case("application/logout+jwt")
+        {
+            return Err("the token is not a logout token (typ)".into());
+        }
+        let alg: CoreJwsSigningAlgorithm = header
+            .get("alg")
+            .cloned()
+            .and_then(|a| serde_json::from_value(a).ok())
+            .ok_or("the logout token has no usable alg")?;
+        if !self.algs.contains(&alg) {
+            return Err("the logout token's alg is not one AHS IAM signs with".into());
+        }
+        let kid = header
+            .get("kid")
+            .and_then(|k| k.as_str())
+            .map(str::to_string);
+        let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| "the logout token's signature is not base64url")?;
+        let message = format!("{h}.{p}");
+        let mut verified = self.signature_ok(&alg, kid.as_deref(), &message, &signature);
+        if verified.is_none() && self.refresh_jwks().await {
+            verified = self.signature_ok(&alg, kid.as_deref(), &message, &signature);
+        }
+        if verified != Some(true) {
+            return Err("the logout token's signature is invalid".into());
+        }
+        let claims = b64_json(p).ok_or("the logout token's claims are not JSON")?;
+        let text = |n: &str| claims.get(n).and_then(|v| v.as_str()).map(str::to_string);
+        if text("iss").as_deref() != Some(self.issuer()) {
+            return Err("the logout token was not issued by AHS IAM".into());
+        }
+        let client_id = self.client_id.as_str();
+        let aud_ok = match claims.get("aud") {
+            Some(serde_json::Value::String(a)) => a == client_id,
+            Some(serde_json::Value::Array(v)) => v.iter().any(|a| a.as_str() == Some(client_id)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err("the logout token is not for CPAR (aud)".into());
+        }
+        let now = self.clock.now().timestamp();
+        let number = |n: &str| claims.get(n).and_then(|v| v.as_i64());
+        let iat = number("iat").ok_or("the logout token has no iat")?;
+        if iat > now + CLOCK_SKEW_SECS || iat < now - LOGOUT_TOKEN_MAX_AGE_SECS - CLOCK_SKEW_SECS {
+            return Err("the logout token is not fresh (iat)".into());
+        }
+        let exp = number("exp").ok_or("the logout token has no exp")?;
+        if exp < now - CLOCK_SKEW_SECS {
+            return Err("the logout token has expired".into());
+        }
+        let event_ok = claims
+            .get("events")
+            .and_then(|e| e.get(BACKCHANNEL_EVENT))
+            .is_some_and(|v| v.is_object());
+        if !event_ok {
+            return Err("the logout token has no back-channel logout event".into());
+        }
+        if claims.get("nonce").is_some() {
+            return Err("a logout token must not carry a nonce".into());
+        }
+        let sid = text("sid");
+        let sub = text("sub");
+        if sid.is_none() && sub.is_none() {
+            return Err("the logout token names neither sid nor sub".into());
+        }
+        let jti = text("jti")
+            .filter(|j| !j.is_empty() && j.len() <= 256)
+            .ok_or("the logout token has no jti")?;
+        Ok(LogoutToken { sid, sub, jti, exp })
+    }
+
+    /// Whether a key of AHS IAM's set verifies `signature`: `Some(true)` verified,
+    /// `Some(false)` keys were tried and failed, `None` no key with this `kid` (refresh the set).
+    fn signature_ok(
+        &self,
+        alg: &CoreJwsSigningAlgorithm,
+        kid: Option<&str>,
+        message: &str,
+        signature: &[u8],
+    ) -> Option<bool> {
+        use openidconnect::JsonWebKey;
+        let jwks = self
+            .jwks
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let keys: Vec<&CoreJsonWebKey> = jwks
+            .keys()
+            .iter()
+            .filter(|k| kid.is_none_or(|kid| k.key_id().is_some_and(|i| i.as_str() == kid)))
+            .collect();
+        if keys.is_empty() {
+            return None;
+        }
+        Some(keys.iter().any(|k| {
+            k.verify_signature(alg, message.as_bytes(), signature)
+                .is_ok()
+        }))
+    }
+
     /// The RP-Initiated Logout URL: `id_token_hint` (when it parses), `client_id`,
     /// `post_logout_redirect_uri` and `state`. `None` when the provider advertises no
     /// `end_session_endpoint`.
@@ -473,6 +612,22 @@ impl Oidc {
         }
         Some(request.http_get_url())
     }
+}
+
+/// A base64url JSON object.
+fn b64_json(part: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        serde_json::Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The claims of a JWT already verified (read again for members the library does not model).
+fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    b64_json(token.split('.').nth(1)?)
 }
 
 fn discovery_gap(config: &Config, attempts: u32, what: &str) -> Error {

@@ -30,12 +30,16 @@ pub(crate) const CALLBACK: &str = "/callback";
 pub(crate) const SIGNED_OUT: &str = "/signed-out";
 const LOGIN: &str = "/login";
 const LOGOUT: &str = "/logout";
+/// The back-channel logout URI's path (OpenID Connect Back-Channel Logout 1.0).
+pub(crate) const BACKCHANNEL_LOGOUT: &str = "/backchannel-logout";
 const STYLESHEET: &str = "/assets/cpar.css";
 
 /// How long a sign-in at AHS IAM may take, from CPAR's redirect to the callback.
 const ATTEMPT_TTL_SECS: i64 = 10 * 60;
 /// How long a sign-out at AHS IAM may take.
 const LOGOUT_STATE_TTL_SECS: i64 = 60 * 60;
+/// A logout token's jti is remembered this long past its `exp` (clock skew).
+const LOGOUT_TOKEN_JTI_GRACE_SECS: i64 = 300;
 /// Ended sessions are purged this long after they were last seen beyond the absolute limit.
 const SESSION_PURGE_GRACE_SECS: i64 = 24 * 3600;
 
@@ -63,6 +67,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(CALLBACK, get(callback))
         .route(LOGOUT, post(logout))
         .route(SIGNED_OUT, get(signed_out))
+        .route(BACKCHANNEL_LOGOUT, post(backchannel_logout))
         .route(STYLESHEET, get(stylesheet))
         .fallback(not_found)
         .layer(axum::middleware::map_response_with_state(
@@ -200,6 +205,7 @@ impl Shared {
                 "Your CPAR session ended because it was not used for {}. For your security, AHS IAM asked you to sign in again.",
                 human(self.config.idle_timeout)
             ),
+            Some(crate::store::BACKCHANNEL) => "You signed out of AHS IAM (or AHS IAM ended your session), so your CPAR session ended too. Sign in again to continue.".to_string(),
             Some("absolute") => format!(
                 "Your CPAR session ended because it reached its {} limit. For your security, AHS IAM asked you to sign in again.",
                 human(self.config.absolute_timeout)
@@ -623,6 +629,7 @@ async fn callback(
         created_at: now_us,
         last_seen_at: now_us,
         ended_reason: None,
+        sid: identity.sid,
     };
     let replaces = cookies::get(&headers, cookies::SESSION, s.secure).map(|c| digest(&c));
     let purge_before = now_us
@@ -738,6 +745,97 @@ async fn logout(
         Some(cookies::clear(cookies::SESSION, s.secure)),
     );
     with_cookie(res, set_browser)
+}
+
+/// `POST /backchannel-logout` (OpenID Connect Back-Channel Logout 1.0 §2.5–§2.8): AHS IAM
+/// posts a logout token (form `logout_token`) when a session there ends; CPAR verifies it fully
+/// (see `Oidc::verify_logout_token`), refuses a replayed `jti`, and ends the CPAR sessions of
+/// that `sid` (or, without one, of that `sub`): their next page asks for a new sign-in. 200 with
+/// an empty body on success (also when no session matched: there is nothing left to end), 400
+/// with a JSON error otherwise; never cached.
+async fn backchannel_logout(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let answer = |status: StatusCode, body: Option<serde_json::Value>| {
+        let mut res = match body {
+            Some(b) => (status, axum::Json(b)).into_response(),
+            None => status.into_response(),
+        };
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    };
+    let bad = |why: &str| {
+        answer(
+            StatusCode::BAD_REQUEST,
+            Some(serde_json::json!({ "error": "invalid_request", "error_description": why })),
+        )
+    };
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form_type != Some(true) {
+        return bad("the body must be application/x-www-form-urlencoded");
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut tokens = pairs.iter().filter(|(k, _)| k == "logout_token");
+    let (Some((_, token)), None) = (tokens.next(), tokens.next()) else {
+        return bad("exactly one logout_token is required");
+    };
+    let claims = match s.oidc.verify_logout_token(token).await {
+        Ok(c) => c,
+        Err(why) => {
+            tracing::warn!(reason = %why, "logout token refused");
+            return bad(&why);
+        }
+    };
+    let now = s.clock.now();
+    let expires = micros(now).max(claims.exp.saturating_mul(1_000_000))
+        + secs_to_micros(LOGOUT_TOKEN_JTI_GRACE_SECS);
+    match s
+        .store
+        .claim_logout_token(digest(&claims.jti), expires, micros(now))
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("logout token replayed");
+            return bad("the logout token was already used");
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not record a logout token");
+            return answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(serde_json::json!({ "error": "server_error" })),
+            );
+        }
+    }
+    match s
+        .store
+        .end_sessions_for_logout(claims.sid.clone(), claims.sub.clone())
+        .await
+    {
+        Ok(n) => {
+            tracing::info!(sessions = n, sub = ?claims.sub, "back-channel logout from AHS IAM");
+            answer(StatusCode::OK, None)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not end sessions for a logout token");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Some(serde_json::json!({ "error": "server_error" })),
+            )
+        }
+    }
 }
 
 fn not_signed_in(s: &Shared) -> Response {

@@ -137,6 +137,8 @@ pub struct ProviderConfig {
     pub(crate) reveal_password_result: bool,
     /// Dynamic client registration without an initial access token (RFC 7591 §3).
     pub(crate) open_registration: bool,
+    /// Every client must push its authorization requests (RFC 9126 §5).
+    pub(crate) require_pushed_authorization_requests: bool,
     pub(crate) fallback_factor: Option<String>,
     pub(crate) soft_token_activation_ttl: Duration,
     pub(crate) lockout_threshold: u32,
@@ -168,6 +170,14 @@ pub struct ProviderConfig {
     pub(crate) housekeeping_interval: Option<Duration>,
     /// Rows deleted per statement by the purge.
     pub(crate) housekeeping_batch: usize,
+    /// Networks the outbound fetch guard allows whatever they are (see `outbound`).
+    pub(crate) outbound_allowed_networks: Vec<IpNet>,
+    /// RFC 7523 legacy: also accept the token endpoint URL as a client assertion's `aud`.
+    pub(crate) assertion_token_endpoint_audience: bool,
+    /// How often each replica looks for back-channel logout deliveries that are due.
+    pub(crate) backchannel_poll_interval: Duration,
+    /// Attempts per back-channel logout delivery before it is given up.
+    pub(crate) backchannel_max_attempts: u32,
 }
 
 impl std::fmt::Debug for ProviderConfig {
@@ -189,6 +199,10 @@ impl std::fmt::Debug for ProviderConfig {
             .field("service_name", &self.service_name)
             .field("reveal_password_result", &self.reveal_password_result)
             .field("open_registration", &self.open_registration)
+            .field(
+                "require_pushed_authorization_requests",
+                &self.require_pushed_authorization_requests,
+            )
             .field("fallback_factor", &self.fallback_factor)
             .field("lockout_threshold", &self.lockout_threshold)
             .field("lockout_duration", &self.lockout_duration)
@@ -205,6 +219,13 @@ impl std::fmt::Debug for ProviderConfig {
             .field("key_refresh_interval", &self.key_refresh_interval)
             .field("housekeeping_interval", &self.housekeeping_interval)
             .field("housekeeping_batch", &self.housekeeping_batch)
+            .field("outbound_allowed_networks", &self.outbound_allowed_networks)
+            .field(
+                "assertion_token_endpoint_audience",
+                &self.assertion_token_endpoint_audience,
+            )
+            .field("backchannel_poll_interval", &self.backchannel_poll_interval)
+            .field("backchannel_max_attempts", &self.backchannel_max_attempts)
             .finish_non_exhaustive()
     }
 }
@@ -233,6 +254,7 @@ impl ProviderConfig {
             service_name: "AHS IAM".into(),
             reveal_password_result: false,
             open_registration: false,
+            require_pushed_authorization_requests: false,
             fallback_factor: None,
             soft_token_activation_ttl: Duration::from_secs(7 * 86400),
             lockout_threshold: 100,
@@ -260,6 +282,10 @@ impl ProviderConfig {
             key_refresh_interval: DEFAULT_KEY_REFRESH_INTERVAL,
             housekeeping_interval: DEFAULT_HOUSEKEEPING_INTERVAL,
             housekeeping_batch: DEFAULT_HOUSEKEEPING_BATCH,
+            outbound_allowed_networks: Vec::new(),
+            assertion_token_endpoint_audience: false,
+            backchannel_poll_interval: Duration::from_secs(2),
+            backchannel_max_attempts: 8,
         }
     }
 
@@ -320,6 +346,11 @@ impl ProviderConfig {
         self.key_refresh_interval
     }
 
+    /// Whether every client must push its authorization requests (RFC 9126 §5).
+    pub fn require_pushed_authorization_requests(&self) -> bool {
+        self.require_pushed_authorization_requests
+    }
+
     /// How often expired rows are purged (`None`: only on request).
     pub fn housekeeping_interval(&self) -> Option<Duration> {
         self.housekeeping_interval
@@ -328,6 +359,12 @@ impl ProviderConfig {
     /// Rows deleted per statement by the purge.
     pub fn housekeeping_batch(&self) -> usize {
         self.housekeeping_batch
+    }
+
+    /// Networks the outbound fetch guard allows although they are private, loopback, link-local
+    /// and so on (see [`ProviderConfigBuilder::outbound_allowed_networks`]).
+    pub fn outbound_allowed_networks(&self) -> &[IpNet] {
+        &self.outbound_allowed_networks
     }
 }
 
@@ -353,6 +390,7 @@ pub struct ProviderConfigBuilder {
     service_name: String,
     reveal_password_result: bool,
     open_registration: bool,
+    require_pushed_authorization_requests: bool,
     fallback_factor: Option<String>,
     soft_token_activation_ttl: Duration,
     lockout_threshold: u32,
@@ -377,6 +415,10 @@ pub struct ProviderConfigBuilder {
     key_refresh_interval: Duration,
     housekeeping_interval: Duration,
     housekeeping_batch: usize,
+    outbound_allowed_networks: Vec<IpNet>,
+    assertion_token_endpoint_audience: bool,
+    backchannel_poll_interval: Duration,
+    backchannel_max_attempts: u32,
 }
 
 impl std::fmt::Debug for ProviderConfigBuilder {
@@ -501,6 +543,13 @@ impl ProviderConfigBuilder {
     /// [`Provider::create_initial_access_token`]: crate::Provider::create_initial_access_token
     pub fn open_registration(mut self, open: bool) -> Self {
         self.open_registration = open;
+        self
+    }
+    /// Every client must send its authorization requests through the pushed authorization
+    /// request endpoint (RFC 9126 §5): a plain request at the authorization endpoint is refused.
+    /// Default false: only clients registered with `require_pushed_authorization_requests` must.
+    pub fn require_pushed_authorization_requests(mut self, required: bool) -> Self {
+        self.require_pushed_authorization_requests = required;
         self
     }
     /// The factor (by [`SecondFactor::kind`](crate::mfa::SecondFactor::kind), e.g. `"radius"`)
@@ -676,6 +725,40 @@ impl ProviderConfigBuilder {
         self.housekeeping_batch = rows;
         self
     }
+    /// Networks the provider may call although the outbound fetch guard refuses them by default
+    /// (private, loopback, link-local, shared/CGNAT, …): for relying parties on an internal
+    /// network whose `jwks_uri` or `backchannel_logout_uri` resolves to such an address. Default
+    /// none. Every resolved address of a registered URL is checked; allowing a network also
+    /// allows whatever else lives there (never allow 169.254.0.0/16, the cloud metadata
+    /// service, unless you mean it).
+    pub fn outbound_allowed_networks<I, N>(mut self, networks: I) -> Self
+    where
+        I: IntoIterator<Item = N>,
+        N: Into<IpNet>,
+    {
+        self.outbound_allowed_networks = networks.into_iter().map(Into::into).collect();
+        self
+    }
+    /// A legacy switch: also accept the token endpoint URL as the `aud` of a client assertion
+    /// (`private_key_jwt`, `client_secret_jwt`). Default off: the audience must be the issuer
+    /// identifier, as a single string (the update of RFC 7523 after the 2025 audience-confusion
+    /// findings). Turn it on only for clients that cannot be changed.
+    pub fn client_assertion_token_endpoint_audience(mut self, accept: bool) -> Self {
+        self.assertion_token_endpoint_audience = accept;
+        self
+    }
+    /// How often each replica looks for back-channel logout tokens to deliver (one indexed
+    /// query when there is nothing to do). Default 2 s; 100 ms to 60 s.
+    pub fn backchannel_logout_poll_interval(mut self, d: Duration) -> Self {
+        self.backchannel_poll_interval = d;
+        self
+    }
+    /// Attempts per back-channel logout delivery (with exponential back-off from 2 s, at most
+    /// 10 min apart) before it is given up. Default 8; 1 to 50.
+    pub fn backchannel_logout_max_attempts(mut self, attempts: u32) -> Self {
+        self.backchannel_max_attempts = attempts;
+        self
+    }
 
     /// Validates and builds.
     ///
@@ -848,6 +931,13 @@ impl ProviderConfigBuilder {
         } else {
             Some(self.housekeeping_interval)
         };
+        if !(Duration::from_millis(100)..=Duration::from_secs(60))
+            .contains(&self.backchannel_poll_interval)
+        {
+            return Err(Error::Config(
+                "backchannel_logout_poll_interval must be between 100 ms and 60 s".into(),
+            ));
+        }
         if !(1..=10_000).contains(&self.housekeeping_batch) {
             return Err(Error::Config(
                 "housekeeping_batch must be between 1 and 10000 rows".into(),
@@ -910,6 +1000,7 @@ impl ProviderConfigBuilder {
             service_name: self.service_name,
             reveal_password_result: self.reveal_password_result,
             open_registration: self.open_registration,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             fallback_factor: self.fallback_factor,
             soft_token_activation_ttl: self.soft_token_activation_ttl,
             lockout_threshold: self.lockout_threshold.max(1),
@@ -934,6 +1025,10 @@ impl ProviderConfigBuilder {
             key_refresh_interval: self.key_refresh_interval,
             housekeeping_interval,
             housekeeping_batch: self.housekeeping_batch,
+            outbound_allowed_networks: self.outbound_allowed_networks,
+            assertion_token_endpoint_audience: self.assertion_token_endpoint_audience,
+            backchannel_poll_interval: self.backchannel_poll_interval,
+            backchannel_max_attempts: self.backchannel_max_attempts.clamp(1, 50),
         })
     }
 }

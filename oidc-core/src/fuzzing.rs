@@ -9,10 +9,9 @@
 //! re-encoding; a repeated parameter is always reported), the entry point asserts it too, so the
 //! fuzzer finds wrong answers as well as crashes.
 //!
-//! Client assertions (`private_key_jwt`, `client_secret_jwt`) and request objects will verify
-//! compact JWS through the same [`KeySet`](crate::keys::KeySet) or a client's keys: their parsers
-//! get a target of their own next to [`jws_compact`], which already covers the shared header and
-//! signature path.
+//! JWTs from outside: `id_token_hint` ([`id_token_hint`]), the provider's own JWS verification
+//! ([`jws_compact`]), client assertions ([`client_assertion`], RFC 7523) and request objects
+//! ([`request_object`], RFC 9101).
 
 // A failed property must stop the fuzzer: that is what a panic here is for.
 #![allow(clippy::panic)]
@@ -37,6 +36,8 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("token_request", token_request),
     ("id_token_hint", id_token_hint),
     ("jws_compact", jws_compact),
+    ("client_assertion", client_assertion),
+    ("request_object", request_object),
     ("seedfile_csv", seedfile_csv),
     ("seedfile_pskc", seedfile_pskc),
     ("form_decoding", form_decoding),
@@ -109,18 +110,36 @@ fn check_round_trip(request: &authorize::AuthRequest, policy: &ClientPolicy<'_>)
             .into_iter()
             .map(|(k, v)| (k.to_string(), v)),
     );
-    match authorize::validate(&again, &request.client_id, policy) {
-        Ok(resent) => {
-            // The continuation leaves out what the sign-in that just happened satisfied.
-            let mut expected = request.clone();
-            expected.prompt_none = false;
-            expected.prompt_login = false;
-            expected.max_age = None;
-            expected.login_hint = None;
-            assert_eq!(resent, expected, "the continuation changes the request");
-        }
+    let resent = match authorize::validate(&again, &request.client_id, policy) {
+        Ok(r) => r,
         Err(e) => panic!("a valid request's continuation is refused: {e:?}"),
-    }
+    };
+    // What binds the answer to the request must survive exactly; `prompt` and `max_age` are left
+    // out on purpose (the sign-in they asked for has just happened).
+    let bound = |r: &authorize::AuthRequest| {
+        (
+            r.client_id.clone(),
+            r.redirect_uri.clone(),
+            r.scopes.clone(),
+            r.state.clone(),
+            r.nonce.clone(),
+            r.code_challenge.clone(),
+            r.acr_values.clone(),
+            r.essential_acr.clone(),
+        )
+    };
+    assert_eq!(
+        bound(&resent),
+        bound(request),
+        "the continuation changes the request"
+    );
+    assert!(!resent.prompt_none && !resent.prompt_login && resent.max_age.is_none());
+    // And it is a fixed point: sending the continuation on again changes nothing more.
+    assert_eq!(
+        resent.continuation_params(),
+        request.continuation_params(),
+        "the continuation is not stable"
+    );
     let stored = serde_json::to_string(request).unwrap_or_default();
     let loaded: Result<authorize::AuthRequest, _> = serde_json::from_str(&stored);
     assert!(
@@ -225,6 +244,72 @@ pub fn jws_compact(data: &[u8]) {
     if let Ok((_, header)) = f.keys.verify(token) {
         // Only our own keys verify, and only with their own algorithm.
         assert!(header.key_id().is_some(), "a JWS without kid verified");
+    }
+}
+
+/// When the JWT targets say "now" (inside every assertion's and request object's lifetime window
+/// of the corpus).
+const FUZZ_NOW: i64 = 1_700_000_000;
+
+/// Client assertions (RFC 7523, `clients/assertion.rs`): the unverified peek at `sub` that picks
+/// the client, and, for an input that is a JSON object, the claims checks run after the signature
+/// verified. An accepted assertion has an expiry still ahead (within the skew) and a `jti`.
+pub fn client_assertion(data: &[u8]) {
+    use crate::clients::assertion::{CLOCK_SKEW_SECS, Expect, check_claims, claimed_client};
+    if let Ok(token) = std::str::from_utf8(data) {
+        let _ = claimed_client(token);
+    }
+    if let Ok(serde_json::Value::Object(claims)) = serde_json::from_slice(data) {
+        let expect = Expect {
+            client_id: "c1",
+            issuer: ISSUER,
+            legacy_audience: Some("http://127.0.0.1:8080/token"),
+            now: FUZZ_NOW,
+        };
+        if let Ok((exp, jti)) = check_claims(&claims, &expect) {
+            assert!(exp > FUZZ_NOW - CLOCK_SKEW_SECS && !jti.is_empty());
+        }
+    }
+}
+
+/// Request objects (RFC 9101, `protocol/request_object.rs`), verified with a JWK Set holding the
+/// provider's test keys as if they were the client's. An input starting with `{` is a claims set,
+/// signed here so that the fuzzer reaches the claims checks; anything else is the object as sent.
+/// The parameters of an accepted object always carry the request's own `client_id`.
+pub fn request_object(data: &[u8]) {
+    use crate::protocol::request_object::{Expected, verify};
+    let Some(f) = jwt_fixture() else { return };
+    let token = if data.first() == Some(&b'{') {
+        match f.keys.sign(SigningAlg::EdDSA, "oauth-authz-req+jwt", data) {
+            Ok(t) => t,
+            Err(_) => return,
+        }
+    } else {
+        match std::str::from_utf8(data) {
+            Ok(t) => t.to_string(),
+            Err(_) => return,
+        }
+    };
+    let jwks = String::from_utf8_lossy(&f.keys.jwks()).into_owned();
+    let Some(now) = chrono::DateTime::from_timestamp(FUZZ_NOW, 0) else {
+        return;
+    };
+    let expected = Expected {
+        client_id: "c1",
+        issuer: ISSUER,
+        now,
+    };
+    if let Ok(params) = verify(&token, &jwks, &expected) {
+        let ids: Vec<&str> = params
+            .iter()
+            .filter(|(k, _)| k == "client_id")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            ["c1"],
+            "a request object's parameters name another client"
+        );
     }
 }
 

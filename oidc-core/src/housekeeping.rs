@@ -9,6 +9,10 @@
 //! | `journeys` | expired (finished ones too: a finished journey is kept until then so that a late double submit finds it finished, not missing) |
 //! | `throttles` | untouched for two days (or the address window, if longer) and not blocking |
 //! | `signing_keys` | removed: retired longer ago than the retire period |
+//! | `pushed_requests` | expired (RFC 9126: used or not, a `request_uri` is worthless after its `expires_in`) |
+//! | `client_assertions` | past the assertion's `exp` (a replay of it is refused by `exp` from then on) |
+//! | `initial_access_tokens` | expired, or single-use and spent |
+//! | `backchannel_deliveries` | delivered or given up more than a day ago |
 //!
 //! Each step deletes at most [`housekeeping_batch`](crate::ProviderConfigBuilder::housekeeping_batch)
 //! rows per batch (select the keys of due rows `LIMIT n`, then `DELETE … WHERE key IN (…) AND`
@@ -28,12 +32,16 @@ use diesel::prelude::*;
 use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::store::schema::{
-    auth_codes, grants, journeys, refresh_tokens, sessions, signing_keys, throttles,
+    auth_codes, backchannel_deliveries, client_assertions, grants, initial_access_tokens, journeys,
+    refresh_tokens, sessions, signing_keys, throttles,
 };
 use crate::store::{Db, DbConnection, naive};
 
 /// Throttle rows this quiet are forgotten (a pair is reset after a day without failures).
 const THROTTLE_FORGET_AFTER: Duration = Duration::from_secs(2 * 86400);
+
+/// Finished back-channel logout deliveries are kept this long (for operators to look at).
+const DELIVERY_KEEP: Duration = Duration::from_secs(86400);
 
 /// What one purge deleted, by table.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -70,6 +78,8 @@ pub(crate) struct Cutoffs {
     throttle_updated_before: chrono::NaiveDateTime,
     /// A key retired before this is removed.
     key_retired_before: chrono::NaiveDateTime,
+    /// A back-channel logout delivery finished before this is forgotten.
+    delivery_done_before: chrono::NaiveDateTime,
 }
 
 impl Cutoffs {
@@ -86,6 +96,7 @@ impl Cutoffs {
                 now - d(THROTTLE_FORGET_AFTER.max(config.address_window))?,
             ),
             key_retired_before: naive(now - d(config.key_retire_after)?),
+            delivery_done_before: naive(now - d(DELIVERY_KEEP)?),
         })
     }
 }
@@ -110,6 +121,10 @@ const STEPS: &[(&str, BatchFn)] = &[
     ("journeys", journeys_batch),
     ("throttles", throttles_batch),
     ("signing_keys", signing_keys_batch),
+    ("pushed_requests", pushed_requests_batch),
+    ("client_assertions", client_assertions_batch),
+    ("initial_access_tokens", initial_access_tokens_batch),
+    ("backchannel_deliveries", backchannel_deliveries_batch),
 ];
 
 /// Deletes up to `limit` rows of `$table` matching `$due`: selects their keys, then deletes those
@@ -302,6 +317,17 @@ fn throttles_batch(
     delete_due!(conn, throttles, key, due, limit)
 }
 
+fn pushed_requests_batch(
+    conn: &mut DbConnection,
+    c: &Cutoffs,
+    limit: i64,
+    _cursor: &mut Option<String>,
+) -> Result<(usize, usize), Error> {
+    use crate::store::schema::pushed_requests;
+    let due = pushed_requests::expires_at.le(c.now);
+    delete_due!(conn, pushed_requests, id, due, limit)
+}
+
 fn signing_keys_batch(
     conn: &mut DbConnection,
     c: &Cutoffs,
@@ -310,6 +336,40 @@ fn signing_keys_batch(
 ) -> Result<(usize, usize), Error> {
     let due = signing_keys::retired_at.le(c.key_retired_before);
     delete_due!(conn, signing_keys, kid, due, limit)
+}
+
+fn client_assertions_batch(
+    conn: &mut DbConnection,
+    c: &Cutoffs,
+    limit: i64,
+    _cursor: &mut Option<String>,
+) -> Result<(usize, usize), Error> {
+    let due = client_assertions::expires_at.le(c.now);
+    delete_due!(conn, client_assertions, jti_hash, due, limit)
+}
+
+fn initial_access_tokens_batch(
+    conn: &mut DbConnection,
+    c: &Cutoffs,
+    limit: i64,
+    _cursor: &mut Option<String>,
+) -> Result<(usize, usize), Error> {
+    let due = initial_access_tokens::expires_at
+        .le(c.now)
+        .or(initial_access_tokens::single_use
+            .eq(true)
+            .and(initial_access_tokens::used_at.is_not_null()));
+    delete_due!(conn, initial_access_tokens, id, due, limit)
+}
+
+fn backchannel_deliveries_batch(
+    conn: &mut DbConnection,
+    c: &Cutoffs,
+    limit: i64,
+    _cursor: &mut Option<String>,
+) -> Result<(usize, usize), Error> {
+    let due = backchannel_deliveries::done_at.le(c.delivery_done_before);
+    delete_due!(conn, backchannel_deliveries, id, due, limit)
 }
 
 /// Deletes every row due at `now`, batch by batch; returns the counts per table.

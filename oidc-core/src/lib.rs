@@ -31,6 +31,7 @@
 
 mod accounts;
 mod audit;
+pub mod claims;
 mod clients;
 mod clock;
 mod config;
@@ -47,6 +48,7 @@ mod keys;
 mod metrics;
 pub mod mfa;
 pub mod notify;
+mod outbound;
 pub mod protocol;
 mod provider;
 mod secret;
@@ -74,4 +76,5 @@ pub use http::paths;
 pub use ipnet::IpNet;
 pub use keys::{KeyInfo, KeyState};
 pub use provider::{Provider, ProviderBuilder};
+pub use sessions::backchannel::DeliveryInfo;
 pub use secret::{KekRotation, ResealedColumn, Secret};

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::accounts::{self, NewUser, User};
+use crate::claims::ClaimsSource;
 use crate::clients::{self, ClientInfo, NewClient, RegisteredClient};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ProviderConfig, SigningAlg};
@@ -33,11 +34,17 @@ pub(crate) struct Inner {
     pub tokens: Arc<TokenStore>,
     /// Outgoing mail.
     pub mailer: Arc<dyn Mailer>,
+    /// The claims hook, if the developer registered one.
+    pub claims_source: Option<Arc<dyn ClaimsSource>>,
     /// Tells the background tasks to stop (they also stop when this is dropped with the
     /// provider).
     pub background: tokio::sync::watch::Sender<bool>,
     /// What this replica served (see `metrics`).
     pub metrics: crate::metrics::Metrics,
+    /// The guarded HTTP client for URLs clients register (see `outbound`).
+    pub outbound: crate::outbound::Outbound,
+    /// Keys fetched from clients' `jwks_uri` (see `clients::assertion`).
+    pub client_keys: crate::clients::assertion::KeyCache,
 }
 
 impl Inner {
@@ -77,6 +84,7 @@ pub struct ProviderBuilder {
     clock: Arc<dyn Clock>,
     factors: Vec<Arc<dyn SecondFactor>>,
     mailer: Option<Arc<dyn Mailer>>,
+    claims_source: Option<Arc<dyn ClaimsSource>>,
     background_tasks: bool,
 }
 
@@ -94,14 +102,26 @@ impl ProviderBuilder {
         self
     }
 
+    /// Registers the claims hook: a source of extra claims about a person (roles from another
+    /// system, for example) for ID tokens and userinfo. Without one, only the provider's own
+    /// claims are released. A later call replaces an earlier one. What the provider does with
+    /// the answer, and with a failure, is in [`claims`](crate::claims).
+    pub fn claims_source(mut self, source: Arc<dyn ClaimsSource>) -> Self {
+        self.claims_source = Some(source);
+        self
+    }
+
     /// Whether `build()` starts the background tasks (default true): every
     /// [`key_refresh_interval`](crate::ProviderConfigBuilder::key_refresh_interval) (30 s) a
     /// check for keys rotated by another replica and for a scheduled rotation that is due; every
     /// [`housekeeping_interval`](crate::ProviderConfigBuilder::housekeeping_interval) (1 h) a
-    /// purge of expired rows. The first run of each comes one interval after start. A one-shot
-    /// administrative process can turn them off; the calls behind them
-    /// ([`Provider::refresh_keys`], [`Provider::rotate_due_keys`], [`Provider::purge_expired`])
-    /// work either way.
+    /// purge of expired rows; every
+    /// [`backchannel_logout_poll_interval`](crate::ProviderConfigBuilder::backchannel_logout_poll_interval)
+    /// (2 s) the delivery of back-channel logout tokens that are due. The first run of each comes
+    /// one interval after start. A one-shot administrative process can turn them off; the calls
+    /// behind them ([`Provider::refresh_keys`], [`Provider::rotate_due_keys`],
+    /// [`Provider::purge_expired`], [`Provider::deliver_backchannel_logouts`]) work either way
+    /// (deliveries recorded by such a process are sent by the serving replicas).
     pub fn background_tasks(mut self, run: bool) -> Self {
         self.background_tasks = run;
         self
@@ -177,6 +197,11 @@ impl ProviderBuilder {
                 factors.keys().cloned().collect::<Vec<_>>().join(", ")
             )));
         }
+        let outbound = crate::outbound::Outbound::new(
+            self.config.is_loopback_http(),
+            self.config.outbound_allowed_networks.clone(),
+        )?;
+        let client_keys = crate::clients::assertion::KeyCache::new(outbound.clone());
         let (background, stop) = tokio::sync::watch::channel(false);
         let inner = Arc::new(Inner {
             config: self.config,
@@ -189,8 +214,11 @@ impl ProviderBuilder {
             factors,
             tokens,
             mailer: self.mailer.unwrap_or_else(|| Arc::new(NoMailer)),
+            claims_source: self.claims_source,
             background,
             metrics: crate::metrics::Metrics::default(),
+            outbound,
+            client_keys,
         });
         if self.background_tasks {
             start_background_tasks(&inner, stop);
@@ -218,6 +246,14 @@ fn start_background_tasks(inner: &Arc<Inner>, stop: tokio::sync::watch::Receiver
                 && let Err(e) = rotate(&inner, None, RotationCause::Schedule).await
             {
                 tracing::error!(error = %e, "scheduled key rotation failed");
+            }
+        })
+    });
+    let every = inner.config.backchannel_poll_interval;
+    spawn_periodic(Arc::downgrade(inner), stop.clone(), every, |inner| {
+        Box::pin(async move {
+            if let Err(e) = crate::sessions::backchannel::deliver_due(&inner).await {
+                tracing::error!(error = %e, "back-channel logout delivery failed");
             }
         })
     });
@@ -345,6 +381,7 @@ impl Provider {
             clock: Arc::new(SystemClock),
             factors: Vec::new(),
             mailer: None,
+            claims_source: None,
             background_tasks: true,
         }
     }
@@ -607,6 +644,32 @@ impl Provider {
         Ok(crate::Secret::new(temporary))
     }
 
+    /// The [`Actor`](crate::Actor) for changes made on behalf of `username` (an administrator at
+    /// a console, a script), after checking that the account exists and is active, and, when
+    /// `roles` is not empty, that it holds one of them. Operations that take an actor check their
+    /// own roles again; the others ([`Provider::create_user`], [`Provider::register_client`],
+    /// [`Provider::rotate_keys`], the token operations, [`Provider::purge_expired`]) trust their
+    /// caller, which should ask for [`ROLE_IAM_ADMIN`](crate::ROLE_IAM_ADMIN) here first, as
+    /// `oidc-server` and the admin API do.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no active account of that name; [`Error::Forbidden`]
+    /// when it holds none of `roles`.
+    pub async fn acting_as(&self, username: &str, roles: &[&str]) -> Result<crate::Actor, Error> {
+        let name = accounts::normalize_username(username);
+        let active = accounts::find_by_username(&self.inner.db, &name)
+            .await?
+            .is_some_and(|u| !u.disabled);
+        if !active {
+            return Err(Error::NotFound(format!("there is no active user {name:?}")));
+        }
+        let actor = crate::Actor::User(name);
+        if !roles.is_empty() {
+            self.require_role(&actor, roles).await?;
+        }
+        Ok(actor)
+    }
+
     /// Unlocks an account locked by failed sign-ins.
     ///
     /// # Errors
@@ -723,6 +786,28 @@ impl Provider {
     pub async fn purge_expired(&self) -> Result<PurgeReport, Error> {
         crate::housekeeping::purge_expired(&self.inner.db, &self.inner.config, self.inner.now())
             .await
+    }
+
+    /// Delivers the back-channel logout tokens that are due now (at most a batch of 20), as the
+    /// background task does every
+    /// [`backchannel_logout_poll_interval`](crate::ProviderConfigBuilder::backchannel_logout_poll_interval).
+    /// Returns how many were delivered.
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the outbox cannot be read or updated.
+    pub async fn deliver_backchannel_logouts(&self) -> Result<usize, Error> {
+        crate::sessions::backchannel::deliver_due(&self.inner).await
+    }
+
+    /// The back-channel logout deliveries recorded (pending, delivered and given up; newest
+    /// first, at most 1000).
+    ///
+    /// # Errors
+    /// [`Error::Database`] when the outbox cannot be read.
+    pub async fn backchannel_logout_deliveries(
+        &self,
+    ) -> Result<Vec<crate::sessions::backchannel::DeliveryInfo>, Error> {
+        crate::sessions::backchannel::list(&self.inner).await
     }
 
     /// Stops the background tasks (key refresh, scheduled rotation, purge) of this provider and

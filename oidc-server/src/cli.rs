@@ -562,20 +562,17 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 async fn actor_of(cli: &Cli, provider: &Provider) -> Result<oidc_core::Actor, CliError> {
     match (&cli.as_user, cli.break_glass) {
         (Some(u), false) => {
-            let name = u.trim().to_lowercase();
-            let users = provider.list_users().await?;
-            let Some(user) = users.iter().find(|x| x.username == name && !x.disabled) else {
-                return Err(CliError::Io(format!("--as {u}: there is no such active user")));
-            };
             // Service-desk and URF commands check their own roles in the library; every other
             // change needs an IAM administrator.
-            if cli.command.needs_iam_admin() && !user.roles.iter().any(|r| r == oidc_core::ROLE_IAM_ADMIN) {
-                return Err(CliError::Io(format!(
-                    "--as {name}: this command needs the {} role",
-                    oidc_core::ROLE_IAM_ADMIN
-                )));
-            }
-            Ok(oidc_core::Actor::User(name))
+            let roles: &[&str] = if cli.command.needs_iam_admin() {
+                &[oidc_core::ROLE_IAM_ADMIN]
+            } else {
+                &[]
+            };
+            provider
+                .acting_as(u, roles)
+                .await
+                .map_err(|e| CliError::Io(format!("--as {u}: {e}")))
         }
         (None, true) => Ok(oidc_core::Actor::BreakGlass),
         _ => Err(CliError::Io(

@@ -72,6 +72,16 @@ pub struct FileSettings {
     /// Dynamic client registration without an initial access token (`IAM_OPEN_REGISTRATION`,
     /// default false: `oidc-server client initial-token` hands tokens out).
     pub open_registration: Option<bool>,
+    /// Every client must push its authorization requests, RFC 9126 §5
+    /// (`IAM_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS`, default false: only clients registered so).
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// Networks the outbound fetch guard allows for clients' `jwks_uri` and
+    /// `backchannel_logout_uri` although they are private, loopback or link-local, as CIDR
+    /// ranges or addresses (`IAM_OUTBOUND_ALLOWED_NETWORKS`, comma-separated). Default none.
+    pub outbound_allowed_networks: Option<Vec<String>>,
+    /// Legacy: accept the token endpoint URL as a client assertion's `aud`
+    /// (`IAM_CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE`, default false: the issuer only).
+    pub client_assertion_token_endpoint_audience: Option<bool>,
 }
 
 /// The `[smtp]` section.
@@ -357,6 +367,16 @@ impl Settings {
         if let Some(open) = open_registration {
             b = b.open_registration(open);
         }
+        let require_par = match env("IAM_REQUIRE_PUSHED_AUTHORIZATION_REQUESTS") {
+            Some(v) => Some(matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes"
+            )),
+            None => f.require_pushed_authorization_requests,
+        };
+        if let Some(required) = require_par {
+            b = b.require_pushed_authorization_requests(required);
+        }
         if let Some(factor) = env("IAM_FALLBACK_FACTOR").or(f.mfa.fallback_factor) {
             b = b.fallback_factor(factor);
         }
@@ -385,6 +405,39 @@ impl Settings {
         }
         if !nets.is_empty() {
             b = b.trusted_proxies(nets);
+        }
+        let allowed: Vec<String> = match env("IAM_OUTBOUND_ALLOWED_NETWORKS") {
+            Some(v) => v
+                .split(',')
+                .map(|p| p.trim().to_string())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => f.outbound_allowed_networks.unwrap_or_default(),
+        };
+        let mut allowed_nets: Vec<oidc_core::IpNet> = Vec::new();
+        for p in &allowed {
+            let net = p
+                .parse::<oidc_core::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(oidc_core::IpNet::from))
+                .map_err(|_| {
+                    SettingsError::Invalid(format!(
+                        "outbound allowed network {p:?} is not an address or CIDR range"
+                    ))
+                })?;
+            allowed_nets.push(net);
+        }
+        if !allowed_nets.is_empty() {
+            b = b.outbound_allowed_networks(allowed_nets);
+        }
+        let legacy_aud = match env("IAM_CLIENT_ASSERTION_TOKEN_ENDPOINT_AUDIENCE") {
+            Some(v) => Some(matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes"
+            )),
+            None => f.client_assertion_token_endpoint_audience,
+        };
+        if let Some(accept) = legacy_aud {
+            b = b.client_assertion_token_endpoint_audience(accept);
         }
         if let Some(phone) = env("IAM_SUPPORT_PHONE").or(f.support_phone) {
             b = b.support_phone(phone);
@@ -635,6 +688,14 @@ mod tests {
         assert!(e.to_string().contains("key_retire_after"), "{e}");
         let e = load("[keys]\nrotation_days = 1\n").unwrap_err();
         assert!(e.to_string().contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn outbound_allowed_networks_parse_addresses_and_ranges() {
+        let c = load("outbound_allowed_networks = [\"10.20.0.0/16\", \"192.168.1.5\"]\n").unwrap();
+        assert_eq!(c.config.outbound_allowed_networks().len(), 2);
+        let e = load("outbound_allowed_networks = [\"intranet\"]\n").unwrap_err();
+        assert!(e.to_string().contains("intranet"), "{e}");
     }
 
     #[test]

@@ -813,7 +813,21 @@ async fn rfc6749_5_2_wrong_client_secret_is_401_invalid_client_with_a_basic_chal
 async fn rfc6749_2_3_1_client_secret_post_authentication_works() {
     let server = TestServer::start().await;
     let http = browser();
-    let rp = seeded_rp(&server, &http)
+    // RFC 7591 §2: the method is the client's registered token_endpoint_auth_method.
+    let post = server
+        .provider
+        .register_client(
+            oidc_core::NewClient::new("E2E client_secret_post client", [REDIRECT_URI])
+                .mfa_required(false)
+                .metadata(oidc_core::ClientMetadata {
+                    token_endpoint_auth_method: Some(oidc_core::AuthMethod::ClientSecretPost),
+                    ..Default::default()
+                }),
+        )
+        .await
+        .unwrap();
+    let secret = post.client_secret.as_ref().unwrap().secret().to_string();
+    let rp = relying_party(&server, &http, &post.client.client_id, Some(&secret))
         .await
         .set_auth_type(AuthType::RequestBody);
     let authorized = authorize(&server, &http, &rp).await;
@@ -1078,7 +1092,13 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
     assert_eq!(m["subject_types_supported"], json!(["public"]));
     assert_eq!(
         m["token_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post", "none"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "client_secret_jwt",
+            "none"
+        ])
     );
     assert_eq!(
         m["authorization_response_iss_parameter_supported"],

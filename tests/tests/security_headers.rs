@@ -28,6 +28,7 @@ fn routes(server: &TestServer) -> Vec<(Method, String, bool)> {
         (Method::POST, "/token", false),
         (Method::POST, "/revoke", false),
         (Method::POST, "/introspect", false),
+        (Method::POST, "/par", false),
         (Method::GET, "/userinfo", false),
         (Method::POST, "/userinfo", false),
         (Method::POST, "/register", false),

@@ -147,7 +147,12 @@ async fn oidc_discovery_3_advertises_revocation_introspection_and_the_grant_type
     );
     assert_eq!(
         meta["introspection_endpoint_auth_methods_supported"],
-        json!(["client_secret_basic", "client_secret_post"])
+        json!([
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "client_secret_jwt"
+        ])
     );
     assert!(
         meta["scopes_supported"]

@@ -13,7 +13,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnectio
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::Error;
-use schema::{login_attempts, logout_states, panels, patients, sessions};
+use schema::{login_attempts, logout_states, logout_tokens, panels, patients, sessions};
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -97,6 +97,8 @@ pub(crate) struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub ended_reason: Option<String>,
+    /// The `sid` of the AHS IAM session behind it (from the ID token), for back-channel logout.
+    pub sid: Option<String>,
 }
 
 /// A panel as listed.
@@ -116,6 +118,9 @@ pub(crate) struct PatientRow {
     pub phn: String,
     pub attached_on: String,
 }
+
+/// The `ended_reason` of a session ended by a logout token from AHS IAM.
+pub(crate) const BACKCHANNEL: &str = "backchannel";
 
 /// What the session cookie names.
 pub(crate) enum SessionLookup {
@@ -335,6 +340,65 @@ impl Store {
         .await
     }
 
+    /// Ends (with the reason `backchannel`) the live sessions a logout token names: those with
+    /// its `sid` (and, when it has one too, its `sub`), or without a `sid` every session of its
+    /// `sub`. Returns how many ended.
+    pub(crate) async fn end_sessions_for_logout(
+        &self,
+        sid: Option<String>,
+        sub: Option<String>,
+    ) -> Result<usize, StoreError> {
+        self.run(move |c| {
+            let live = sessions::table.filter(sessions::ended_reason.is_null());
+            let n = match (sid, sub) {
+                (Some(sid), Some(sub)) => diesel::update(
+                    live.filter(sessions::sid.eq(sid))
+                        .filter(sessions::subject.eq(sub)),
+                )
+                .set(sessions::ended_reason.eq(BACKCHANNEL))
+                .execute(c)?,
+                (Some(sid), None) => diesel::update(live.filter(sessions::sid.eq(sid)))
+                    .set(sessions::ended_reason.eq(BACKCHANNEL))
+                    .execute(c)?,
+                (None, Some(sub)) => diesel::update(live.filter(sessions::subject.eq(sub)))
+                    .set(sessions::ended_reason.eq(BACKCHANNEL))
+                    .execute(c)?,
+                (None, None) => 0,
+            };
+            Ok(n)
+        })
+        .await
+    }
+
+    /// Claims a logout token's jti (its digest) until `expires_at`: false when it was already
+    /// claimed (a replay). Forgets the claims that have expired.
+    pub(crate) async fn claim_logout_token(
+        &self,
+        jti_digest: String,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.run(move |c| {
+            diesel::delete(logout_tokens::table.filter(logout_tokens::expires_at.lt(now)))
+                .execute(c)?;
+            match diesel::insert_into(logout_tokens::table)
+                .values((
+                    logout_tokens::jti_digest.eq(jti_digest),
+                    logout_tokens::expires_at.eq(expires_at),
+                ))
+                .execute(c)
+            {
+                Ok(_) => Ok(true),
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                )) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await
+    }
+
     // -- sign-out states ----------------------------------------------------------------------
 
     /// Keeps the state of a sign-out sent to the provider; drops states older than `purge_before`.
@@ -530,7 +594,41 @@ mod tests {
             created_at: at,
             last_seen_at: at,
             ended_reason: None,
+            sid: Some(format!("sid-{id}")),
         }
+    }
+
+    #[tokio::test]
+    async fn backchannel_logout_2_7_ends_the_sessions_of_the_sid_and_refuses_a_replayed_jti() {
+        let (s, _d) = store().await;
+        for id in ["a", "b"] {
+            s.insert_session(session(id, 0), None, -1).await.unwrap();
+        }
+        // A sid with another subject ends nothing.
+        let n = s
+            .end_sessions_for_logout(Some("sid-a".into()), Some("other".into()))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+        let n = s
+            .end_sessions_for_logout(Some("sid-a".into()), Some("sub".into()))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let a = s.find_session("a".into()).await.unwrap().unwrap();
+        assert_eq!(a.ended_reason.as_deref(), Some(BACKCHANNEL));
+        let b = s.find_session("b".into()).await.unwrap().unwrap();
+        assert!(b.ended_reason.is_none());
+        // sub alone ends every session of the subject.
+        let n = s
+            .end_sessions_for_logout(None, Some("sub".into()))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        assert!(s.claim_logout_token("j".into(), 100, 0).await.unwrap());
+        assert!(!s.claim_logout_token("j".into(), 100, 50).await.unwrap());
+        // Once expired, the claim is forgotten.
+        assert!(s.claim_logout_token("j".into(), 300, 200).await.unwrap());
     }
 
     #[tokio::test]

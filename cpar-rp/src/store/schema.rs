@@ -27,6 +27,14 @@ diesel::table! {
         created_at -> BigInt,
         last_seen_at -> BigInt,
         ended_reason -> Nullable<Text>,
+        sid -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    logout_tokens (jti_digest) {
+        jti_digest -> Text,
+        expires_at -> BigInt,
     }
 }
 

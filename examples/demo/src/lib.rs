@@ -347,7 +347,14 @@ async fn seed(provider: &Provider, cpar_url: &str) -> Result<Credentials, DemoEr
         .register_client(
             NewClient::new("CPAR", [format!("{cpar_url}/callback")])
                 .first_party(true)
-                .post_logout_redirect_uris([format!("{cpar_url}/signed-out")]),
+                .post_logout_redirect_uris([format!("{cpar_url}/signed-out")])
+                // OpenID Connect Back-Channel Logout: IAM tells CPAR when a session ends there
+                // (sign-out, disable, password reset), and CPAR ends its own.
+                .metadata(oidc_core::ClientMetadata {
+                    backchannel_logout_uri: Some(format!("{cpar_url}/backchannel-logout")),
+                    backchannel_logout_session_required: true,
+                    ..Default::default()
+                }),
         )
         .await?;
     let secret = cpar

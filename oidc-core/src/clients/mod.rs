@@ -4,6 +4,7 @@
 //! `registration` the dynamic registration (RFC 7591), its management (RFC 7592), initial access
 //! tokens, and the administrators' changes (update, rotate the secret, delete).
 
+pub(crate) mod assertion;
 pub(crate) mod metadata;
 pub(crate) mod registration;
 
@@ -149,7 +150,8 @@ impl NewClient {
         c
     }
 
-    /// Sets the grant types (see [`GRANT_TYPES`]).
+    /// Sets the grant types: `authorization_code`, `refresh_token` and `client_credentials`
+    /// (default: the first two; [`NewClient::service`] sets the last alone).
     pub fn grant_types<I, S>(mut self, grants: I) -> Self
     where
         I: IntoIterator<Item = S>,

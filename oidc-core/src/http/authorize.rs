@@ -11,6 +11,7 @@ use crate::protocol::authorize::{
     self, AuthRequest, AuthorizeError, ClientPolicy, RawParams, ResponseMode,
 };
 use crate::protocol::errors::{ErrorCode, OAuthError};
+use crate::protocol::request_object;
 use crate::sessions::Session;
 use crate::{accounts, clients, journey, sessions, tokens};
 
@@ -27,6 +28,173 @@ pub(crate) async fn get(
 pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let pairs = super::form_pairs(&headers, &body);
     authorize(s, headers, pairs).await
+}
+
+/// What [`authorize::validate`] needs to know of the client.
+pub(crate) fn policy_of(client: &clients::Client) -> ClientPolicy<'_> {
+    ClientPolicy {
+        redirect_uris: &client.redirect_uris,
+        pkce_required: client.row.pkce_required,
+        native: client.row.is_public,
+        admin_console: client.id() == clients::ADMIN_CONSOLE_ID,
+    }
+}
+
+/// Why resolving the request's parameters failed: an answer to give, or a database failure.
+enum Refusal {
+    Answer(AuthorizeError),
+    Failed(crate::error::Error),
+}
+
+fn refused(s: &AppState, r: Refusal) -> Response {
+    match r {
+        Refusal::Answer(AuthorizeError::Page(m)) => bad_request_page(s, &m),
+        Refusal::Answer(AuthorizeError::Redirect {
+            redirect_uri,
+            error,
+            state,
+            response_mode,
+        }) => error_response(s, &redirect_uri, response_mode, &error, state.as_deref()),
+        Refusal::Failed(e) => pages::internal(s, &e),
+    }
+}
+
+/// The parameters the request is made of (RFC 9126 §4, RFC 9101 §6.3): those of the pushed
+/// request a PAR `request_uri` names (nothing else of the query but `client_id` counts), or the
+/// members of a signed request object (`request`), or the query's own.
+async fn resolve(
+    s: &AppState,
+    client: &clients::Client,
+    policy: &ClientPolicy<'_>,
+    raw: RawParams,
+) -> Result<RawParams, Refusal> {
+    let refuse = |code: ErrorCode, description: &str| {
+        Refusal::Answer(authorize::refuse(
+            &raw,
+            policy,
+            OAuthError::new(code, description),
+        ))
+    };
+    let repeated = |name: &str| raw.duplicated().iter().any(|d| d == name);
+    if let Some(uri) = raw
+        .get("request_uri")
+        .filter(|u| u.starts_with(super::par::REQUEST_URI_PREFIX))
+    {
+        // The query's redirect URI is not the pushed one: errors here are pages.
+        let page = |m: &str| Refusal::Answer(AuthorizeError::Page(m.to_string()));
+        if repeated("request_uri") || raw.get("request").is_some() {
+            return Err(page(
+                "The request sends a request_uri with a second request_uri or a request object (invalid_request).",
+            ));
+        }
+        return match super::par::claim(&s.db, uri, client.id(), s.now()).await {
+            Ok(Some(pairs)) => Ok(RawParams::from_pairs(pairs)),
+            Ok(None) => Err(page(
+                "This sign-in link is unknown, has expired or was already used. Go back to the                  application and sign in again (invalid_request_uri).",
+            )),
+            Err(e) => Err(Refusal::Failed(e)),
+        };
+    }
+    // RFC 9126 §5. The admin console is the provider's own client, which signs in by a plain
+    // request whatever the server-wide setting.
+    let server_wide =
+        s.config.require_pushed_authorization_requests && client.id() != clients::ADMIN_CONSOLE_ID;
+    if client.requires_par() || server_wide {
+        return Err(refuse(
+            ErrorCode::InvalidRequest,
+            "this client must push its authorization requests to the pushed authorization \
+             request endpoint (RFC 9126) and send only client_id and request_uri here",
+        ));
+    }
+    let Some(object) = raw.get("request").filter(|_| !repeated("request")) else {
+        // A repeated `request` is refused by `validate` as any repeated parameter.
+        return Ok(raw);
+    };
+    if raw.get("request_uri").is_some() {
+        return Err(refuse(
+            ErrorCode::InvalidRequest,
+            "request and request_uri must not be sent together",
+        ));
+    }
+    match request_object_params(s, client, object).await {
+        Ok(pairs) => Ok(RawParams::from_pairs(pairs)),
+        Err(request_object::Rejected::Untrusted(d)) => {
+            Err(refuse(ErrorCode::InvalidRequestObject, &d))
+        }
+        // Signed by the client: its own redirect URI may carry the error.
+        Err(request_object::Rejected::Invalid {
+            description,
+            mut params,
+        }) => {
+            params.retain(|(k, _)| k != "client_id");
+            params.push(("client_id".into(), client.id().to_string()));
+            let signed = RawParams::from_pairs(params);
+            let error = OAuthError::new(ErrorCode::InvalidRequestObject, description);
+            Err(Refusal::Answer(
+                match authorize::refuse(&signed, policy, error.clone()) {
+                    r @ AuthorizeError::Redirect { .. } => r,
+                    AuthorizeError::Page(_) => authorize::refuse(&raw, policy, error),
+                },
+            ))
+        }
+    }
+}
+
+/// The parameters of a request object (RFC 9101), verified with the client's registered keys:
+/// its `jwks`, or the key set at its `jwks_uri` (fetched through the outbound guard and cached,
+/// as for `private_key_jwt`).
+pub(crate) async fn request_object_params(
+    s: &AppState,
+    client: &clients::Client,
+    object: &str,
+) -> Result<Vec<(String, String)>, request_object::Rejected> {
+    let header = request_object::header(object)?;
+    let now = s.now();
+    let payload = if let Some(jwks) = client.jwks() {
+        request_object::verify_signature(object, jwks, &header)?
+    } else if let Some(uri) = client.jwks_uri() {
+        client_keys_verify(s, client, uri, &header, object).await?
+    } else {
+        return Err(request_object::Rejected::Untrusted(
+            "the client has registered no keys (jwks or jwks_uri) to verify request objects".into(),
+        ));
+    };
+    request_object::check_claims(
+        &payload,
+        &request_object::Expected {
+            client_id: client.id(),
+            issuer: s.config.issuer(),
+            now,
+        },
+    )
+}
+
+/// Verifies with the keys at the client's `jwks_uri` (JWT client authentication's key cache).
+async fn client_keys_verify(
+    s: &AppState,
+    client: &clients::Client,
+    uri: &str,
+    header: &request_object::Header,
+    object: &str,
+) -> Result<Vec<u8>, request_object::Rejected> {
+    s.client_keys
+        .verify_with_uri(
+            client.id(),
+            uri,
+            &header.alg,
+            header.kid.as_deref(),
+            object,
+            s.now(),
+        )
+        .await
+        .map_err(|e| {
+            if let clients::assertion::Rejected::Failed(e) = &e {
+                tracing::error!(error = %e, "request object: key resolution failed");
+            }
+            request_object::Rejected::Untrusted(
+                "the request object does not verify with the keys at the client's jwks_uri".into(),
+            )
+        })
 }
 
 fn bad_request_page(s: &AppState, message: &str) -> Response {
@@ -61,11 +229,10 @@ async fn authorize(
         }
         Err(e) => return pages::internal(&s, &e),
     };
-    let policy = ClientPolicy {
-        redirect_uris: &client.redirect_uris,
-        pkce_required: client.row.pkce_required,
-        native: client.row.is_public,
-        admin_console: client.id() == clients::ADMIN_CONSOLE_ID,
+    let policy = policy_of(&client);
+    let raw = match resolve(&s, &client, &policy, raw).await {
+        Ok(raw) => raw,
+        Err(e) => return refused(&s, e),
     };
     let mut request = match authorize::validate(&raw, &client_id, &policy) {
         Ok(r) => r,

@@ -17,6 +17,7 @@ mod forgot;
 mod introspection;
 mod logout;
 mod pages;
+mod par;
 mod portal;
 mod registration;
 mod revocation;
@@ -48,6 +49,8 @@ pub mod paths {
     pub const REVOCATION: &str = "/revoke";
     /// Token introspection (RFC 7662).
     pub const INTROSPECTION: &str = "/introspect";
+    /// The pushed authorization request endpoint (RFC 9126).
+    pub const PAR: &str = "/par";
     /// The userinfo endpoint (GET and POST).
     pub const USERINFO: &str = "/userinfo";
     /// Dynamic client registration (RFC 7591 §3); each client's configuration endpoint
@@ -108,6 +111,7 @@ pub(crate) fn router(inner: AppState) -> Router {
             )),
         )
         .route(paths::INTROSPECTION, post(introspection::post))
+        .route(paths::PAR, post(par::post))
         .route(
             paths::USERINFO,
             get(userinfo::get)
@@ -291,6 +295,7 @@ fn is_json_endpoint(path: &str) -> bool {
         paths::TOKEN,
         paths::REVOCATION,
         paths::INTROSPECTION,
+        paths::PAR,
         paths::USERINFO,
         paths::REGISTRATION,
         paths::ADMIN_API,
@@ -299,9 +304,15 @@ fn is_json_endpoint(path: &str) -> bool {
     .any(under)
 }
 
-/// Refuses a body declared longer than [`MAX_BODY_BYTES`] before reading it, and turns every 413
-/// (declared, or found while buffering by the extractors under `DefaultBodyLimit`) into the
-/// answer the caller understands: `invalid_request` for programs, a plain page for people.
+/// Screens every request before a handler sees it:
+/// - a body longer than [`MAX_BODY_BYTES`] (declared, or found while reading it) is refused with
+///   413, before it is buffered whole;
+/// - a NUL character anywhere in the path, query or body (raw, `%00`, or JSON's `\u0000`) is
+///   refused with 400: no parameter has a use for it, and PostgreSQL cannot store or even compare
+///   text holding one, so it would otherwise fail lookups there (and not on SQLite).
+///
+/// The answer is the one the caller understands: `invalid_request` for programs, a plain page for
+/// people.
 async fn limit_body(
     State(s): State<AppState>,
     req: axum::extract::Request,
@@ -314,25 +325,82 @@ async fn limit_body(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .is_some_and(|n| n > MAX_BODY_BYTES as u64);
-    if !declared_too_long {
-        let res = next.run(req).await;
-        if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
-            return res;
-        }
+    if declared_too_long {
+        return too_large(&s, json);
     }
+    let uri_has_nul = has_nul_escape(req.uri().path().as_bytes())
+        || req.uri().query().is_some_and(|q| has_nul_escape(q.as_bytes()));
+    if uri_has_nul {
+        return nul_refused(&s, json);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return too_large(&s, json);
+    };
+    if bytes.contains(&0)
+        || has_nul_escape(&bytes)
+        || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
+    {
+        return nul_refused(&s, json);
+    }
+    let res = next
+        .run(axum::extract::Request::from_parts(
+            parts,
+            axum::body::Body::from(bytes),
+        ))
+        .await;
+    if res.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large(&s, json);
+    }
+    res
+}
+
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    bytes.windows(3).any(|w| w == b"%00")
+}
+
+fn too_large(s: &AppState, json: bool) -> Response {
+    let mut res = refused(
+        s,
+        json,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        "The request is too large",
+        "The form sent more than this service accepts. Please go back and try again.",
+    );
+    // The rest of the body is never read: the connection cannot carry another request.
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
+fn nul_refused(s: &AppState, json: bool) -> Response {
+    refused(
+        s,
+        json,
+        StatusCode::BAD_REQUEST,
+        "the request contains a NUL character",
+        "This request cannot be processed",
+        "The request contains characters that are not allowed.",
+    )
+}
+
+fn refused(
+    s: &AppState,
+    json: bool,
+    status: StatusCode,
+    description: &str,
+    title: &str,
+    message: &str,
+) -> Response {
     if json {
         let body = axum::Json(serde_json::json!({
             "error": "invalid_request",
-            "error_description": format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+            "error_description": description,
         }));
-        (StatusCode::PAYLOAD_TOO_LARGE, body).into_response()
+        (status, body).into_response()
     } else {
-        pages::error(
-            &s,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is too large",
-            "The form sent more than this service accepts. Please go back and try again.",
-        )
+        pages::error(s, status, title, message)
     }
 }
 

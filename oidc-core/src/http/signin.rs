@@ -192,7 +192,13 @@ async fn passcode_page(
     let prompt = match (&pending, &user) {
         (Some(p), _) => p.prompt(),
         (None, Some(u)) if j.password_ok => match factor_for(s, &u.id).await {
-            Ok(Some(f)) => f.prompt(&account_of(u)),
+            Ok(Some(f)) => {
+                let account = account_of(u);
+                if let Err(e) = f.prepare(&account).await {
+                    tracing::error!(error = %e, factor = f.kind(), "second factor could not prepare");
+                }
+                f.prompt(&account)
+            }
             Ok(None) => mfa::tokens::passcode_prompt(),
             Err(e) => return pages::internal(s, &e),
         },

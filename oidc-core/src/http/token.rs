@@ -11,11 +11,14 @@ use base64::Engine;
 use super::AppState;
 use crate::accounts;
 use crate::clients::RefreshPolicy;
-use crate::clients::{self, Client};
+use crate::clients::{self, AuthMethod, Client, assertion};
 use crate::config::SigningAlg;
 use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::protocol::pkce;
 use crate::tokens::{self, Redeemed, Subject, refresh};
+
+/// The claims hook is asked for ID token claims here (crate::claims).
+const ID_TOKEN: crate::claims::ClaimsTarget = crate::claims::ClaimsTarget::IdToken;
 
 /// An error answer of the token endpoint (RFC 6749 §5.2).
 pub(crate) struct TokenError {
@@ -165,8 +168,20 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, S
     )))
 }
 
-/// Authenticates the client by exactly one method (RFC 6749 §2.3).
-pub(super) async fn authenticate(
+/// How a request authenticated its client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Presented {
+    Basic,
+    Post,
+    None,
+}
+
+/// Authenticates the client by exactly one method (RFC 6749 §2.3, RFC 7521 §4.2), and only by
+/// the `token_endpoint_auth_method` it registered (RFC 7591 §2): a `client_secret_basic` client
+/// cannot use `client_secret_post` and vice versa, a `private_key_jwt` or `client_secret_jwt`
+/// client must send an assertion. Shared by the token, introspection and revocation endpoints
+/// (and any endpoint that authenticates clients the same way).
+pub(crate) async fn authenticate(
     s: &AppState,
     headers: &HeaderMap,
     params: &Params,
@@ -175,7 +190,28 @@ pub(super) async fn authenticate(
         .map_err(|_| TokenError::client(s, "malformed Authorization header"))?;
     let body_id = params.get("client_id")?;
     let body_secret = params.get("client_secret")?;
-    let (client_id, secret) = match (basic, body_secret) {
+    let assertion = params.get("client_assertion")?;
+    let assertion_type = params.get("client_assertion_type")?;
+    let methods = [basic.is_some(), body_secret.is_some(), assertion.is_some()]
+        .iter()
+        .filter(|m| **m)
+        .count();
+    if methods > 1 {
+        return Err(TokenError::new(
+            ErrorCode::InvalidRequest,
+            "use only one client authentication method",
+        ));
+    }
+    if let Some(assertion) = assertion {
+        return authenticate_assertion(s, body_id, assertion_type, assertion).await;
+    }
+    if assertion_type.is_some() {
+        return Err(TokenError::new(
+            ErrorCode::InvalidRequest,
+            "client_assertion_type needs a client_assertion",
+        ));
+    }
+    let (client_id, secret, presented) = match (basic, body_secret) {
         (Some(_), Some(_)) => {
             return Err(TokenError::new(
                 ErrorCode::InvalidRequest,
@@ -189,14 +225,14 @@ pub(super) async fn authenticate(
                     "client_id does not match the authenticated client",
                 ));
             }
-            (id, Some(secret))
+            (id, Some(secret), Presented::Basic)
         }
         (None, Some(secret)) => match body_id {
-            Some(id) => (id.to_string(), Some(secret.to_string())),
+            Some(id) => (id.to_string(), Some(secret.to_string()), Presented::Post),
             None => return Err(TokenError::client(s, "client_id is required")),
         },
         (None, None) => match body_id {
-            Some(id) => (id.to_string(), None),
+            Some(id) => (id.to_string(), None, Presented::None),
             None => return Err(TokenError::client(s, "client authentication is required")),
         },
     };
@@ -204,11 +240,101 @@ pub(super) async fn authenticate(
         .await
         .map_err(|e| TokenError::server(&e))?
         .ok_or_else(|| TokenError::client(s, "client authentication failed"))?;
-    match (client.row.is_public, secret) {
-        (true, None) => Ok(client),
-        (true, Some(_)) => Err(TokenError::client(s, "a public client has no secret")),
-        (false, Some(secret)) if client.secret_matches(&secret) => Ok(client),
-        (false, _) => Err(TokenError::client(s, "client authentication failed")),
+    let registered = client.token_endpoint_auth_method();
+    match (registered, presented, secret) {
+        (AuthMethod::None, Presented::None, _) if client.row.is_public => Ok(client),
+        (AuthMethod::None, _, _) => Err(TokenError::client(s, "a public client has no secret")),
+        (AuthMethod::ClientSecretBasic, Presented::Basic, Some(secret))
+        | (AuthMethod::ClientSecretPost, Presented::Post, Some(secret))
+            if client.secret_matches(&secret) =>
+        {
+            Ok(client)
+        }
+        (AuthMethod::ClientSecretBasic, Presented::Basic, _)
+        | (AuthMethod::ClientSecretPost, Presented::Post, _)
+        | (_, Presented::None, _) => Err(TokenError::client(s, "client authentication failed")),
+        (m, _, _) => Err(TokenError::client(
+            s,
+            &format!(
+                "this client is registered to authenticate with {}",
+                m.as_str()
+            ),
+        )),
+    }
+}
+
+/// RFC 7523 §2.2: `client_assertion_type` and `client_assertion` (`private_key_jwt`,
+/// `client_secret_jwt`).
+async fn authenticate_assertion(
+    s: &AppState,
+    body_id: Option<&str>,
+    assertion_type: Option<&str>,
+    assertion: &str,
+) -> Result<Client, TokenError> {
+    match assertion_type {
+        Some(assertion::ASSERTION_TYPE) => {}
+        Some(_) => {
+            return Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                &format!(
+                    "client_assertion_type must be {}",
+                    assertion::ASSERTION_TYPE
+                ),
+            ));
+        }
+        None => {
+            return Err(TokenError::new(
+                ErrorCode::InvalidRequest,
+                "client_assertion_type is required with client_assertion",
+            ));
+        }
+    }
+    let claimed = assertion::claimed_client(assertion)
+        .ok_or_else(|| TokenError::client(s, "the client assertion is malformed"))?;
+    // RFC 7521 §4.2: a client_id sent beside the assertion must name the same client.
+    if body_id.is_some_and(|b| b != claimed) {
+        return Err(TokenError::client(
+            s,
+            "client_id does not match the client assertion",
+        ));
+    }
+    let client = clients::find(&s.db, &claimed)
+        .await
+        .map_err(|e| TokenError::server(&e))?
+        .ok_or_else(|| TokenError::client(s, "client authentication failed"))?;
+    let method = client.token_endpoint_auth_method();
+    if !matches!(
+        method,
+        AuthMethod::PrivateKeyJwt | AuthMethod::ClientSecretJwt
+    ) {
+        return Err(TokenError::client(
+            s,
+            &format!(
+                "this client is registered to authenticate with {}",
+                method.as_str()
+            ),
+        ));
+    }
+    let legacy = s.config.endpoint(super::paths::TOKEN);
+    let ring = s.config.key_ring();
+    let cx = assertion::Context {
+        db: &s.db,
+        ring: &ring,
+        keys: &s.client_keys,
+        issuer: s.config.issuer(),
+        legacy_audience: s
+            .config
+            .assertion_token_endpoint_audience
+            .then_some(legacy.as_str()),
+        now: s.now(),
+    };
+    match assertion::verify(&cx, &client, method, assertion).await {
+        Ok(()) => Ok(client),
+        Err(assertion::Rejected::Invalid(why)) => {
+            tracing::info!(client_id = %client.id(), reason = %why, "client assertion refused");
+            Err(TokenError::client(s, &why))
+        }
+        Err(assertion::Rejected::Failed(e)) => Err(TokenError::server(&e)),
     }
 }
 
@@ -399,11 +525,12 @@ async fn refresh(
             .map_err(|e| TokenError::server(&e))?
             .flatten(),
     };
+    let subject = Subject::with_hook(s, &user, &as_code.client_id, &as_code.scope, ID_TOKEN).await;
     let mut res = tokens::mint(
         &s.config,
         &s.keys,
         &as_code,
-        &Subject::of(&user),
+        &subject,
         &audience_of(s, client, &access_scope),
         id_token_alg(s, client),
         now,
@@ -516,11 +643,12 @@ async fn authorization_code(
     let Some(user) = user else {
         return invalid("the account is no longer active");
     };
+    let subject = Subject::with_hook(s, &user, &grant.client_id, &grant.scope, ID_TOKEN).await;
     let mut res = tokens::mint(
         &s.config,
         &s.keys,
         &grant,
-        &Subject::of(&user),
+        &subject,
         &audience_of(s, client, &grant.scope),
         id_token_alg(s, client),
         now,

@@ -129,11 +129,19 @@ async fn answer(s: &AppState, token: &str) -> Response {
     out.insert("sub".into(), json!(user.subject));
     // The granted scopes' claims (OIDC Core §5.4) and those the request asked for at userinfo
     // one by one (§5.5).
-    let subject = tokens::Subject::of(&user);
+    let subject = tokens::Subject::with_hook(
+        s,
+        &user,
+        &claims.client_id,
+        &claims.scope,
+        crate::claims::ClaimsTarget::Userinfo,
+    )
+    .await;
     let asked = requested.as_ref().map(|c| &c.userinfo);
     for (k, v) in tokens::claims::release(&subject.claims, &scopes, asked.into_iter().flatten()) {
         out.insert(k, v);
     }
+    subject.add_extra(&mut out);
     let mut res = Json(Value::Object(out)).into_response();
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -144,6 +144,21 @@ pub trait SecondFactor: Send + Sync + 'static {
     /// What the passcode page asks this account for.
     fn prompt(&self, account: &FactorAccount) -> Prompt;
 
+    /// Called each time the passcode page is about to ask this account, and only once its
+    /// password was right: the moment for a factor that sends something (a code by email or
+    /// text message, a push notification) to send it. Called again when the page is shown again
+    /// (a reload, a malformed answer), so a factor that sends should resend its current code
+    /// rather than make a new one each time, and limit how often it sends. The default does
+    /// nothing.
+    ///
+    /// # Errors
+    /// When sending failed. The provider logs the error (never shows it) and shows the page all
+    /// the same; the answer is then verified as usual.
+    fn prepare<'a>(&'a self, account: &'a FactorAccount) -> BoxFuture<'a, Result<(), Error>> {
+        let _ = account;
+        Box::pin(async { Ok(()) })
+    }
+
     /// Verifies `response` for `account`. `challenge` is the `state` of a previous
     /// [`Verification::Challenge`] in the same sign-in, if any.
     ///

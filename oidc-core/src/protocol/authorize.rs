@@ -447,6 +447,12 @@ impl RawParams {
         self.map.get(name).map(String::as_str)
     }
 
+    /// Every parameter with its value (a repeated one with its first value), in no particular
+    /// order: what a pushed request keeps once [`validate`] accepted it.
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.map.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
     /// The names of parameters sent more than once, in the order first seen.
     pub fn duplicated(&self) -> &[String] {
         &self.duplicated
@@ -469,12 +475,18 @@ pub fn client_id(raw: &RawParams) -> Result<&str, AuthorizeError> {
         .ok_or_else(|| AuthorizeError::Page("The request has no client_id.".into()))
 }
 
-/// Step two: every other rule, once the client is known.
-pub fn validate(
-    raw: &RawParams,
-    client_id: &str,
+/// Where errors about this request may go: its redirect URI once that is the client's, with its
+/// `state` and response mode. `Err` is the page to show instead (RFC 6749 §4.1.2.1).
+struct Destination<'r> {
+    redirect_uri: &'r str,
+    state: Option<String>,
+    response_mode: ResponseMode,
+}
+
+fn destination<'r>(
+    raw: &'r RawParams,
     client: &ClientPolicy<'_>,
-) -> Result<AuthRequest, AuthorizeError> {
+) -> Result<Destination<'r>, AuthorizeError> {
     // Until the redirect URI is verified, nothing may be sent to it.
     if raw.dup("redirect_uri") {
         return Err(AuthorizeError::Page(
@@ -506,6 +518,41 @@ pub fn validate(
         Some("form_post") if !raw.dup("response_mode") => ResponseMode::FormPost,
         _ => ResponseMode::Query,
     };
+    Ok(Destination {
+        redirect_uri,
+        state,
+        response_mode,
+    })
+}
+
+/// An error found before the request's own rules apply (a request object that does not verify,
+/// a client that must use PAR), delivered as [`validate`] delivers its errors: to the request's
+/// redirect URI when it is the client's, otherwise as a page naming the error.
+pub fn refuse(raw: &RawParams, client: &ClientPolicy<'_>, error: OAuthError) -> AuthorizeError {
+    match destination(raw, client) {
+        Ok(d) => AuthorizeError::Redirect {
+            redirect_uri: d.redirect_uri.to_string(),
+            error,
+            state: d.state,
+            response_mode: d.response_mode,
+        },
+        Err(AuthorizeError::Page(_)) | Err(AuthorizeError::Redirect { .. }) => {
+            AuthorizeError::Page(format!("{} ({}).", error.description, error.code))
+        }
+    }
+}
+
+/// Step two: every other rule, once the client is known.
+pub fn validate(
+    raw: &RawParams,
+    client_id: &str,
+    client: &ClientPolicy<'_>,
+) -> Result<AuthRequest, AuthorizeError> {
+    let Destination {
+        redirect_uri,
+        state,
+        response_mode,
+    } = destination(raw, client)?;
     let fail = |code: ErrorCode, msg: &str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.to_string(),
         error: OAuthError::new(code, msg),

@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::authorize::{DISPLAY_VALUES, RESPONSE_MODES, SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
+use crate::clients::assertion::{PRIVATE_KEY_ALGS, SECRET_ALGS};
 use crate::config::ProviderConfig;
 use crate::http::paths;
 
@@ -28,12 +29,28 @@ pub const SUPPORTED_CLAIMS: [&str; 17] = [
     "amr",
 ];
 
+/// Client authentication methods at the token, revocation and introspection endpoints (RFC 8414
+/// §2); the confidential ones first.
+const CLIENT_AUTH_METHODS: [&str; 5] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+    "client_secret_jwt",
+    "none",
+];
+
 /// The metadata document. Every list is explicit: several of the specs' defaults (for example
 /// `response_modes_supported` including fragment, `grant_types_supported` including implicit) would
 /// advertise what this provider deliberately does not do.
 pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
     // Exactly the algorithms the provider holds keys for (RS256, ES256, EdDSA by default).
     let algs: Vec<&str> = config.key_algorithms().iter().map(|a| a.as_str()).collect();
+    // RFC 8414 §2: the algorithms of private_key_jwt and client_secret_jwt assertions.
+    let assertion_algs: Vec<&str> = PRIVATE_KEY_ALGS
+        .iter()
+        .chain(&SECRET_ALGS)
+        .copied()
+        .collect();
     json!({
         "issuer": config.issuer(),
         "authorization_endpoint": config.endpoint(paths::AUTHORIZE),
@@ -41,9 +58,12 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "userinfo_endpoint": config.endpoint(paths::USERINFO),
         "jwks_uri": config.endpoint(paths::JWKS),
         "revocation_endpoint": config.endpoint(paths::REVOCATION),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint": config.endpoint(paths::INTROSPECTION),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // Introspection needs a confidential client (RFC 7662 §2.1).
+        "introspection_endpoint_auth_methods_supported": &CLIENT_AUTH_METHODS[..4],
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "end_session_endpoint": config.endpoint(paths::END_SESSION),
         // RFC 7591 §3 / OIDC Discovery §3: gated by an initial access token unless registration
         // is open.
@@ -54,7 +74,8 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "grant_types_supported": crate::clients::GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": SUPPORTED_CLAIMS,
         "claim_types_supported": ["normal"],
@@ -66,12 +87,20 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "claims_locales_supported": ["en"],
         "acr_values_supported": [crate::mfa::ACR_PASSWORD_OTP, crate::mfa::ACR_PASSWORD],
         "claims_parameter_supported": true,
-        "request_parameter_supported": false,
+        // RFC 9101: signed request objects by value, at the authorization endpoint and at PAR.
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": super::request_object::SIGNING_ALGS,
+        // A request_uri is accepted only as the URN the PAR endpoint returned; nothing is ever
+        // fetched by reference.
         "request_uri_parameter_supported": false,
         "require_request_uri_registration": false,
         "authorization_response_iss_parameter_supported": true,
-        "require_pushed_authorization_requests": false,
+        // RFC 9126 §5.
+        "pushed_authorization_request_endpoint": config.endpoint(paths::PAR),
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests(),
         "frontchannel_logout_supported": false,
-        "backchannel_logout_supported": false,
+        // OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry sid (and sub).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
     })
 }

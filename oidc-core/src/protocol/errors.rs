@@ -40,6 +40,11 @@ pub enum ErrorCode {
     RequestUriNotSupported,
     /// OIDC Core §3.1.2.6: the `registration` parameter is not supported.
     RegistrationNotSupported,
+    /// OIDC Core §3.1.2.6, RFC 9126 §4: the `request_uri` is unknown, expired, used or another
+    /// client's.
+    InvalidRequestUri,
+    /// OIDC Core §3.1.2.6, RFC 9101 §6.3: the request object is invalid.
+    InvalidRequestObject,
     /// RFC 6750 §3.1: the access token is expired, revoked, malformed or invalid.
     InvalidToken,
     /// OpenID Connect Unmet Authentication Requirements 1.0: an essential `acr` cannot be met.
@@ -67,6 +72,8 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::RequestUriNotSupported => "request_uri_not_supported",
             ErrorCode::RegistrationNotSupported => "registration_not_supported",
+            ErrorCode::InvalidRequestUri => "invalid_request_uri",
+            ErrorCode::InvalidRequestObject => "invalid_request_object",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
         }

@@ -4,3 +4,4 @@ pub mod authorize;
 pub mod discovery;
 pub mod errors;
 pub mod pkce;
+pub mod request_object;

@@ -1,6 +1,11 @@
 //! Browser sessions at the provider: the cookie holds a 256-bit secret, the database its digest.
 //! Idle and absolute limits are enforced on every look-up; a sign-in always makes a new session
 //! (and a new cookie value), so a session id planted before sign-in is worthless.
+//!
+//! Ending a session (here, in [`end`] and [`end_all_for_user`]) records its back-channel logout
+//! deliveries in the same transaction (see [`backchannel`]).
+
+pub(crate) mod backchannel;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -102,17 +107,23 @@ pub(crate) async fn lookup(
     .await
 }
 
-/// Ends a session (sign-out, or replaced by a new sign-in).
+/// Ends a session (sign-out, or replaced by a new sign-in), recording the back-channel logout
+/// of the clients that got tokens in it when this call is the one that ended it.
 pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Error> {
     let id = id.to_string();
-    db.run(move |conn| {
-        diesel::update(
+    db.write(move |conn| {
+        let ended = diesel::update(
             sessions::table
-                .find(id)
+                .find(&id)
                 .filter(sessions::ended_at.is_null()),
         )
         .set(sessions::ended_at.eq(naive(now)))
-        .execute(conn)?;
+        .returning(sessions::user_id)
+        .get_result::<String>(conn)
+        .optional()?;
+        if let Some(user_id) = ended {
+            backchannel::enqueue(conn, &user_id, &[id], None, now)?;
+        }
         Ok(())
     })
     .await
@@ -128,13 +139,16 @@ pub(crate) async fn end_all_for_user(
 ) -> Result<usize, Error> {
     let id = user_id.to_string();
     db.write(move |conn| {
-        let ended = diesel::update(
+        let ended: Vec<String> = diesel::update(
             sessions::table
                 .filter(sessions::user_id.eq(&id))
                 .filter(sessions::ended_at.is_null()),
         )
         .set(sessions::ended_at.eq(naive(now)))
-        .execute(conn)?;
+        .returning(sessions::id)
+        .get_results(conn)?;
+        // Before the grants are revoked: their clients are told too.
+        backchannel::enqueue(conn, &id, &ended, Some(&id), now)?;
         diesel::update(
             grants::table
                 .filter(grants::user_id.eq(&id))
@@ -142,7 +156,7 @@ pub(crate) async fn end_all_for_user(
         )
         .set(grants::revoked_at.eq(naive(now)))
         .execute(conn)?;
-        Ok(ended)
+        Ok(ended.len())
     })
     .await
 }

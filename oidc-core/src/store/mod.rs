@@ -136,7 +136,11 @@ impl Db {
                 // at once would contend for the lock at start-up.
                 .min_idle(Some(1))
                 // Long enough for a busy pool, short enough that a database outage is a prompt 503.
-                .connection_timeout(Duration::from_secs(5));
+                .connection_timeout(Duration::from_secs(5))
+                // A `SELECT 1` before each use is what lets the pool drop PostgreSQL connections
+                // that died in an outage (so it recovers by itself); a SQLite file cannot go
+                // away, and the check doubled the statements of every request.
+                .test_on_check_out(backend == Backend::Postgres);
             let builder = if backend == Backend::Sqlite {
                 builder.connection_customizer(Box::new(SqlitePragmas))
             } else {

@@ -281,3 +281,40 @@ pub(crate) struct ConsentRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+/// The jti of an accepted client assertion (RFC 7523 §3 item 7), kept until it expires.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = client_assertions)]
+pub(crate) struct ClientAssertionRow {
+    pub jti_hash: String,
+    pub client_id: String,
+    pub expires_at: NaiveDateTime,
+}
+
+/// A logout token to deliver (OpenID Connect Back-Channel Logout 1.0 §2.5).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = backchannel_deliveries)]
+pub(crate) struct BackchannelDeliveryRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub next_attempt_at: NaiveDateTime,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub done_at: Option<NaiveDateTime>,
+    pub outcome: Option<String>,
+}
+
+/// A pushed authorization request (RFC 9126 §2), until its `request_uri` is used or expires.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = pushed_requests)]
+pub(crate) struct PushedRequestRow {
+    pub id: String,
+    pub client_id: String,
+    pub params: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}

@@ -275,3 +275,37 @@ diesel::table! {
     }
 }
 diesel::allow_tables_to_appear_in_same_query!(consents, clients);
+
+diesel::table! {
+    client_assertions (jti_hash) {
+        jti_hash -> Text,
+        client_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    backchannel_deliveries (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        attempts -> Integer,
+        last_error -> Nullable<Text>,
+        done_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    pushed_requests (id) {
+        id -> Text,
+        client_id -> Text,
+        params -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}

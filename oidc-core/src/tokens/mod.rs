@@ -227,14 +227,58 @@ pub(crate) struct Subject {
     pub subject: String,
     /// The claims about the person (see [`claims::values_of`]), released only as asked.
     pub claims: Map<String, Value>,
+    /// The claims hook's answer for this release (never a protected claim), added last.
+    pub extra: Map<String, Value>,
 }
 
 impl Subject {
-    /// The facts of an account.
+    /// The facts of an account, without the claims hook's.
     pub(crate) fn of(user: &UserRow) -> Subject {
         Subject {
             subject: user.subject.clone(),
             claims: claims::values_of(user),
+            extra: Map::new(),
+        }
+    }
+
+    /// The facts of an account with the claims hook's answer for `client_id`, `scope` and
+    /// `target` (asked only when the scope has `openid`: nothing else releases claims about the
+    /// person). A failing hook adds nothing (see [`crate::claims`]).
+    pub(crate) async fn with_hook(
+        inner: &crate::provider::Inner,
+        user: &UserRow,
+        client_id: &str,
+        scope: &str,
+        target: crate::claims::ClaimsTarget,
+    ) -> Subject {
+        let mut subject = Subject::of(user);
+        let scopes: Vec<String> = scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let Some(source) = &inner.claims_source
+            && scopes.iter().any(|s| s == "openid")
+        {
+            let account = crate::accounts::User::from(user);
+            let context = crate::claims::ClaimsContext {
+                user: &account,
+                client_id,
+                scopes: &scopes,
+                target,
+            };
+            subject.extra = crate::claims::ask(source.as_ref(), &context).await;
+        }
+        subject
+    }
+
+    /// Adds the hook's claims to `out`, over the provider's scope claims but never over a
+    /// protected one.
+    pub(crate) fn add_extra(&self, out: &mut Map<String, Value>) {
+        for (k, v) in &self.extra {
+            if !crate::claims::PROTECTED_CLAIMS.contains(&k.as_str()) {
+                out.insert(k.clone(), v.clone());
+            }
         }
     }
 }
@@ -355,6 +399,8 @@ pub(crate) fn mint(
             id.insert(k, v);
         }
     }
+    // The claims hook's, last (crate::claims).
+    subject.add_extra(&mut id);
     // OIDC Core §12.2: an ID token from a refresh carries no nonce (the grant has none then);
     // only grants with the openid scope get one at all.
     let id_token = if grant.scope.split(' ').any(|s| s == "openid") {

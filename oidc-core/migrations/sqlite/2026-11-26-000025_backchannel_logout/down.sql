@@ -1,0 +1,2 @@
+DROP INDEX grants_session;
+DROP TABLE backchannel_deliveries;
