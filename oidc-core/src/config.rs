@@ -368,7 +368,31 @@ impl ProviderConfig {
     }
 }
 
-/// Builder for [`ProviderConfig`]. Every setter has a safe default.
+/// Builder for [`ProviderConfig`]. Every setter has a safe default, named in its documentation;
+/// only the issuer is required.
+///
+/// [`build`](ProviderConfigBuilder::build) validates the whole: the issuer (an absolute https
+/// URL, or http on a loopback host; no query or fragment), a key-encryption key for any
+/// non-loopback issuer, lifetimes that are not zero and agree with each other, key timings that
+/// let relying parties see a key before it signs, and configured algorithms that include the ID
+/// token and access token ones. The first rule broken comes back as
+/// [`Error::Config`](crate::Error::Config) naming the setting.
+///
+/// ```
+/// use std::time::Duration;
+/// use oidc_core::{ProviderConfig, SigningAlg};
+///
+/// let config = ProviderConfig::builder("https://id.example.org")
+///     .key_encryption_key([7; 32]) // from your secret store, never a constant
+///     .id_token_alg(SigningAlg::ES256)
+///     .session_idle(Duration::from_secs(15 * 60))
+///     .build()?;
+/// assert_eq!(config.issuer(), "https://id.example.org");
+///
+/// // No key-encryption key for a public issuer: refused.
+/// assert!(ProviderConfig::builder("https://id.example.org").build().is_err());
+/// # Ok::<(), oidc_core::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct ProviderConfigBuilder {
     issuer: String,
@@ -636,7 +660,8 @@ impl ProviderConfigBuilder {
         self.temporary_password_ttl = d;
         self
     }
-    /// The challenge questions people choose five of (at least five distinct ones).
+    /// The challenge questions people choose five of (at least five distinct ones). Default
+    /// [`DEFAULT_RECOVERY_QUESTIONS`](crate::DEFAULT_RECOVERY_QUESTIONS).
     pub fn recovery_questions<I, S>(mut self, questions: I) -> Self
     where
         I: IntoIterator<Item = S>,

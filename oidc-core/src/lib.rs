@@ -21,6 +21,36 @@
 //! # let _ = app; Ok(()) }
 //! ```
 //!
+//! ## Assembly
+//! 1. [`ProviderConfig::builder`] with the issuer (the public URL, path included when you nest
+//!    the router), a key-encryption key, and any setting to change from its default
+//!    ([`ProviderConfigBuilder`] documents each default and rule).
+//! 2. [`Provider::builder`] with the database URL (`sqlite://PATH` or `postgres://…`) and the
+//!    plug-ins: a [`notify::Mailer`], extra [`mfa::SecondFactor`]s, a
+//!    [`claims::ClaimsSource`] (the claims hook), a [`Clock`]. [`ProviderBuilder::build`] runs
+//!    the migrations and loads the keys.
+//! 3. Nest [`Provider::router`] in your axum app, served with
+//!    `into_make_service_with_connect_info::<SocketAddr>()` so that throttling knows the client
+//!    address; serve [`Provider::metrics_router`] on a private address.
+//! 4. Administer with `Provider` methods: [`Provider::create_user`],
+//!    [`Provider::register_client`], [`Provider::add_soft_token`],
+//!    [`Provider::issue_temporary_password`], [`Provider::rotate_keys`],
+//!    [`Provider::purge_expired`], … (the `oidc-server` CLI and the admin API are shells over
+//!    them).
+//!
+//! The workspace's `examples/` each show one of these and are tested by signing in through them:
+//! `minimal` (a provider nested under `/iam` of another app), `custom_factor` (a
+//! [`mfa::SecondFactor`] sending a code through the [`notify::Mailer`]), `custom_claims` (roles from another system
+//! through [`claims::ClaimsSource`]) and `postgres` (two replicas behind one issuer).
+//! `docs/getting-started.md` walks through them.
+//!
+//! ## What is public
+//! The provider and its builders, the plug-in traits ([`Clock`], [`notify::Mailer`],
+//! [`mfa::SecondFactor`], [`claims::ClaimsSource`]), the inputs and outputs of the admin
+//! operations, [`Error`], the route constants in [`paths`] and the pure protocol rules in
+//! [`protocol`] (no I/O: authorization request validation, PKCE, discovery metadata, error
+//! codes). Storage, the sign-in journey and the HTTP handlers are private.
+//!
 //! ## Security
 //! - Authorization code flow only; PKCE S256 required by default; exact redirect URI matching.
 //! - Client secrets, codes and session ids are stored as SHA-256 digests; passwords with argon2id.

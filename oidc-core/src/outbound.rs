@@ -192,6 +192,23 @@ fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+/// Resolves `host` and checks every address it resolves to.
+async fn resolve_checked(
+    policy: &Policy,
+    host: &str,
+) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} has no address").into());
+    }
+    for a in &addrs {
+        policy
+            .check_ip(a.ip())
+            .map_err(|why| AddressRefused(format!("{host}: {why}")))?;
+    }
+    Ok(addrs)
+}
+
 /// The resolver reqwest uses: resolves, then refuses the whole answer if any address is
 /// refused (an answer mixing a public and a private address is an attack, not a fallback).
 struct GuardedResolver {
@@ -203,16 +220,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let policy = self.policy.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if addrs.is_empty() {
-                return Err(format!("{host} has no address").into());
-            }
-            for a in &addrs {
-                policy
-                    .check_ip(a.ip())
-                    .map_err(|why| Box::new(AddressRefused(format!("{host}: {why}"))))?;
-            }
+            let addrs = resolve_checked(&policy, &host).await?;
             let addrs: reqwest::dns::Addrs = Box::new(addrs.into_iter());
             Ok(addrs)
         })
@@ -258,9 +266,25 @@ impl Outbound {
         Ok(Outbound { client, policy })
     }
 
+    /// The URL, checked: scheme and host, and for a host name every address it resolves to now
+    /// (so that a refusal is reported as one; the resolver checks again at connection time,
+    /// which is what stops a DNS answer changed in between).
+    async fn checked(&self, url: &str) -> Result<Url, FetchError> {
+        let url = self.policy.check_url(url).map_err(FetchError::Refused)?;
+        if let Some(url::Host::Domain(host)) = url.host() {
+            resolve_checked(&self.policy, host).await.map_err(|e| {
+                match e.downcast_ref::<AddressRefused>() {
+                    Some(r) => FetchError::Refused(r.0.clone()),
+                    None => FetchError::Failed(format!("cannot resolve {host}: {e}")),
+                }
+            })?;
+        }
+        Ok(url)
+    }
+
     /// GETs `url` expecting 200 and a body of at most `limit` bytes.
     pub(crate) async fn get(&self, url: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
-        let url = self.policy.check_url(url).map_err(FetchError::Refused)?;
+        let url = self.checked(url).await?;
         let res = self
             .client
             .get(url)
@@ -288,7 +312,7 @@ impl Outbound {
         form: &[(&str, &str)],
         limit: usize,
     ) -> Result<u16, FetchError> {
-        let url = self.policy.check_url(url).map_err(FetchError::Refused)?;
+        let url = self.checked(url).await?;
         let body = serde_urlencoded::to_string(form)
             .map_err(|e| FetchError::Failed(format!("cannot encode the form: {e}")))?;
         let res = self
@@ -452,16 +476,22 @@ mod tests {
         // By IP literal: refused before any connection.
         let got = guard(false).get(&format!("{base}/jwks"), 1024).await;
         assert!(matches!(got, Err(FetchError::Refused(_))), "{got:?}");
-        // By a name that resolves to loopback (the resolver checks every address).
-        let allowed_scheme = Outbound::new(false, Vec::new()).unwrap();
+        // By a name that resolves to loopback: the check before sending refuses it …
+        let got = guard(false).get("https://localhost/jwks", 1024).await;
+        assert!(
+            matches!(&got, Err(FetchError::Refused(w)) if w.contains("loopback")),
+            "{got:?}"
+        );
+        // … and so does the resolver at connection time (the DNS-rebinding guard), whatever
+        // was checked before.
         let port = base.rsplit(':').next().unwrap();
-        let got = allowed_scheme
+        let got = guard(false)
             .client
             .get(format!("http://localhost:{port}/jwks"))
             .send()
-            .await
-            .map_err(classify);
-        assert!(matches!(got, Err(FetchError::Refused(_))), "{got:?}");
+            .await;
+        let err = got.expect_err("the resolver refuses loopback");
+        assert!(format!("{err:?}").contains("AddressRefused"), "{err:?}");
         // In development the same server answers.
         let got = guard(true).get(&format!("{base}/jwks"), 1024).await;
         assert_eq!(got, Ok(b"{}".to_vec()));

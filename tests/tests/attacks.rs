@@ -367,7 +367,7 @@ async fn rfc9207_2_every_authorization_response_carries_iss_errors_included() {
         ),
         ("login_required", with(&base, "prompt", Some("none"))),
         (
-            "request_not_supported",
+            "invalid_request_object",
             with(&base, "request", Some("eyJhbGciOiJub25lIn0.e30.")),
         ),
     ];

@@ -1013,7 +1013,7 @@ async fn a_nul_character_is_refused_before_any_lookup_on_every_backend() {
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let page = res.text().await.unwrap();
     assert!(
-        page.contains("The request contains characters that are not allowed."),
+        page.contains("The client_id parameter contains characters that are not allowed."),
         "{page}"
     );
 

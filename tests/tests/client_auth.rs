@@ -497,13 +497,16 @@ async fn rfc7523_3_aud_must_be_the_issuer_as_a_single_string() {
     assert_invalid_client(&token(&legacy, &rs256(&key, &c)).await, "legacy, array");
 }
 
+/// A change to an assertion's claims.
+type Change = Box<dyn Fn(&mut Value)>;
+
 #[tokio::test]
 async fn rfc7523_3_expired_overlong_and_incomplete_assertions_are_refused() {
     let server = TestServer::start().await;
     let key = rsa_key("k1");
     let client_id = private_key_client(&server, &[&key]).await;
     let now = server.now().timestamp();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         ("expired", Box::new(move |c| c["exp"] = json!(now - 60))),
         (
             "lifetime over 5 minutes",

@@ -588,7 +588,9 @@ async fn oidc_core_3_1_2_1_authorization_request_by_post_works() {
 }
 
 #[tokio::test]
-async fn oidc_core_6_request_parameter_is_request_not_supported() {
+async fn oidc_core_6_1_an_unsigned_request_object_is_invalid_request_object() {
+    // Request objects are supported (RFC 9101, tests/request_objects.rs), but only signed ones:
+    // `alg: none` is refused, at the query's redirect URI since nothing inside is trusted.
     let server = TestServer::start().await;
     let http = browser();
     let mut params = server.authorize_params();
@@ -598,7 +600,7 @@ async fn oidc_core_6_request_parameter_is_request_not_supported() {
         .send()
         .await
         .unwrap();
-    assert_error_redirect(&res, &server, "request_not_supported", Some("st-123"));
+    assert_error_redirect(&res, &server, "invalid_request_object", Some("st-123"));
 }
 
 #[tokio::test]
@@ -1104,7 +1106,7 @@ async fn oidc_discovery_4_metadata_advertises_exactly_what_is_supported() {
         m["authorization_response_iss_parameter_supported"],
         json!(true)
     );
-    assert_eq!(m["request_parameter_supported"], json!(false));
+    assert_eq!(m["request_parameter_supported"], json!(true));
     assert_eq!(m["request_uri_parameter_supported"], json!(false));
     assert_eq!(m["claims_parameter_supported"], json!(true));
     let algs = m["id_token_signing_alg_values_supported"]

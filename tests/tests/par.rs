@@ -569,3 +569,30 @@ async fn rfc9126_4_a_pushed_request_is_answered_like_a_plain_one_prompt_none() {
         .unwrap();
     assert_error_redirect(&res, &server, "login_required", Some("st-123"));
 }
+
+#[tokio::test]
+async fn rfc9126_5_back_to_a_finished_sign_in_page_continues_through_a_pushed_request() {
+    // The browser comes back to a sign-in page it already finished (back button, a double
+    // submit whose answer it dropped): it is sent through the authorization endpoint again,
+    // which for a client that must use PAR means a request pushed on its behalf.
+    let server =
+        TestServer::start_with(|c| c.require_pushed_authorization_requests(true), vec![]).await;
+    let http = browser();
+    let uri = push_ok(&server, &server.authorize_params()).await;
+    let res = http
+        .get(by_reference(&server, server.client_id(), &uri))
+        .send()
+        .await
+        .unwrap();
+    let page = open_signin(&http, res).await;
+    let done = submit_password(&http, &page, USERNAME, PASSWORD).await;
+    assert_code_redirect(&see_other_location(&done), &server, Some("st-123"));
+    let again = http.get(page.url.clone()).send().await.unwrap();
+    let next = see_other_location(&again);
+    let query = query_of(&next);
+    assert_eq!(next.path(), "/authorize");
+    assert!(query["request_uri"].starts_with(URN_PREFIX), "{next}");
+    assert!(!query.contains_key("redirect_uri"), "{next}");
+    let res = http.get(next).send().await.unwrap();
+    assert_code_redirect(&see_other_location(&res), &server, Some("st-123"));
+}

@@ -41,7 +41,13 @@ async fn roles_from_the_outside_source_reach_id_token_and_userinfo() {
         scopes,
     };
 
-    let signed_in = sign_in(&rp(&["roles"]), "demo", "quiet river lantern 7", no_passcode).await;
+    let signed_in = sign_in(
+        &rp(&["roles"]),
+        "demo",
+        "quiet river lantern 7",
+        no_passcode,
+    )
+    .await;
     assert_eq!(signed_in.id_token["roles"], json!(["registry.editor"]));
     assert!(
         signed_in.id_token.get("department").is_none(),
@@ -66,13 +72,25 @@ async fn roles_from_the_outside_source_reach_id_token_and_userinfo() {
 
     // A change in the source shows in the next sign-in.
     std::fs::write(&roles, r#"{"demo": {"roles": ["registry.viewer"]}}"#).unwrap();
-    let signed_in = sign_in(&rp(&["roles"]), "demo", "quiet river lantern 7", no_passcode).await;
+    let signed_in = sign_in(
+        &rp(&["roles"]),
+        "demo",
+        "quiet river lantern 7",
+        no_passcode,
+    )
+    .await;
     assert_eq!(signed_in.id_token["roles"], json!(["registry.viewer"]));
 
     // The source is unreadable: the sign-in works, without its claims (the account's own roles,
     // none here, at userinfo).
     std::fs::write(&roles, "not json").unwrap();
-    let signed_in = sign_in(&rp(&["roles"]), "demo", "quiet river lantern 7", no_passcode).await;
+    let signed_in = sign_in(
+        &rp(&["roles"]),
+        "demo",
+        "quiet river lantern 7",
+        no_passcode,
+    )
+    .await;
     assert!(
         signed_in.id_token.get("roles").is_none(),
         "{}",

@@ -95,11 +95,7 @@ async fn resolve(
             Err(e) => Err(Refusal::Failed(e)),
         };
     }
-    // RFC 9126 §5. The admin console is the provider's own client, which signs in by a plain
-    // request whatever the server-wide setting.
-    let server_wide =
-        s.config.require_pushed_authorization_requests && client.id() != clients::ADMIN_CONSOLE_ID;
-    if client.requires_par() || server_wide {
+    if must_push(s, client) {
         return Err(refuse(
             ErrorCode::InvalidRequest,
             "this client must push its authorization requests to the pushed authorization \
@@ -138,6 +134,44 @@ async fn resolve(
             ))
         }
     }
+}
+
+/// Where to send the browser through the authorization endpoint again with a kept request (a
+/// sign-in finished meanwhile, a session that ended): the request's parameters in the query, or,
+/// for a client that must use PAR (RFC 9126 §5), a pushed request made here on its behalf.
+pub(crate) async fn continuation_url(s: &AppState, request: &AuthRequest) -> String {
+    let mut url = s.config.endpoint(paths::AUTHORIZE);
+    url.push('?');
+    let pushed = match clients::find(&s.db, &request.client_id).await {
+        Ok(Some(client)) if must_push(s, &client) => {
+            let params = request
+                .continuation_params()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v));
+            match super::par::store(&s.db, client.id(), params, s.now()).await {
+                Ok(uri) => Some(vec![
+                    ("client_id", request.client_id.clone()),
+                    ("request_uri", uri),
+                ]),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not push a continuation request");
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let query = pushed.unwrap_or_else(|| request.continuation_params());
+    url.push_str(&serde_urlencoded::to_string(query).unwrap_or_default());
+    url
+}
+
+/// RFC 9126 §5: the client must push its requests. The admin console is the provider's own
+/// client, which signs in by a plain request whatever the server-wide setting.
+fn must_push(s: &AppState, client: &clients::Client) -> bool {
+    client.requires_par()
+        || (s.config.require_pushed_authorization_requests
+            && client.id() != clients::ADMIN_CONSOLE_ID)
 }
 
 /// The parameters of a request object (RFC 9101), verified with the client's registered keys:

@@ -363,14 +363,7 @@ pub(crate) async fn finish_with_session(
     let (Some(session), Some(request)) = (session, j.request.clone()) else {
         // Signed out (or in as someone else) meanwhile: the request starts over.
         return match &j.request {
-            Some(r) => {
-                let mut url = s.config.endpoint(super::paths::AUTHORIZE);
-                url.push('?');
-                url.push_str(
-                    &serde_urlencoded::to_string(r.continuation_params()).unwrap_or_default(),
-                );
-                see_other(&url)
-            }
+            Some(r) => see_other(&super::authorize::continuation_url(s, r).await),
             None => cannot_continue(s),
         };
     };

@@ -318,7 +318,8 @@ async fn limit_body(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let json = is_json_endpoint(req.uri().path());
+    let path = req.uri().path().to_string();
+    let json = is_json_endpoint(&path);
     let declared_too_long = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -328,10 +329,13 @@ async fn limit_body(
     if declared_too_long {
         return too_large(&s, json);
     }
-    let uri_has_nul = has_nul_escape(req.uri().path().as_bytes())
-        || req.uri().query().is_some_and(|q| has_nul_escape(q.as_bytes()));
-    if uri_has_nul {
-        return nul_refused(&s, json);
+    if has_nul_escape(path.as_bytes()) {
+        return nul_refused(&s, &path, json, None);
+    }
+    if let Some(q) = req.uri().query()
+        && has_nul_escape(q.as_bytes())
+    {
+        return nul_refused(&s, &path, json, Some(q.as_bytes()));
     }
     let (parts, body) = req.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
@@ -341,7 +345,7 @@ async fn limit_body(
         || has_nul_escape(&bytes)
         || bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"))
     {
-        return nul_refused(&s, json);
+        return nul_refused(&s, &path, json, Some(&bytes));
     }
     let res = next
         .run(axum::extract::Request::from_parts(
@@ -374,14 +378,36 @@ fn too_large(s: &AppState, json: bool) -> Response {
     res
 }
 
-fn nul_refused(s: &AppState, json: bool) -> Response {
+/// The refusal of a NUL character, naming the parameter that holds it when the `encoded`
+/// parameters show one, under the title of the endpoint's own error page.
+fn nul_refused(s: &AppState, path: &str, json: bool, encoded: Option<&[u8]>) -> Response {
+    let name = encoded.and_then(|e| {
+        url::form_urlencoded::parse(e)
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| k.replace('\0', ""))
+    });
+    let (description, message) = match name.as_deref() {
+        Some(n) if !n.is_empty() && n.len() <= 64 => (
+            format!("the {n} parameter contains a NUL character"),
+            format!("The {n} parameter contains characters that are not allowed."),
+        ),
+        _ => (
+            "the request contains a NUL character".to_string(),
+            "The request contains characters that are not allowed.".to_string(),
+        ),
+    };
+    let title = match path {
+        paths::AUTHORIZE => "This sign-in request cannot be processed",
+        paths::END_SESSION => "This sign-out request cannot be processed",
+        _ => "This request cannot be processed",
+    };
     refused(
         s,
         json,
         StatusCode::BAD_REQUEST,
-        "the request contains a NUL character",
-        "This request cannot be processed",
-        "The request contains characters that are not allowed.",
+        &description,
+        title,
+        &message,
     )
 }
 

@@ -94,37 +94,54 @@ async fn push(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response
         };
         return Err(TokenError::new(code, &description));
     }
-    let secret = random_token().map_err(|e| TokenError::server(&e))?;
-    let mut stored: serde_json::Map<String, serde_json::Value> = raw
-        .pairs()
-        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+    let request_uri = store(
+        &s.db,
+        client.id(),
+        raw.pairs().map(|(k, v)| (k.to_string(), v.to_string())),
+        s.now(),
+    )
+    .await
+    .map_err(|e| TokenError::server(&e))?;
+    let body = Json(serde_json::json!({
+        "request_uri": request_uri,
+        "expires_in": LIFETIME_SECS,
+    }));
+    Ok(token::no_store((StatusCode::CREATED, body).into_response()))
+}
+
+/// Stores a pushed request of `client_id` made of `params` (validated by the caller); returns
+/// its `request_uri`. Also used by the provider itself to send a browser back through the
+/// authorization endpoint on behalf of a client that must use PAR.
+pub(crate) async fn store(
+    db: &Db,
+    client_id: &str,
+    params: impl Iterator<Item = (String, String)>,
+    now: DateTime<Utc>,
+) -> Result<String, Error> {
+    let secret = random_token()?;
+    let mut stored: serde_json::Map<String, serde_json::Value> = params
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();
     stored.insert(
         "client_id".into(),
-        serde_json::Value::String(client.id().to_string()),
+        serde_json::Value::String(client_id.to_string()),
     );
-    let now = s.now();
     let row = PushedRequestRow {
         id: digest(&secret),
-        client_id: client.id().to_string(),
+        client_id: client_id.to_string(),
         params: serde_json::Value::Object(stored).to_string(),
         created_at: naive(now),
         expires_at: naive(now + chrono::Duration::seconds(LIFETIME_SECS)),
         used_at: None,
     };
-    s.db.write(move |conn| {
+    db.write(move |conn| {
         diesel::insert_into(pushed_requests::table)
             .values(&row)
             .execute(conn)?;
         Ok(())
     })
-    .await
-    .map_err(|e| TokenError::server(&e))?;
-    let body = Json(serde_json::json!({
-        "request_uri": format!("{REQUEST_URI_PREFIX}{secret}"),
-        "expires_in": LIFETIME_SECS,
-    }));
-    Ok(token::no_store((StatusCode::CREATED, body).into_response()))
+    .await?;
+    Ok(format!("{REQUEST_URI_PREFIX}{secret}"))
 }
 
 /// Claims the pushed request `request_uri` names for `client_id` (RFC 9126 §4): one conditional

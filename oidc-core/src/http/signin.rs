@@ -94,14 +94,9 @@ async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Re
             // Finished, but the browser is back (the answer of a double submit it dropped, the
             // back button): through the authorization endpoint again, where the new session
             // answers at once, or a new sign-in starts.
-            Ok(Some(request)) => {
-                let mut url = s.config.endpoint(paths::AUTHORIZE);
-                url.push('?');
-                url.push_str(
-                    &serde_urlencoded::to_string(request.continuation_params()).unwrap_or_default(),
-                );
-                Err(see_other(&url))
-            }
+            Ok(Some(request)) => Err(see_other(
+                &super::authorize::continuation_url(s, &request).await,
+            )),
             Ok(None) => Err(expired()),
             Err(e) => Err(pages::internal(s, &e)),
         },
