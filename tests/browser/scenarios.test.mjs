@@ -3,6 +3,7 @@
 // scenario has its own people and tokens, so the scenarios run side by side.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import {
   fx, launch, token, passcode, codeAt, mail, context, newPage, assertClean, check, signIn, host,
   axeNotes, axeChecked,
@@ -310,6 +311,112 @@ describe('AHS IAM and CPAR in a real browser', { concurrency: true }, () => {
     await page.keyboard.press('Enter');
     await page.waitForURL((u) => u.pathname.startsWith('/panels/'));
     await check(page, 'cpar-panel');
+    assertClean(ctx);
+    await ctx.close();
+  });
+
+  it('asks consent for a third-party application, lets the person choose the account, answers by form_post, and withdraws at the portal', async () => {
+    const app = fx.third_party;
+    const who = app.person;
+    const discovery = await (await fetch(`${fx.iam}/.well-known/openid-configuration`)).json();
+    const ctx = await context(browser);
+    // The application's redirect URI, answered here in the browser: each authorization
+    // response it receives, and a small page of its own.
+    const received = [];
+    await ctx.route((u) => u.href.startsWith(app.redirect_uri), async (route) => {
+      const req = route.request();
+      const params = req.method() === 'POST'
+        ? new URLSearchParams(req.postData() ?? '')
+        : new URL(req.url()).searchParams;
+      received.push({ method: req.method(), params });
+      await route.fulfill({
+        status: 200,
+        contentType: 'text/html; charset=utf-8',
+        body: `<!doctype html><html lang="en"><head><title>${app.client_name}</title></head>`
+          + `<body><main><h1>${app.client_name}</h1><p>Back at the application.</p></main></body></html>`,
+      });
+    });
+    const authorize = (extra) => {
+      const verifier = randomBytes(32).toString('base64url');
+      const state = randomBytes(12).toString('base64url');
+      const q = new URLSearchParams({
+        response_type: 'code',
+        client_id: app.client_id,
+        redirect_uri: app.redirect_uri,
+        scope: 'openid profile email',
+        state,
+        nonce: randomBytes(12).toString('base64url'),
+        code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+        code_challenge_method: 'S256',
+        ...extra,
+      });
+      return { url: `${discovery.authorization_endpoint}?${q}`, state };
+    };
+    const answered = async (state) => {
+      for (let i = 0; i < 100 && !received.some((r) => r.params.get('state') === state); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const r = received.find((x) => x.params.get('state') === state);
+      assert.ok(r, `the application received the answer to ${state}; the browser is at ${page.url()}: `
+        + `${await page.locator('body').innerText().catch(() => '')}`);
+      return r;
+    };
+    const page = await newPage(ctx);
+
+    // 1. Sign in for the application: the consent page lists what it asks for.
+    const first = authorize({ response_mode: 'form_post' });
+    await page.goto(first.url);
+    await signIn(page, who, token(who.otpauth));
+    await page.getByRole('heading', { name: `Allow ${app.client_name} to use your account?` }).waitFor();
+    assert.ok(await page.locator('#consent-items li').count() > 0, 'the consent page lists what is asked');
+    await check(page, 'iam-consent');
+
+    // 2. Allow: the answer goes back by form_post. The page's script submits it at once; held
+    //    back here (as with scripts off) for the screenshot, then Continue sends it.
+    await page.route(`${fx.iam}/assets/form_post.js`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/javascript', body: '// held for the screenshot\n' }));
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.getByRole('heading', { name: 'Returning to the application' }).waitFor();
+    await check(page, 'iam-form-post');
+    await page.unroute(`${fx.iam}/assets/form_post.js`);
+    await page.getByRole('button', { name: 'Continue' }).click();
+    const r1 = await answered(first.state);
+    assert.equal(r1.method, 'POST', 'form_post answers with a POST');
+    assert.ok(r1.params.get('code'), 'with a code');
+    assert.equal(r1.params.get('iss'), discovery.issuer);
+
+    // 3. prompt=select_account with the session: continue as the signed-in account; consent
+    //    is remembered, and the form_post page submits itself.
+    const second = authorize({ response_mode: 'form_post', prompt: 'select_account' });
+    await page.goto(second.url);
+    await page.getByRole('heading', { name: 'Choose an account' }).waitFor();
+    await check(page, 'iam-select-account');
+    await page.getByRole('button', { name: `Continue as ${who.username}` }).click();
+    const r2 = await answered(second.state);
+    assert.equal(r2.method, 'POST');
+    assert.ok(r2.params.get('code'));
+    await page.getByRole('heading', { name: app.client_name }).waitFor();
+
+    // 4. The portal's "Applications you allowed": the application and what it may do; withdraw.
+    await page.goto(`${fx.iam}/account/apps`);
+    await page.getByRole('heading', { name: 'Applications you allowed' }).waitFor();
+    await page.getByRole('heading', { name: app.client_name }).waitFor();
+    await check(page, 'iam-account-apps');
+    await page.getByRole('button', { name: `Withdraw permission for ${app.client_name}` }).click();
+    await page.getByRole('status').filter({ hasText: 'The permission was withdrawn' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: /^Withdraw permission/ }).count(), 0);
+    await check(page, 'iam-account-apps-withdrawn');
+
+    // 5. Withdrawn: the application must ask again; Deny, and it hears access_denied.
+    // (By form_post too: a route sees a navigation's first request, not a redirect's target.)
+    const third = authorize({ response_mode: 'form_post' });
+    await page.goto(third.url);
+    await page.getByRole('heading', { name: `Allow ${app.client_name} to use your account?` }).waitFor();
+    await page.getByRole('button', { name: 'Deny' }).click();
+    const r3 = await answered(third.state);
+    assert.equal(r3.method, 'POST');
+    assert.equal(r3.params.get('error'), 'access_denied');
+    assert.equal(r3.params.get('code'), null);
     assertClean(ctx);
     await ctx.close();
   });

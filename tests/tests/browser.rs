@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use oidc_core::{Actor, Clock, NewRegistration, NewUser, SystemClock};
+use oidc_core::{Actor, Clock, NewClient, NewRegistration, NewUser, SystemClock};
 use serde_json::json;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -325,6 +325,24 @@ async fn seed_scenarios(running: &demo::Running) -> serde_json::Value {
     let mut forgot = person("fran.forgot", None, &uri);
     forgot["temporary_password"] = json!(temporary.secret());
 
+    // A third-party application (consent, account selection, the portal's "apps you allowed",
+    // form_post). Its redirect URI is on CPAR's site, as another organisation's would be on its
+    // own; the suite answers it in the browser, so CPAR never sees it.
+    let partner_redirect = format!("{}/partner/callback", running.cpar_url);
+    let partner_app = provider
+        .register_client(
+            NewClient::new("Partner Clinic Viewer", [partner_redirect.clone()]).third_party(),
+        )
+        .await
+        .expect("third-party client registered");
+    let partner = staff(
+        running,
+        "pia.partner",
+        "Pia Partner",
+        oidc_core::ROLE_CPAR_PANEL_ADMIN,
+    )
+    .await;
+
     json!({
         "iam": running.iam_url,
         "cpar": running.cpar_url,
@@ -341,5 +359,11 @@ async fn seed_scenarios(running: &demo::Running) -> serde_json::Value {
         "iam_admin": demo_person(demo::IAM_ADMIN),
         "wrong_passcode": wrong,
         "forgot": forgot,
+        "third_party": {
+            "person": partner,
+            "client_id": partner_app.client.client_id,
+            "client_name": partner_app.client.name,
+            "redirect_uri": partner_redirect,
+        },
     })
 }
