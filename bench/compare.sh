@@ -35,7 +35,7 @@ for round in $(seq 1 "$ROUNDS"); do
     "$BIN/oidc-bench" --issuer http://127.0.0.1:3000 --client-id bench-client --client-secret bench-secret \
       --refresh-authorize-param prompt=consent --duration "$DUR" --json "$mode" > "$OUT/peer-$mode-$round.json" || true
     "$BIN/oidc-bench" --issuer http://127.0.0.1:8080 --client-id "$BENCH_CLIENT_ID" \
-      --client-secret "$BENCH_CLIENT_SECRET" --users "$IAM_DATA_DIR/users.csv" --duration "$DUR" \
+      --client-secret="$BENCH_CLIENT_SECRET" --users "$IAM_DATA_DIR/users.csv" --duration "$DUR" \
       --json "$mode" > "$OUT/iam-$mode-$round.json" || true
   done
 done

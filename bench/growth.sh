@@ -27,7 +27,7 @@ serve() { # DATA_DIR PORT
 ready() { for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$1/readyz" >/dev/null && return; sleep 0.1; done; exit 1; }
 bench() { # PORT MODE
   "$BIN/oidc-bench" --issuer "http://127.0.0.1:$1" --client-id "$BENCH_CLIENT_ID" \
-    --client-secret "$BENCH_CLIENT_SECRET" --users "$DIR/large/users.csv" --duration "$DUR" --json "$2"
+    --client-secret="$BENCH_CLIENT_SECRET" --users "$DIR/large/users.csv" --duration "$DUR" --json "$2"
 }
 # One refresh run puts a refresh token in the database for grow.py to copy.
 PID=$(serve "$DIR/large" 8091); ready 8091

@@ -172,13 +172,14 @@ async fn every_mode_against_ahs_iam() {
     let files = tempfile::tempdir().unwrap();
     let hyper_users = write(files.path(), "a.csv", &users(&iam, "bencha", 2, true).await);
     let reqwest_users = write(files.path(), "b.csv", &users(&iam, "benchb", 2, true).await);
+    let secret_arg = format!("--client-secret={secret}");
     let common = [
         "--issuer",
         &iam.issuer,
         "--client-id",
         &id,
-        "--client-secret",
-        &secret,
+        // One argument: a random secret may begin with '-', which clap would read as a flag.
+        &secret_arg,
         "--duration",
         "1s",
         "--connections",
@@ -243,13 +244,14 @@ async fn full_flows_and_missing_credentials() {
         "p.csv",
         &users(&iam, "benchp", 2, false).await,
     );
+    let secret_arg = format!("--client-secret={secret}");
     let common = [
         "--issuer",
         &iam.issuer,
         "--client-id",
         &id,
-        "--client-secret",
-        &secret,
+        // One argument: a random secret may begin with '-', which clap would read as a flag.
+        &secret_arg,
         "--duration",
         "1s",
     ];
