@@ -58,13 +58,22 @@ async fn start() -> Iam {
 
 /// Registers a first-party client with every grant; returns (id, secret).
 async fn client(iam: &Iam, mfa: bool) -> (String, String) {
+    client_with(iam, mfa, oidc_core::AuthMethod::ClientSecretBasic).await
+}
+
+/// A client registered for `method` (the provider accepts only the registered one).
+async fn client_with(iam: &Iam, mfa: bool, method: oidc_core::AuthMethod) -> (String, String) {
     let c = iam
         .provider
         .register_client(
             NewClient::new("bench", [REDIRECT_URI])
                 .first_party(true)
                 .mfa_required(mfa)
-                .grant_types(["authorization_code", "refresh_token", "client_credentials"]),
+                .grant_types(["authorization_code", "refresh_token", "client_credentials"])
+                .metadata(oidc_core::ClientMetadata {
+                    token_endpoint_auth_method: Some(method),
+                    ..Default::default()
+                }),
         )
         .await
         .unwrap();
@@ -212,8 +221,14 @@ async fn every_mode_against_ahs_iam() {
         "sign-in is a password form then a passcode form: {code_notes}"
     );
 
-    // The reqwest client, other users (their tokencodes are fresh), client_secret_post.
+    // The reqwest client, other users (their tokencodes are fresh), client_secret_post with a
+    // client registered for it.
+    let (post_id, post_secret) =
+        client_with(&iam, true, oidc_core::AuthMethod::ClientSecretPost).await;
+    let post_secret_arg = format!("--client-secret={post_secret}");
     let mut args = common.to_vec();
+    args[3] = &post_id;
+    args[4] = &post_secret_arg;
     args.extend([
         "--users",
         &reqwest_users,

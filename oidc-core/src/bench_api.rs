@@ -55,6 +55,7 @@ impl Fixture {
             subject: Subject {
                 subject: "248289761001".into(),
                 claims,
+                extra: serde_json::Map::new(),
             },
             now,
         })
