@@ -61,6 +61,9 @@
 
 mod accounts;
 mod audit;
+#[cfg(feature = "bench")]
+#[doc(hidden)]
+pub mod bench_api;
 pub mod claims;
 mod clients;
 mod clock;
@@ -68,9 +71,6 @@ mod config;
 mod error;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-#[cfg(feature = "bench")]
-#[doc(hidden)]
-pub mod bench_api;
 mod housekeeping;
 mod http;
 mod journey;
@@ -106,5 +106,5 @@ pub use http::paths;
 pub use ipnet::IpNet;
 pub use keys::{KeyInfo, KeyState};
 pub use provider::{Provider, ProviderBuilder};
-pub use sessions::backchannel::DeliveryInfo;
 pub use secret::{KekRotation, ResealedColumn, Secret};
+pub use sessions::backchannel::DeliveryInfo;

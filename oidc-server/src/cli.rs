@@ -535,14 +535,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if cli.command.changes_iam() {
         let actor = actor_of(&cli, &provider).await?;
         let event = cli.command.audit_name();
-        let result = Box::pin(execute(
-            &provider,
-            &settings,
-            json_out,
-            cli.command,
-            &actor,
-        ))
-        .await;
+        let result = Box::pin(execute(&provider, &settings, json_out, cli.command, &actor)).await;
         let detail = serde_json::json!({ "ok": result.is_ok() });
         provider.record_audit(&actor, event, None, detail).await?;
         return result;
@@ -1302,11 +1295,7 @@ async fn purge(provider: &Provider, json_out: bool) -> Result<(), CliError> {
     )
 }
 
-async fn serve(
-    provider: Provider,
-    bind: &str,
-    metrics_bind: Option<&str>,
-) -> Result<(), CliError> {
+async fn serve(provider: Provider, bind: &str, metrics_bind: Option<&str>) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| CliError::Io(format!("cannot listen on {bind}: {e}")))?;

@@ -159,9 +159,7 @@ pub(crate) async fn answers(
         username: &username,
         address,
     };
-    let refused = throttle::refused(s, now, &attempt)
-        .await
-        .unwrap_or(true);
+    let refused = throttle::refused(s, now, &attempt).await.unwrap_or(true);
     let restart = |mut j: Journey| {
         j.restart(vec![Step::ForgotIdentify, Step::ForgotAnswers]);
         j

@@ -209,9 +209,7 @@ pub(crate) async fn password(
         address,
     };
     // Throttled or locked: not checked at all (the dummy hash keeps the time the same).
-    let refused = throttle::refused(s, now, &attempt)
-        .await
-        .unwrap_or(true);
+    let refused = throttle::refused(s, now, &attempt).await.unwrap_or(true);
     let stored = user
         .as_ref()
         .and_then(|u| u.password_hash.clone())

@@ -200,9 +200,7 @@ impl Db {
             open: state.connections,
             idle: state.idle_connections,
             max: self.pool.max_size(),
-            operations: self
-                .operations
-                .load(std::sync::atomic::Ordering::Relaxed),
+            operations: self.operations.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
