@@ -69,6 +69,13 @@ mod clients;
 mod clock;
 mod config;
 mod error;
+/// Fail points for the tests that abort a use case between its statements (feature
+/// `fail-points`).
+#[cfg(feature = "fail-points")]
+pub mod fail_points {
+    pub use crate::fail::{arm, disarm};
+}
+mod fail;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod housekeeping;
@@ -85,6 +92,8 @@ mod secret;
 mod sessions;
 mod store;
 mod tokens;
+#[cfg(test)]
+mod use_case_tests;
 
 pub use accounts::desk::{ACR_PASSWORD_EMERGENCY, ROLE_IAM_ADMIN, ROLE_SERVICE_DESK};
 pub use accounts::policy::{PasswordPolicy, PolicyContext, RuleViolation};

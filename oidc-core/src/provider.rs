@@ -629,17 +629,10 @@ impl Provider {
         let now = s.now();
         let ttl = chrono::Duration::from_std(s.config.temporary_password_ttl)
             .map_err(|e| Error::Config(e.to_string()))?;
-        accounts::set_temporary_password(&s.db, &user.id, hash, now, now + ttl).await?;
-        crate::sessions::end_all_for_user(&s.db, &user.id, now).await?;
-        crate::audit::record(
-            &s.db,
-            &s.config.audit_key,
-            now,
-            actor,
-            "password.temporary_issued",
-            Some(&user.username),
-            serde_json::json!({ "expires_at": (now + ttl).to_rfc3339() }),
-        )
+        let expires = now + ttl;
+        crate::accounts::changes::run(&s.db, &s.config.audit_key, actor, now, move |conn, ctx| {
+            crate::accounts::changes::issue_temporary_password(conn, ctx, &user.id, &hash, expires)
+        })
         .await?;
         Ok(crate::Secret::new(temporary))
     }
@@ -697,16 +690,9 @@ impl Provider {
                     accounts::normalize_username(username)
                 ))
             })?;
-        accounts::unlock(&s.db, &user.id).await?;
-        crate::audit::record(
-            &s.db,
-            &s.config.audit_key,
-            s.now(),
-            actor,
-            "account.unlocked",
-            Some(&user.username),
-            serde_json::json!({}),
-        )
+        crate::accounts::changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            crate::accounts::changes::unlock(conn, ctx, &user.id)
+        })
         .await
     }
 }

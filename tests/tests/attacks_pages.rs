@@ -207,7 +207,11 @@ async fn rfc6749_10_12_portal_forms_and_required_actions_refuse_forged_forms() {
         "still the first page"
     );
 
-    // Forgot password: page 1 holds anything, page 2 (the answers) is checked.
+    // Forgot password: page 1 holds the passcode, page 2 (the answers) is checked. This account
+    // has no recovery data, so a right passcode on page 1 would end the journey there (it
+    // cannot be reset by questions it never chose); a wrong one goes on to page 2 like any
+    // other, and leaves the right one unspent for the temporary password below.
+    let wrong_passcode = if passcode == "000000" { "111111" } else { "000000" };
     let http = browser();
     let journey = see_other_location(
         &http
@@ -221,7 +225,7 @@ async fn rfc6749_10_12_portal_forms_and_required_actions_refuse_forged_forms() {
         &http,
         &journey,
         &csrf_of(&body),
-        &[("username", USERNAME), ("passcode", passcode.as_str())],
+        &[("username", USERNAME), ("passcode", wrong_passcode)],
         "forgot password page 1",
     )
     .await;
@@ -230,7 +234,7 @@ async fn rfc6749_10_12_portal_forms_and_required_actions_refuse_forged_forms() {
         .form(&[
             ("csrf", csrf_of(&body).as_str()),
             ("username", USERNAME),
-            ("passcode", passcode.as_str()),
+            ("passcode", wrong_passcode),
         ])
         .send()
         .await

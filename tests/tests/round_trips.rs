@@ -183,11 +183,12 @@ async fn hot_endpoints_cost_a_fixed_number_of_database_operations() {
             ("client_credentials", 2),
             // The calling client, then the token's grant (revocation is never cached).
             ("introspect", 2),
-            // The client, the session, the account behind it, then the code (one insert of
-            // code and grant in one transaction).
+            // The client, the session, the account behind it, then the code (one transaction:
+            // the session held live, the account and client re-checked, code and grant inserted).
             ("authorize with a session", 4),
-            // The client, the code claimed (one conditional update), the account.
-            ("code exchange", 3),
+            // The client, then one transaction: the code claimed (one conditional update), its
+            // grant held unrevoked, its session live, the account read, the refresh token.
+            ("code exchange", 2),
             // The grant, the account.
             ("userinfo", 2),
         ]

@@ -14,6 +14,7 @@ use crate::secret::{Secret, random_bytes};
 use crate::store::models::UserRow;
 use crate::store::schema::{otp_tokens, password_history, users};
 use crate::store::{Db, naive};
+use crate::accounts::changes;
 use crate::{Provider, User, accounts, sessions};
 
 /// A caller verification stays good this long for the agent who made it.
@@ -279,25 +280,11 @@ impl Provider {
         .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
-        let id = u.id.clone();
-        s.db.run(move |conn| {
-            diesel::update(users::table.find(&id))
-                .set(users::disabled.eq(disabled))
-                .execute(conn)?;
-            Ok(())
+        let row = changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            changes::set_disabled(conn, ctx, &u.id, disabled)
         })
         .await?;
-        if disabled {
-            sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
-            crate::journey::expire_all_for_user(&s.db, &u.id, s.now()).await?;
-        }
-        let event = if disabled {
-            "account.disabled"
-        } else {
-            "account.enabled"
-        };
-        self.audit(actor, event, &u, serde_json::json!({})).await?;
-        Ok(User::from(&self.user_row(username).await?))
+        Ok(User::from(&row))
     }
 
     /// Sets an account's roles; removing a role ends its sessions at once.
@@ -327,28 +314,11 @@ impl Provider {
             return Err(Error::InvalidInput("a role is one word".into()));
         }
         let u = self.user_row(username).await?;
-        let before = accounts::split_roles(&u.roles);
-        let removed: Vec<&String> = before.iter().filter(|r| !roles.contains(r)).collect();
-        let id = u.id.clone();
-        let joined = roles.join(" ");
-        s.db.run(move |conn| {
-            diesel::update(users::table.find(&id))
-                .set(users::roles.eq(joined))
-                .execute(conn)?;
-            Ok(())
+        let row = changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            changes::set_roles(conn, ctx, &u.id, &roles)
         })
         .await?;
-        if !removed.is_empty() {
-            sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
-        }
-        self.audit(
-            actor,
-            "account.roles_set",
-            &u,
-            serde_json::json!({ "before": before, "after": roles }),
-        )
-        .await?;
-        Ok(User::from(&self.user_row(username).await?))
+        Ok(User::from(&row))
     }
 
     /// A lost token: the account's tokens are marked lost, its sessions end, and an emergency
@@ -375,7 +345,9 @@ impl Provider {
         let hours = i64::from(hours.unwrap_or(24).clamp(1, 168));
         let expires = naive(s.now() + Duration::hours(hours));
         let id = u.id.clone();
-        s.db.write(move |conn| {
+        changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            let u = changes::hold(conn, &id)?
+                .ok_or_else(|| Error::NotFound("the account no longer exists".into()))?;
             diesel::update(
                 otp_tokens::table
                     .filter(otp_tokens::user_id.eq(&id))
@@ -389,16 +361,19 @@ impl Provider {
                     users::emergency_expires_at.eq(Some(expires)),
                 ))
                 .execute(conn)?;
+            crate::fail::point("token.lost:after_update", &id)?;
+            sessions::end_all_for_user_in(conn, &id, ctx.now, None)?;
+            audit::append(
+                conn,
+                ctx.audit_key,
+                ctx.now,
+                ctx.actor,
+                "token.lost",
+                Some(&u.username),
+                &serde_json::json!({ "emergency_hours": hours }),
+            )?;
             Ok(())
         })
-        .await?;
-        sessions::end_all_for_user(&s.db, &u.id, s.now()).await?;
-        self.audit(
-            actor,
-            "token.lost",
-            &u,
-            serde_json::json!({ "emergency_hours": hours }),
-        )
         .await?;
         let notice = Email {
             to: u.email.clone(),
@@ -433,9 +408,11 @@ impl Provider {
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
-        accounts::reset_recovery(&s.db, &u.id, s.now()).await?;
-        self.audit(actor, "recovery.reset", &u, serde_json::json!({}))
-            .await?;
+        let id = u.id.clone();
+        changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            changes::reset_recovery(conn, ctx, &id)
+        })
+        .await?;
         let notice = Email {
             to: u.email.clone(),
             subject: format!(
@@ -487,37 +464,42 @@ impl Provider {
         let now = s.now();
         let at = naive(now);
         let id = u.id.clone();
-        let serials =
-            s.db.write(move |conn| {
-                diesel::update(users::table.find(&id))
-                    .set((
-                        users::password_hash.eq(None::<String>),
-                        users::password_temporary.eq(false),
-                        users::password_expires_at.eq(None::<chrono::NaiveDateTime>),
-                        users::secret_word_hash.eq(None::<String>),
-                        users::recovery_answers.eq(None::<String>),
-                        users::emergency_hash.eq(None::<String>),
-                        users::emergency_expires_at.eq(None::<chrono::NaiveDateTime>),
-                        users::caller_code_hash.eq(None::<String>),
-                        users::caller_code_expires_at.eq(None::<chrono::NaiveDateTime>),
-                        users::caller_verified_by.eq(None::<String>),
-                        users::caller_verified_at.eq(None::<chrono::NaiveDateTime>),
-                        users::updated_at.eq(at),
-                    ))
-                    .execute(conn)?;
-                diesel::delete(password_history::table.filter(password_history::user_id.eq(&id)))
-                    .execute(conn)?;
-                crate::mfa::tokens::TokenStore::unassign_all(conn, &id)
-            })
-            .await?;
-        let ended = sessions::end_all_for_user(&s.db, &u.id, now).await?;
-        crate::journey::expire_all_for_user(&s.db, &u.id, now).await?;
-        self.audit(
-            actor,
-            "account.credentials_deleted",
-            &u,
-            serde_json::json!({ "tokens": serials, "sessions_ended": ended }),
-        )
+        let serials = changes::run(&s.db, &s.config.audit_key, actor, now, move |conn, ctx| {
+            let u = changes::hold(conn, &id)?
+                .ok_or_else(|| Error::NotFound("the account no longer exists".into()))?;
+            diesel::update(users::table.find(&id))
+                .set((
+                    users::password_hash.eq(None::<String>),
+                    users::password_temporary.eq(false),
+                    users::password_expires_at.eq(None::<chrono::NaiveDateTime>),
+                    users::secret_word_hash.eq(None::<String>),
+                    users::recovery_answers.eq(None::<String>),
+                    users::emergency_hash.eq(None::<String>),
+                    users::emergency_expires_at.eq(None::<chrono::NaiveDateTime>),
+                    users::caller_code_hash.eq(None::<String>),
+                    users::caller_code_expires_at.eq(None::<chrono::NaiveDateTime>),
+                    users::caller_verified_by.eq(None::<String>),
+                    users::caller_verified_at.eq(None::<chrono::NaiveDateTime>),
+                    users::required_actions.eq(""),
+                    users::updated_at.eq(at),
+                ))
+                .execute(conn)?;
+            diesel::delete(password_history::table.filter(password_history::user_id.eq(&id)))
+                .execute(conn)?;
+            let serials = crate::mfa::tokens::TokenStore::unassign_all(conn, &id)?;
+            crate::fail::point("account.delete_credentials:after_update", &id)?;
+            let ended = sessions::end_all_for_user_in(conn, &id, ctx.now, None)?;
+            audit::append(
+                conn,
+                ctx.audit_key,
+                ctx.now,
+                ctx.actor,
+                "account.credentials_deleted",
+                Some(&u.username),
+                &serde_json::json!({ "tokens": serials, "sessions_ended": ended.sessions }),
+            )?;
+            Ok(serials)
+        })
         .await?;
         Ok(serials)
     }

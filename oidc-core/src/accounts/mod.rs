@@ -1,9 +1,12 @@
 //! Accounts: creation, look-up and password verification.
 
+pub(crate) mod changes;
 pub(crate) mod desk;
 pub(crate) mod password;
 pub(crate) mod policy;
 pub(crate) mod provisioning;
+pub(crate) mod required;
+pub(crate) mod staff;
 pub(crate) mod throttle;
 
 use diesel::prelude::*;
@@ -12,7 +15,7 @@ use crate::error::Error;
 use crate::provider::Inner;
 use crate::store::models::UserRow;
 use crate::store::schema::users;
-use crate::store::{Db, naive, new_id};
+use crate::store::{Db, DbConnection, naive, new_id};
 
 /// What an administrator supplies to create an account.
 ///
@@ -184,6 +187,7 @@ pub(crate) async fn create(
         caller_code_expires_at: None,
         caller_verified_by: None,
         caller_verified_at: None,
+        required_actions: String::new(),
     };
     let user = User::from(&row);
     db.write(move |conn| {
@@ -258,103 +262,50 @@ pub(crate) fn is_locked(row: &UserRow, now: chrono::DateTime<chrono::Utc>) -> bo
     row.locked_until.is_some_and(|t| t > naive(now))
 }
 
-/// Counts a failed sign-in (wrong password, passcode or recovery answer) against the account,
-/// from any address. At `threshold` consecutive failures the account is locked for `lock_for`;
-/// the count stays, so that after the lock each further failure locks again until a success or
-/// the service desk's unlock clears it. Every statement is a single conditional one, so
-/// concurrent failures (on any replica) are all counted and exactly one of them starts a lock.
-///
-/// Returns the end of the lock when this failure started one (the account was not locked
-/// before it), so that the caller tells the owner once per lock.
-pub(crate) async fn record_failure(
-    db: &Db,
-    user_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-    threshold: u32,
-    lock_for: std::time::Duration,
-) -> Result<Option<chrono::NaiveDateTime>, Error> {
-    let id = user_id.to_string();
-    let until = naive(
-        now + chrono::Duration::from_std(lock_for).map_err(|e| Error::Config(e.to_string()))?,
-    );
-    let at = naive(now);
-    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set(users::failed_attempts.eq(users::failed_attempts + 1))
-            .execute(conn)?;
-        let started = diesel::update(
-            users::table
-                .find(&id)
-                .filter(users::failed_attempts.ge(threshold))
-                .filter(
-                    users::locked_until
-                        .is_null()
-                        .or(users::locked_until.le(at)),
-                ),
-        )
-        .set(users::locked_until.eq(Some(until)))
-        .execute(conn)?;
-        if started == 1 {
-            tracing::warn!(user_id = %id, "account locked after repeated failed sign-ins (backstop)");
-            return Ok(Some(until));
-        }
-        // Already locked (the service desk's caller checks count even then): the lock runs
-        // from the latest failure.
-        diesel::update(
-            users::table
-                .find(&id)
-                .filter(users::failed_attempts.ge(threshold))
-                .filter(users::locked_until.lt(until)),
-        )
-        .set(users::locked_until.eq(Some(until)))
-        .execute(conn)?;
-        Ok(None)
-    })
-    .await
-}
-
-/// Counts a failure against the account (see [`record_failure`]); when it starts a lock, the
-/// lock is audited as `account.locked`, the account's sessions end, and the owner is told by
-/// email (a mail failure is logged: the lock stands).
+/// Counts a failure against the account in a transaction of its own (see
+/// [`changes::count_failure`]) and tells the owner of a lock it starts.
 pub(crate) async fn count_account_failure(s: &Inner, user: &UserRow) -> Result<(), Error> {
     let now = s.now();
-    let Some(until) = record_failure(
-        &s.db,
-        &user.id,
-        now,
+    let (id, key, threshold, lock_for) = (
+        user.id.clone(),
+        s.config.audit_key,
         s.config.lockout_threshold,
         s.config.lockout_duration,
-    )
-    .await?
-    else {
-        return Ok(());
-    };
-    s.metrics.lockout();
-    crate::sessions::end_all_for_user(&s.db, &user.id, now).await?;
-    crate::audit::record(
-        &s.db,
-        &s.config.audit_key,
-        now,
-        &crate::audit::Actor::System,
-        "account.locked",
-        Some(&user.username),
-        serde_json::json!({
-            "threshold": s.config.lockout_threshold,
-            "locked_until": crate::store::utc(until).to_rfc3339(),
-        }),
-    )
-    .await?;
+    );
+    let locked = s
+        .db
+        .write(move |conn| {
+            let ctx = changes::Ctx {
+                audit_key: &key,
+                actor: &crate::audit::Actor::System,
+                now,
+            };
+            changes::count_failure(conn, ctx, &id, threshold, lock_for)
+        })
+        .await?;
+    if let Some(until) = locked {
+        s.metrics.lockout();
+        tell_locked(s, &user.username, &user.email, until).await;
+    }
+    Ok(())
+}
+
+/// Mails the owner of an account that a lock started (a failure is logged: the lock stands).
+pub(crate) async fn tell_locked(
+    s: &Inner,
+    username: &str,
+    email: &str,
+    until: chrono::NaiveDateTime,
+) {
     let service = &s.config.service_name;
     let notice = crate::notify::Email {
-        to: user.email.clone(),
+        to: email.to_string(),
         subject: format!("{service}: your account was locked"),
         body: format!(
             "Hello,\n\nYour {service} account ({username}) was locked after {n} failed sign-in attempts in a row. \
              It unlocks by itself at {until} UTC, or the service desk can unlock it after checking that it is you: \
              call {phone}.\n\nIf these attempts were not yours, someone may be trying to get into your account: \
              call the service desk at {phone}.\n",
-            username = user.username,
             n = s.config.lockout_threshold,
             until = crate::store::utc(until).format("%Y-%m-%d %H:%M"),
             phone = s.config.support_phone,
@@ -363,89 +314,20 @@ pub(crate) async fn count_account_failure(s: &Inner, user: &UserRow) -> Result<(
     if let Err(e) = s.mailer.send(&notice).await {
         tracing::warn!(error = %e, "could not send the lockout notification");
     }
-    Ok(())
 }
 
 /// A successful sign-in clears the failure count.
+pub(crate) fn record_success_in(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
+    diesel::update(users::table.find(user_id).filter(users::failed_attempts.gt(0)))
+        .set(users::failed_attempts.eq(0))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// As [`record_success_in`], in a statement of its own.
 pub(crate) async fn record_success(db: &Db, user_id: &str) -> Result<(), Error> {
     let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id).filter(users::failed_attempts.gt(0)))
-            .set(users::failed_attempts.eq(0))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Sets a temporary password: usable only to set a new one, until `expires`.
-pub(crate) async fn set_temporary_password(
-    db: &Db,
-    user_id: &str,
-    hash: String,
-    now: chrono::DateTime<chrono::Utc>,
-    expires: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set((
-                users::password_hash.eq(Some(hash)),
-                users::password_temporary.eq(true),
-                users::password_expires_at.eq(Some(naive(expires))),
-                users::failed_attempts.eq(0),
-                users::locked_until.eq(None::<chrono::NaiveDateTime>),
-                users::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Sets a new (permanent) password.
-pub(crate) async fn set_password(
-    db: &Db,
-    user_id: &str,
-    hash: String,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set((
-                users::password_hash.eq(Some(hash)),
-                users::password_temporary.eq(false),
-                users::password_expires_at.eq(None::<chrono::NaiveDateTime>),
-                users::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Stores the recovery data: the secret word's hash and the chosen questions with their answers'
-/// hashes (JSON).
-pub(crate) async fn set_recovery(
-    db: &Db,
-    user_id: &str,
-    secret_word_hash: String,
-    answers_json: String,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set((
-                users::secret_word_hash.eq(Some(secret_word_hash)),
-                users::recovery_answers.eq(Some(answers_json)),
-                users::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
+    db.run(move |conn| record_success_in(conn, &id)).await
 }
 
 /// `users.recovery_answers` after the service desk reset the recovery data: an empty list, which
@@ -461,50 +343,6 @@ pub(crate) fn has_recovery(u: &UserRow) -> bool {
         && u.recovery_answers
             .as_deref()
             .is_some_and(|a| a != RECOVERY_RESET)
-}
-
-/// Should a sign-in at the provider queue the recovery enrolment after its password step?
-pub(crate) fn must_enrol_recovery(u: &UserRow) -> bool {
-    (u.password_temporary && !has_recovery(u))
-        || u.recovery_answers.as_deref() == Some(RECOVERY_RESET)
-}
-
-/// Clears the recovery data and marks it to be entered again (see [`RECOVERY_RESET`]). The
-/// "Forgot your password?" pair of questions is drawn from the stored answers, so it goes too.
-pub(crate) async fn reset_recovery(
-    db: &Db,
-    user_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set((
-                users::secret_word_hash.eq(None::<String>),
-                users::recovery_answers.eq(Some(RECOVERY_RESET)),
-                users::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
-}
-
-/// Unlocks an account: clears its lock, its failure count and the throttling of every
-/// (account, address) pair.
-pub(crate) async fn unlock(db: &Db, user_id: &str) -> Result<(), Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        diesel::update(users::table.find(&id))
-            .set((
-                users::failed_attempts.eq(0),
-                users::locked_until.eq(None::<chrono::NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await?;
-    throttle::clear_account(db, user_id).await
 }
 
 /// Recovery answers compare after normalisation: Unicode NFKC, lower case, single spaces.
@@ -582,6 +420,14 @@ mod lifecycle_tests {
         find_by_id(db, &u.id).await.unwrap().unwrap()
     }
 
+    fn ctx(key: &[u8; 32], at: chrono::DateTime<chrono::Utc>) -> changes::Ctx<'_> {
+        changes::Ctx {
+            audit_key: key,
+            actor: &crate::audit::Actor::System,
+            now: at,
+        }
+    }
+
     #[tokio::test]
     async fn a_lock_starts_once_and_again_only_after_it_ran_out() {
         let (_dir, db) = temp_db().await;
@@ -591,7 +437,11 @@ mod lifecycle_tests {
         let mut started = Vec::new();
         for (i, minutes) in [0, 1, 2, 3, 4, 70, 71].into_iter().enumerate() {
             let at = t0 + chrono::Duration::minutes(minutes);
-            let lock = record_failure(&db, &u.id, at, 3, hour).await.unwrap();
+            let id = u.id.clone();
+            let lock = db
+                .write(move |conn| changes::count_failure(conn, ctx(&[7; 32], at), &id, 3, hour))
+                .await
+                .unwrap();
             started.push((i + 1, lock.is_some()));
         }
         // The third failure locks; the fourth and fifth only extend that lock (to 05:00), which
@@ -617,31 +467,59 @@ mod lifecycle_tests {
     }
 
     #[tokio::test]
-    async fn enrolment_is_asked_with_a_temporary_password_or_after_a_reset() {
+    async fn enrolment_is_owed_after_a_temporary_password_until_paid_and_again_after_a_reset() {
+        use required::{Owed, RequiredAction};
         let (_dir, db) = temp_db().await;
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
-        let mut u = user(&db, t0).await;
-        // Created by an administrator with no recovery data: not stopped at sign-in.
+        let u = user(&db, t0).await;
+        // Created by an administrator with no recovery data: owes nothing.
         assert!(!has_recovery(&u));
-        assert!(!must_enrol_recovery(&u));
-        u.password_temporary = true;
-        assert!(must_enrol_recovery(&u));
-        set_recovery(&db, &u.id, "word".into(), "[{}]".into(), t0)
+        assert!(Owed::of(&u).is_empty());
+        let id = u.id.clone();
+        db.write(move |conn| {
+            changes::issue_temporary_password(conn, ctx(&[7; 32], t0), &id, "h", t0)
+        })
+        .await
+        .unwrap();
+        let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert_eq!(Owed::of(&u).column(), "change_password enrol_recovery");
+        let id = u.id.clone();
+        db.write(move |conn| changes::change_password(conn, ctx(&[7; 32], t0), &id, "h2", 5, None))
+            .await
+            .unwrap()
+            .unwrap();
+        let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert!(!u.password_temporary);
+        // The new password alone does not pay for the recovery data.
+        assert_eq!(Owed::of(&u).column(), "enrol_recovery");
+        let id = u.id.clone();
+        db.write(move |conn| changes::enrol_recovery(conn, ctx(&[7; 32], t0), &id, "w", "[{}]"))
             .await
             .unwrap();
-        let mut u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
         assert!(has_recovery(&u));
-        u.password_temporary = true;
-        assert!(!must_enrol_recovery(&u));
-        reset_recovery(&db, &u.id, t0).await.unwrap();
+        assert!(Owed::of(&u).is_empty());
+        let id = u.id.clone();
+        db.write(move |conn| changes::reset_recovery(conn, ctx(&[7; 32], t0), &id))
+            .await
+            .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
         assert_eq!(u.secret_word_hash, None);
         assert!(!has_recovery(&u));
-        assert!(!u.password_temporary);
-        assert!(
-            must_enrol_recovery(&u),
-            "a permanent password after a reset"
-        );
+        assert!(Owed::of(&u).contains(RequiredAction::EnrolRecovery));
+        // A second temporary password for an account with recovery data owes only the password.
+        let id = u.id.clone();
+        db.write(move |conn| changes::enrol_recovery(conn, ctx(&[7; 32], t0), &id, "w", "[{}]"))
+            .await
+            .unwrap();
+        let id = u.id.clone();
+        db.write(move |conn| {
+            changes::issue_temporary_password(conn, ctx(&[7; 32], t0), &id, "h3", t0)
+        })
+        .await
+        .unwrap();
+        let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
+        assert_eq!(Owed::of(&u).column(), "change_password");
     }
 
     #[test]

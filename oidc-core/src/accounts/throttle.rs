@@ -168,16 +168,38 @@ pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(
         config.pair_max_delay,
     );
     let (limit, window) = (config.address_failure_limit, config.address_window);
-    s.db.run(move |conn| {
-        count_pair(conn, &pair, now, free, initial, max)?;
-        if let Some(key) = address {
-            count_address(conn, &key, now, limit, window)?;
-        }
-        Ok(())
-    })
-    .await?;
-    if let Some(u) = attempt.user {
-        super::count_account_failure(s, u).await?;
+    let user = attempt.user.map(|u| (u.id.clone(), u.username.clone(), u.email.clone()));
+    let user_id = user.as_ref().map(|u| u.0.clone());
+    let (audit_key, threshold, lock_for) = (
+        config.audit_key,
+        config.lockout_threshold,
+        config.lockout_duration,
+    );
+    // The address counters, the account's counter and a lock it starts (with everything the
+    // lock ends and its audit entry) commit together.
+    let locked = s
+        .db
+        .write(move |conn| {
+            count_pair(conn, &pair, now, free, initial, max)?;
+            if let Some(key) = address {
+                count_address(conn, &key, now, limit, window)?;
+            }
+            match user_id {
+                Some(id) => {
+                    let ctx = super::changes::Ctx {
+                        audit_key: &audit_key,
+                        actor: &crate::audit::Actor::System,
+                        now,
+                    };
+                    super::changes::count_failure(conn, ctx, &id, threshold, lock_for)
+                }
+                None => Ok(None),
+            }
+        })
+        .await?;
+    if let (Some(until), Some((_, username, email))) = (locked, user) {
+        s.metrics.lockout();
+        super::tell_locked(s, &username, &email, until).await;
     }
     Ok(())
 }
@@ -203,16 +225,13 @@ pub(crate) async fn record_success(
     super::record_success(db, &user.id).await
 }
 
-/// Forgets every pair of an account (the service desk's unlock).
-pub(crate) async fn clear_account(db: &Db, user_id: &str) -> Result<(), Error> {
+/// Forgets every pair of an account (the service desk's unlock), inside its transaction.
+pub(crate) fn clear_account_in(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
     let prefix = account_pairs_prefix(user_id);
-    db.run(move |conn| {
-        // User ids are UUIDs: no LIKE wildcards in the prefix.
-        diesel::delete(throttles::table.filter(throttles::key.like(format!("{prefix}%"))))
-            .execute(conn)?;
-        Ok(())
-    })
-    .await
+    // User ids are UUIDs: no LIKE wildcards in the prefix.
+    diesel::delete(throttles::table.filter(throttles::key.like(format!("{prefix}%"))))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Inserts the row with no failures unless it exists; true when this call created it.

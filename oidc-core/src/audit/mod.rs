@@ -6,16 +6,14 @@
 //! deleting, reordering or appending rows without the key breaks the chain, and
 //! [`Provider::verify_audit_log`](crate::Provider::verify_audit_log) finds the first broken link.
 //!
-//! Appending is a compare-and-swap on the head inside one write transaction: read the head,
-//! compute the entry, `UPDATE meta SET value = NEW WHERE name = 'audit_head' AND value = OLD`
-//! (an `INSERT` for the very first entry), and insert the entry only when exactly one row changed;
-//! otherwise the transaction rolls back and is retried. Read-then-write alone loses updates on
-//! PostgreSQL; the conditional update is what keeps two replicas from forking the chain.
+//! Appending joins the transaction of the change it records ([`append`]): under the log's lock
+//! (an advisory transaction lock on PostgreSQL, the write lock on SQLite) it reads the head,
+//! computes the entry, and moves the head with `UPDATE meta SET value = NEW WHERE name =
+//! 'audit_head' AND value = OLD` (an `INSERT` for the very first entry) before inserting the
+//! entry. The lock keeps replicas from forking the chain; the compare-and-swap still refuses a
+//! head moved by anything else, rolling the whole change back.
 
 use std::fmt;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use diesel::prelude::*;
@@ -23,7 +21,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::secret::{b64url, ct_eq, hmac_sha256, random_bytes};
+use crate::secret::{b64url, ct_eq, hmac_sha256};
 use crate::store::models::AuditRow;
 use crate::store::schema::{audit_log, meta};
 use crate::store::{Db, DbConnection, naive, new_id, utc};
@@ -34,8 +32,6 @@ const HEAD: &str = "audit_head";
 const GENESIS: &str = "genesis";
 /// Separates the MAC input of this format from any other use of the key.
 const MAC_DOMAIN: &[u8] = b"oidc-core audit log v1\0";
-/// Attempts at appending before giving up when other writers keep winning the head.
-const MAX_ATTEMPTS: u32 = 20;
 /// Entries read per query while verifying.
 const VERIFY_PAGE: i64 = 1000;
 /// The most entries one [`list`] call returns.
@@ -199,10 +195,111 @@ fn is_unique_violation(e: &DieselError) -> bool {
     )
 }
 
-/// Appends an entry to the log and writes it to the `audit` tracing target (actor, event and
-/// subject only; the detail stays in the database).
+/// Serialises appenders on PostgreSQL for the rest of their transaction (SQLite's `BEGIN
+/// IMMEDIATE` already does): the head is then read after the previous appender committed, so
+/// the compare-and-swap below does not fail, even for the very first entry.
+const AUDIT_LOCK_KEY: i64 = 0x01dc_a0d1;
+
+/// Appends an entry inside the caller's write transaction, so that the change it records and
+/// its entry commit (or roll back) together. Call it last in the transaction: it holds the log's
+/// lock until the commit, and taking it last keeps lock order the same everywhere.
 ///
 /// `detail` must never hold secrets (passwords, codes, seeds): the log is for reading.
+///
+/// # Errors
+/// [`Error::Conflict`] if the head moved under the compare-and-swap (the lock makes that a
+/// tampered or concurrent writer outside this code); the transaction must then roll back.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn append(
+    conn: &mut DbConnection,
+    key: &[u8; 32],
+    now: DateTime<Utc>,
+    actor: &Actor,
+    event: &str,
+    subject: Option<&str>,
+    detail: &serde_json::Value,
+) -> Result<i64, Error> {
+    if event.trim().is_empty() {
+        return Err(Error::InvalidInput("an audit event needs a name".into()));
+    }
+    if let DbConnection::Postgresql(pg) = conn {
+        diesel::sql_query(format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK_KEY})")).execute(pg)?;
+    }
+    // PostgreSQL keeps microseconds: the MAC must cover what reads back.
+    let at = now.trunc_subsecs(6);
+    let actor_s = actor.to_string();
+    let detail_s = detail.to_string();
+    let old = read_head(conn)?;
+    let prev = match &old {
+        None => None,
+        Some(v) => Some(Head::parse(v).ok_or_else(|| {
+            Error::Database(format!(
+                "the audit log head {HEAD:?} is malformed: verify the audit log"
+            ))
+        })?),
+    };
+    let seq = prev.as_ref().map_or(1, |h| h.seq + 1);
+    let prev_mac = prev.map_or_else(|| GENESIS.to_string(), |h| h.mac);
+    let mac = entry_mac(key, seq, at, &actor_s, event, subject, &detail_s, &prev_mac)?;
+    let new = Head {
+        seq,
+        mac: mac.clone(),
+    }
+    .encode();
+    let swapped = match &old {
+        Some(old) => diesel::update(
+            meta::table
+                .filter(meta::name.eq(HEAD))
+                .filter(meta::value.eq(old)),
+        )
+        .set(meta::value.eq(&new))
+        .execute(conn)?,
+        None => diesel::insert_into(meta::table)
+            .values((meta::name.eq(HEAD), meta::value.eq(&new)))
+            .execute(conn)?,
+    };
+    if swapped != 1 {
+        return Err(Error::Conflict("the audit log head moved".into()));
+    }
+    let row = AuditRow {
+        id: new_id(),
+        seq,
+        at: naive(at),
+        actor: actor_s,
+        event: event.to_string(),
+        subject: subject.map(str::to_string),
+        detail: detail_s,
+        prev_mac,
+        mac,
+    };
+    match diesel::insert_into(audit_log::table)
+        .values(&row)
+        .execute(conn)
+    {
+        Ok(_) => {}
+        // The head won the CAS, so no live writer holds this seq: the head and the entries
+        // disagree (a deleted or rewritten head).
+        Err(e) if is_unique_violation(&e) => {
+            return Err(Error::Database(format!(
+                "audit entry {seq} exists already: the chain head disagrees with the entries \
+                 (verify the audit log)"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(
+        target: "audit",
+        seq,
+        actor = %actor,
+        event,
+        subject = subject.unwrap_or("-"),
+        "audit event"
+    );
+    Ok(seq)
+}
+
+/// Appends an entry in a transaction of its own: for events that record no change of their own
+/// (a failed check, a sign-in). A change and its entry belong in one transaction: use [`append`].
 pub(crate) async fn record(
     db: &Db,
     key: &[u8; 32],
@@ -212,132 +309,25 @@ pub(crate) async fn record(
     subject: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), Error> {
-    if event.trim().is_empty() {
-        return Err(Error::InvalidInput("an audit event needs a name".into()));
-    }
-    // PostgreSQL keeps microseconds: the MAC must cover what reads back.
-    let at = now.trunc_subsecs(6);
-    let actor_s = actor.to_string();
-    let detail_s = detail.to_string();
-    for attempt in 1..=MAX_ATTEMPTS {
-        let lost_race = Arc::new(AtomicBool::new(false));
-        let lost = lost_race.clone();
-        let (key, actor_s, event_s, subject_s, detail_s) = (
-            *key,
-            actor_s.clone(),
-            event.to_string(),
-            subject.map(str::to_string),
-            detail_s.clone(),
-        );
-        let outcome = db
-            .write(move |conn| {
-                // Queue behind a concurrent appender on PostgreSQL (a no-op update takes the
-                // head's row lock; the read below then sees the winner's committed head), so that
-                // the compare-and-swap rarely fails: without it, eight concurrent writers ran out
-                // of attempts. SQLite's BEGIN IMMEDIATE already serialises writers. The CAS alone
-                // is what guarantees correctness; the lock only avoids retry storms.
-                diesel::update(meta::table.find(HEAD))
-                    .set(meta::value.eq(meta::value))
-                    .execute(conn)?;
-                let old = read_head(conn)?;
-                let prev = match &old {
-                    None => None,
-                    Some(v) => Some(Head::parse(v).ok_or_else(|| {
-                        Error::Database(format!(
-                            "the audit log head {HEAD:?} is malformed: verify the audit log"
-                        ))
-                    })?),
-                };
-                let seq = prev.as_ref().map_or(1, |h| h.seq + 1);
-                let prev_mac = prev.map_or_else(|| GENESIS.to_string(), |h| h.mac);
-                let mac = entry_mac(
-                    &key,
-                    seq,
-                    at,
-                    &actor_s,
-                    &event_s,
-                    subject_s.as_deref(),
-                    &detail_s,
-                    &prev_mac,
-                )?;
-                let new = Head {
-                    seq,
-                    mac: mac.clone(),
-                }
-                .encode();
-                let swapped = match &old {
-                    Some(old) => diesel::update(
-                        meta::table
-                            .filter(meta::name.eq(HEAD))
-                            .filter(meta::value.eq(old)),
-                    )
-                    .set(meta::value.eq(&new))
-                    .execute(conn)?,
-                    None => match diesel::insert_into(meta::table)
-                        .values((meta::name.eq(HEAD), meta::value.eq(&new)))
-                        .execute(conn)
-                    {
-                        Ok(n) => n,
-                        // Another first entry won.
-                        Err(e) if is_unique_violation(&e) => 0,
-                        Err(e) => return Err(e.into()),
-                    },
-                };
-                if swapped != 1 {
-                    lost.store(true, Ordering::SeqCst);
-                    return Err(Error::Conflict("the audit log head moved".into()));
-                }
-                let row = AuditRow {
-                    id: new_id(),
-                    seq,
-                    at: naive(at),
-                    actor: actor_s,
-                    event: event_s,
-                    subject: subject_s,
-                    detail: detail_s,
-                    prev_mac,
-                    mac,
-                };
-                match diesel::insert_into(audit_log::table)
-                    .values(&row)
-                    .execute(conn)
-                {
-                    Ok(_) => Ok(seq),
-                    // The head won the CAS, so no live writer holds this seq: the head and the
-                    // entries disagree (a deleted or rewritten head).
-                    Err(e) if is_unique_violation(&e) => Err(Error::Database(format!(
-                        "audit entry {seq} exists already: the chain head disagrees with the \
-                         entries (verify the audit log)"
-                    ))),
-                    Err(e) => Err(e.into()),
-                }
-            })
-            .await;
-        match outcome {
-            Ok(seq) => {
-                tracing::info!(
-                    target: "audit",
-                    seq,
-                    actor = %actor,
-                    event,
-                    subject = subject.unwrap_or("-"),
-                    "audit event"
-                );
-                return Ok(());
-            }
-            Err(_) if lost_race.load(Ordering::SeqCst) => {
-                if attempt < MAX_ATTEMPTS {
-                    let jitter = random_bytes(1)?.first().copied().unwrap_or(0) % 16;
-                    let wait = u64::from(attempt.min(10)) * 2 + u64::from(jitter);
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
-                }
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(Error::Database(format!(
-        "audit log: gave up appending after {MAX_ATTEMPTS} attempts (other writers kept winning)"
-    )))
+    let (key, actor, event, subject) = (
+        *key,
+        actor.clone(),
+        event.to_string(),
+        subject.map(str::to_string),
+    );
+    db.write(move |conn| {
+        append(
+            conn,
+            &key,
+            now,
+            &actor,
+            &event,
+            subject.as_deref(),
+            &detail,
+        )
+    })
+    .await?;
+    Ok(())
 }
 
 fn event_of(row: AuditRow) -> AuditEvent {

@@ -5,6 +5,7 @@
 //! tokens, and the administrators' changes (update, rotate the secret, delete).
 
 pub(crate) mod assertion;
+pub(crate) mod authenticate;
 pub(crate) mod metadata;
 pub(crate) mod registration;
 

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use super::AppState;
 use super::pages::{self, NewPasswordPage, QuestionSlot, RecoveryPage, SecretWordPage};
 use crate::accounts::policy::{self, PolicyContext};
-use crate::accounts::{self, password};
+use crate::accounts::{self, changes, password};
 use crate::journey::{Journey, Step};
 use crate::store::models::UserRow;
-use crate::{audit, sessions};
+use crate::audit;
 
 /// The longest secret word and answer accepted.
 const MAX_WORD: usize = 64;
@@ -108,6 +108,7 @@ struct NewPasswordForm {
 /// Checks and sets a new password for `user`; `Err` carries the messages to show.
 pub(crate) async fn change_password(
     s: &AppState,
+    journey_id: &str,
     user: &UserRow,
     body: &[u8],
 ) -> Result<Result<(), Vec<String>>, crate::Error> {
@@ -135,21 +136,18 @@ pub(crate) async fn change_password(
         return Ok(Err(errors));
     }
     let hash = password::hash(form.new_password).await?;
-    let now = s.now();
-    accounts::set_password(&s.db, &user.id, hash.clone(), now).await?;
-    policy::remember(&s.db, &user.id, &hash, now, p.history).await?;
-    // Every other session of the account ends with the old password.
-    sessions::end_all_for_user(&s.db, &user.id, now).await?;
-    audit::record(
-        &s.db,
-        &s.config.audit_key,
-        now,
-        &audit::Actor::User(user.username.clone()),
-        "password.changed",
-        Some(&user.username),
-        serde_json::json!({}),
-    )
+    let (id, keep, history) = (user.id.clone(), journey_id.to_string(), p.history);
+    let actor = audit::Actor::User(user.username.clone());
+    let changed = changes::run(&s.db, &s.config.audit_key, &actor, s.now(), move |conn, ctx| {
+        changes::change_password(conn, ctx, &id, &hash, history, Some(&keep))
+    })
     .await?;
+    if changed.is_none() {
+        return Ok(Err(vec![format!(
+            "This account can no longer change its password. Call the service desk at {}.",
+            s.config.support_phone
+        )]));
+    }
     notify_password_changed(s, user).await;
     Ok(Ok(()))
 }
@@ -274,19 +272,19 @@ pub(crate) async fn choose_questions(
     let now = s.now();
     let answers =
         serde_json::to_string(&stored).map_err(|e| crate::Error::Internal(e.to_string()))?;
-    accounts::set_recovery(&s.db, &user.id, word_hash, answers, now).await?;
+    let id = user.id.clone();
+    let actor = audit::Actor::User(user.username.clone());
+    let enrolled = changes::run(&s.db, &s.config.audit_key, &actor, now, move |conn, ctx| {
+        changes::enrol_recovery(conn, ctx, &id, &word_hash, &answers)
+    })
+    .await?;
+    if !enrolled {
+        return Err(crate::Error::Forbidden(
+            "the account can no longer sign in".into(),
+        ));
+    }
     j.secret_word_hash = None;
     j.advance();
-    audit::record(
-        &s.db,
-        &s.config.audit_key,
-        now,
-        &audit::Actor::User(user.username.clone()),
-        "recovery.enrolled",
-        Some(&user.username),
-        serde_json::json!({}),
-    )
-    .await?;
     Ok(Ok(()))
 }
 

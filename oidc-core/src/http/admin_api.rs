@@ -15,31 +15,13 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::userinfo::{bearer_error, header_token};
-use crate::accounts::desk::{ROLE_IAM_ADMIN, ROLE_SERVICE_DESK};
+use crate::accounts::desk::ROLE_IAM_ADMIN;
 use crate::accounts::provisioning::ROLE_ACCESS_ADMIN;
-use crate::audit::Actor;
 use crate::error::Error;
-use crate::protocol::authorize::ADMIN_SCOPE;
-use crate::store::models::UserRow;
-use crate::{Provider, accounts, clients, tokens};
+use crate::{Provider, accounts};
 
-/// The person calling, established from their access token.
-pub(crate) struct AdminCaller {
-    pub actor: Actor,
-    pub user: UserRow,
-}
-
-impl AdminCaller {
-    /// Whether the person holds one of `roles`.
-    pub(crate) fn holds_any(&self, roles: &[&str]) -> bool {
-        accounts::split_roles(&self.user.roles)
-            .iter()
-            .any(|r| roles.contains(&r.as_str()))
-    }
-}
-
-/// The roles that may use the admin API at all.
-pub(crate) const STAFF: [&str; 3] = [ROLE_SERVICE_DESK, ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN];
+pub(crate) use crate::accounts::staff::{AdminCaller, STAFF};
+use crate::accounts::staff::Refused;
 
 /// Checks the bearer token and returns the person behind it.
 pub(crate) async fn admin_caller(
@@ -49,50 +31,20 @@ pub(crate) async fn admin_caller(
     let Some(token) = header_token(headers)? else {
         return Err(bearer_error(StatusCode::UNAUTHORIZED, None));
     };
-    caller_from_token(s, &token).await
+    crate::accounts::staff::admin_caller(s, &token)
+        .await
+        .map_err(refusal)
 }
 
-/// The checks of [`admin_caller`] on a token however it came (the admin pages keep theirs in a
-/// cookie). The error is the API's JSON answer; pages render their own.
-pub(crate) async fn caller_from_token(s: &AppState, token: &str) -> Result<AdminCaller, Response> {
-    let now = s.now();
-    let claims = tokens::verify_access_token(&s.config, &s.keys, token, &s.admin_audience, now)
-        .map_err(|r| invalid_token(r.0))?;
-    if claims.client_id != clients::ADMIN_CONSOLE_ID
-        || !claims.scope.split(' ').any(|sc| sc == ADMIN_SCOPE)
-    {
-        return Err(insufficient_scope(
-            "the admin API takes tokens of the IAM admin console with the admin scope",
-        ));
+/// The API's answer to a refused caller.
+fn refusal(r: Refused) -> Response {
+    match r {
+        Refused::InvalidToken(d) => invalid_token(d),
+        Refused::InsufficientScope(d) => insufficient_scope(d),
+        Refused::StepUp { max_age } => step_up(max_age),
+        Refused::NoRole => forbidden("your account holds no IAM administration role"),
+        Refused::Failed(e) => server_error(&e),
     }
-    if !tokens::grant_active(&s.db, &claims.gid)
-        .await
-        .map_err(|e| server_error(&e))?
-    {
-        return Err(invalid_token("the token has been revoked"));
-    }
-    // A token issued to a client alone (client credentials) names no account: no actor, no call.
-    let user = accounts::find_by_subject(&s.db, &claims.sub)
-        .await
-        .map_err(|e| server_error(&e))?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
-        return Err(insufficient_scope(
-            "the admin API takes tokens issued to an active person",
-        ));
-    };
-    let max_age = s.config.admin_recent_auth.as_secs();
-    let recent = now.timestamp() - claims.auth_time <= i64::try_from(max_age).unwrap_or(i64::MAX);
-    if claims.acr.as_deref() != Some(crate::mfa::ACR_PASSWORD_OTP) || !recent {
-        return Err(step_up(max_age));
-    }
-    let caller = AdminCaller {
-        actor: Actor::User(user.username.clone()),
-        user,
-    };
-    if !caller.holds_any(&STAFF) {
-        return Err(forbidden("your account holds no IAM administration role"));
-    }
-    Ok(caller)
 }
 
 fn invalid_token(desc: &str) -> Response {

@@ -6,7 +6,7 @@
 //! the admin recent-sign-in limit, and `/admin/callback` redeems the code through the token
 //! endpoint's own rules and keeps the access token in an HttpOnly, `SameSite=Strict` cookie scoped
 //! to `/admin`. Every request then runs the admin API's checks on that token
-//! ([`caller_from_token`]), and every change goes through the library calls the API uses, which
+//! ([`staff::admin_caller`]), and every change goes through the library calls the API uses, which
 //! check the person's role themselves; the pages only choose which forms to show. Each form carries
 //! an HMAC of the sign-in's token: `SameSite` does not stop a same-site attacker (another
 //! application on a sibling host), and not every browser honours it.
@@ -20,7 +20,7 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::admin_api::{AdminCaller, caller_from_token};
+use crate::accounts::staff::{self, AdminCaller, Refused};
 use super::authorize::see_other;
 use super::cookies::{self, SameSite};
 use super::{AppState, pages, paths};
@@ -517,17 +517,6 @@ fn no_role(s: &AppState, code: &str) -> Response {
     )
 }
 
-/// The `error` code of one of the admin API's JSON answers.
-async fn api_error_code(res: Response) -> String {
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024)
-        .await
-        .unwrap_or_default();
-    serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// The signed-in person, and what every page and form needs from the sign-in.
 struct Admin {
     caller: AdminCaller,
@@ -586,24 +575,17 @@ async fn authenticate(
             None => sign_in_again(s),
         });
     };
-    let caller = match caller_from_token(s, &token).await {
+    let caller = match staff::admin_caller(s, &token).await {
         Ok(c) => c,
-        Err(res) => {
-            return Err(match res.status() {
-                StatusCode::UNAUTHORIZED => match here {
-                    Some(h) => start_sign_in(s, h, true),
-                    None => sign_in_again(s),
-                },
-                StatusCode::FORBIDDEN => no_role(s, &api_error_code(res).await),
-                // The API has logged the cause.
-                _ => pages::error(
-                    s,
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "Something went wrong",
-                    "We could not complete your request. Please try again in a moment.",
-                ),
+        Err(Refused::InvalidToken(_) | Refused::StepUp { .. }) => {
+            return Err(match here {
+                Some(h) => start_sign_in(s, h, true),
+                None => sign_in_again(s),
             });
         }
+        Err(Refused::InsufficientScope(_)) => return Err(no_role(s, "insufficient_scope")),
+        Err(Refused::NoRole) => return Err(no_role(s, "forbidden")),
+        Err(Refused::Failed(e)) => return Err(internal(s, &e)),
     };
     let csrf = form_token(s, &token).map_err(|e| internal(s, &e))?;
     let notice = cookies::get_scoped(&s.config, headers, NOTICE_COOKIE)
@@ -772,24 +754,41 @@ pub(crate) async fn callback(
         ));
     };
     let redirect_uri = s.config.endpoint(paths::ADMIN_CALLBACK);
-    let exchanged = super::token::exchange_internal(
+    // The admin console is a public client of this provider: its code is redeemed in-process
+    // by the token endpoint's own use case, under exactly the rules a remote client meets.
+    let console = match clients::find(&s.db, clients::ADMIN_CONSOLE_ID).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return finish(internal(
+                &s,
+                &Error::Internal("the admin console client is missing".into()),
+            ));
+        }
+        Err(e) => return finish(internal(&s, &e)),
+    };
+    let exchanged = crate::tokens::exchange::exchange(
         &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", redirect_uri.as_str()),
-            ("code_verifier", pending.verifier.as_str()),
-            ("client_id", clients::ADMIN_CONSOLE_ID),
-        ],
+        &console,
+        crate::tokens::exchange::TokenRequest::AuthorizationCode {
+            code: code.to_string(),
+            redirect_uri,
+            code_verifier: Some(pending.verifier.clone()),
+        },
     )
     .await;
     let tokens = match exchanged {
         Ok(t) => t,
-        Err(e) if e.starts_with("server_error") => {
-            return finish(internal(&s, &Error::Internal(e)));
+        Err(e)
+            if matches!(
+                e.error.code,
+                crate::protocol::errors::ErrorCode::ServerError
+                    | crate::protocol::errors::ErrorCode::TemporarilyUnavailable
+            ) =>
+        {
+            return finish(internal(&s, &Error::Internal(e.error.description)));
         }
         Err(e) => {
-            tracing::info!(error = %e, "admin pages: code exchange refused");
+            tracing::info!(error = %e.error.description, "admin pages: code exchange refused");
             return finish(refuse(
                 StatusCode::BAD_REQUEST,
                 "This sign-in cannot be completed",
@@ -808,9 +807,9 @@ pub(crate) async fn callback(
     }
     // The same checks every page makes, once here: a sign-in that cannot open the admin pages
     // must end on a page, not in a loop back to the provider.
-    if let Err(res) = caller_from_token(&s, &tokens.access_token).await {
-        return finish(match res.status() {
-            StatusCode::UNAUTHORIZED => message(
+    if let Err(refused) = staff::admin_caller(&s, &tokens.access_token).await {
+        return finish(match refused {
+            Refused::InvalidToken(_) | Refused::StepUp { .. } => message(
                 &s,
                 StatusCode::FORBIDDEN,
                 "This sign-in is not enough for the admin pages",
@@ -821,13 +820,9 @@ pub(crate) async fn callback(
                 ),
                 again,
             ),
-            StatusCode::FORBIDDEN => no_role(&s, &api_error_code(res).await),
-            _ => pages::error(
-                &s,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "We could not complete your request. Please try again in a moment.",
-            ),
+            Refused::InsufficientScope(_) => no_role(&s, "insufficient_scope"),
+            Refused::NoRole => no_role(&s, "forbidden"),
+            Refused::Failed(e) => internal(&s, &e),
         });
     }
     let mut res = finish(see_other(&safe_return(

@@ -78,7 +78,7 @@ async fn resolve(
     let repeated = |name: &str| raw.duplicated().iter().any(|d| d == name);
     if let Some(uri) = raw
         .get("request_uri")
-        .filter(|u| u.starts_with(super::par::REQUEST_URI_PREFIX))
+        .filter(|u| u.starts_with(tokens::pushed::REQUEST_URI_PREFIX))
     {
         // The query's redirect URI is not the pushed one: errors here are pages.
         let page = |m: &str| Refusal::Answer(AuthorizeError::Page(m.to_string()));
@@ -87,7 +87,7 @@ async fn resolve(
                 "The request sends a request_uri with a second request_uri or a request object (invalid_request).",
             ));
         }
-        return match super::par::claim(&s.db, uri, client.id(), s.now()).await {
+        return match tokens::pushed::claim(&s.db, uri, client.id(), s.now()).await {
             Ok(Some(pairs)) => Ok(RawParams::from_pairs(pairs)),
             Ok(None) => Err(page(
                 "This sign-in link is unknown, has expired or was already used. Go back to the                  application and sign in again (invalid_request_uri).",
@@ -148,7 +148,7 @@ pub(crate) async fn continuation_url(s: &AppState, request: &AuthRequest) -> Str
                 .continuation_params()
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v));
-            match super::par::store(&s.db, client.id(), params, s.now()).await {
+            match tokens::pushed::store(&s.db, client.id(), params, s.now()).await {
                 Ok(uri) => Some(vec![
                     ("client_id", request.client_id.clone()),
                     ("request_uri", uri),
@@ -325,8 +325,12 @@ async fn authorize(
         let strong_enough =
             !needs_mfa || session.acr.as_deref() == Some(crate::mfa::ACR_PASSWORD_OTP);
         if !request.prompt_login && fresh_enough && strong_enough {
+            // An account that owes a required action (a recovery reset since this session
+            // began) signs in again, and the sign-in walks it through what it owes.
             let user = match accounts::find_by_id(&s.db, &session.user_id).await {
-                Ok(u) => u.filter(|u| !u.disabled),
+                Ok(u) => u.filter(|u| {
+                    !u.disabled && accounts::required::Owed::of(u).is_empty()
+                }),
                 Err(e) => return pages::internal(&s, &e),
             };
             if let Some(user) = user {
@@ -584,6 +588,45 @@ pub(crate) fn deny(s: &AppState, request: &AuthRequest, error: &OAuthError) -> R
     )
 }
 
+/// The session, account or client changed between the request's checks and the code's
+/// transaction (a sign-out, password change, lock or role removal in between).
+fn code_refused(s: &AppState, request: &AuthRequest, refused: tokens::CodeRefused) -> Response {
+    if request.prompt_none {
+        let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
+        return deny(s, request, &e);
+    }
+    match refused {
+        tokens::CodeRefused::ClientGone => {
+            bad_request_page(s, "The application that sent you here is not registered.")
+        }
+        tokens::CodeRefused::SessionEnded | tokens::CodeRefused::AccountInactive => pages::error(
+            s,
+            StatusCode::BAD_REQUEST,
+            "Your sign-in has ended",
+            "Go back to the application you came from and sign in again.",
+        ),
+    }
+}
+
+/// The grant a code for `request` records; the session's fields come from `session`, or are
+/// filled in by the transaction that creates the session.
+pub(crate) fn code_grant(request: &AuthRequest, session: Option<&Session>) -> tokens::CodeGrant {
+    tokens::CodeGrant {
+        grant_id: String::new(),
+        client_id: request.client_id.clone(),
+        user_id: session.map(|x| x.user_id.clone()).unwrap_or_default(),
+        session_id: session.map(|x| x.id.clone()).unwrap_or_default(),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: request.scope(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: session.map_or(chrono::DateTime::UNIX_EPOCH, |x| x.auth_time),
+        amr: session.map(|x| x.amr.clone()).unwrap_or_default(),
+        acr: session.and_then(|x| x.acr.clone()),
+        claims: request.claims.clone(),
+    }
+}
+
 /// Issues a code for `request` in `session` and sends the browser back to the client (RFC 6749
 /// §4.1.2 with RFC 9207 `iss`). `set_cookie` carries a new session cookie after a sign-in.
 pub(crate) async fn issue_code(
@@ -592,29 +635,27 @@ pub(crate) async fn issue_code(
     session: &Session,
     set_cookie: Option<HeaderValue>,
 ) -> Response {
-    let grant = tokens::CodeGrant {
-        grant_id: String::new(),
-        client_id: request.client_id.clone(),
-        user_id: session.user_id.clone(),
-        session_id: session.id.clone(),
-        redirect_uri: request.redirect_uri.clone(),
-        scope: request.scope(),
-        nonce: request.nonce.clone(),
-        code_challenge: request.code_challenge.clone(),
-        auth_time: session.auth_time,
-        amr: session.amr.clone(),
-        acr: session.acr.clone(),
-        claims: request.claims.clone(),
-    };
+    let grant = code_grant(request, Some(session));
     let code = match tokens::issue_code(&s.db, grant, s.now(), s.config.code_ttl).await {
-        Ok(c) => {
+        Ok(Ok(c)) => {
             s.metrics
                 .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
             c
         }
+        Ok(Err(refused)) => return code_refused(s, request, refused),
         Err(e) => return pages::internal(s, &e),
     };
-    let mut params = vec![("code", code.as_str())];
+    code_response(s, request, &code, set_cookie)
+}
+
+/// The authorization response carrying `code`.
+pub(crate) fn code_response(
+    s: &AppState,
+    request: &AuthRequest,
+    code: &str,
+    set_cookie: Option<HeaderValue>,
+) -> Response {
+    let mut params = vec![("code", code)];
     if let Some(st) = &request.state {
         params.push(("state", st));
     }

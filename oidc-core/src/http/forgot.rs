@@ -127,6 +127,66 @@ pub(crate) fn identify(mut j: Journey, body: &[u8]) -> Result<Journey, &'static 
     Ok(j)
 }
 
+/// Page 1 with what only the token's holder may learn: for an account that never enrolled a
+/// secret word and questions, a right passcode here shows that the password cannot be reset on
+/// these pages (never two questions the person did not choose); a wrong one, or any other
+/// username, goes on to the questions exactly as before. Every path costs one verification, so
+/// that timing does not tell an account without recovery data from any other.
+pub(crate) async fn identify_checked(
+    s: &AppState,
+    j: Journey,
+    address: Option<std::net::IpAddr>,
+    body: &[u8],
+) -> Result<Result<Journey, &'static str>, Response> {
+    let j = match identify(j, body) {
+        Ok(j) => j,
+        Err(m) => return Ok(Err(m)),
+    };
+    let username = j.claimed_username.clone().unwrap_or_default();
+    let user = match accounts::find_by_username(&s.db, &username).await {
+        Ok(u) => u.filter(|u| !u.disabled && !accounts::has_recovery(u)),
+        Err(e) => return Err(pages::internal(s, &e)),
+    };
+    let attempt = throttle::Attempt {
+        user: user.as_ref(),
+        username: &username,
+        address,
+    };
+    let refused = match throttle::refused(s, s.now(), &attempt).await {
+        Ok(r) => r,
+        Err(e) => return Err(pages::internal(s, &e)),
+    };
+    let factor = match &user {
+        Some(u) if !refused => super::signin::factor_for(s, &u.id).await.ok().flatten(),
+        _ => None,
+    };
+    let (Some(u), Some(factor)) = (user, factor) else {
+        super::signin::equal_cost().await;
+        return Ok(Ok(j));
+    };
+    let held = j.held_passcode.clone().unwrap_or_default();
+    let accepted = matches!(
+        factor
+            .verify(&super::signin::account_of(&u), &held, None)
+            .await,
+        Ok(Verification::Accepted { .. })
+    );
+    if !accepted {
+        return Ok(Ok(j));
+    }
+    Err(pages::message(
+        s,
+        "Your password cannot be reset here",
+        &format!(
+            "Your account has no secret word and challenge questions yet, so they cannot \
+             confirm that it is you. Call the service desk at {}: after checking who you are, \
+             they give you a temporary password, and your next sign-in asks you to choose \
+             your secret word and questions.",
+            s.config.support_phone
+        ),
+    ))
+}
+
 #[derive(Deserialize, Default)]
 struct AnswersForm {
     #[serde(default)]

@@ -21,7 +21,7 @@ use crate::{accounts, tokens, tokens::refresh};
 pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match introspect(&s, &headers, &body).await {
         Ok(v) => no_store(Json(v).into_response()),
-        Err(e) => e.into_response(),
+        Err(e) => super::token::error_response(&s, e),
     }
 }
 
@@ -49,9 +49,7 @@ async fn introspect(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     let client = authenticate(s, headers, &params).await?;
     if client.row.is_public {
         // §2.1: the endpoint requires authorization; a public client proves nothing.
-        return Err(TokenError::client(
-            s,
-            "introspection needs a confidential client",
+        return Err(TokenError::client("introspection needs a confidential client",
         ));
     }
     let token = params.require("token")?;

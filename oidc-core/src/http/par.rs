@@ -6,7 +6,8 @@
 //! ([`authorize::validate`]) here, with errors as JSON (RFC 9126 §2.3); a pushed request object
 //! (RFC 9126 §3) is verified first and its members become the parameters. What is stored is the
 //! parameter list (never the client's credentials), under the SHA-256 of the `request_uri`'s
-//! random part, for [`LIFETIME_SECS`]; the authorization endpoint claims it once ([`claim`])
+//! random part, for [`LIFETIME_SECS`]; the authorization endpoint claims it once
+//! ([`pushed::claim`])
 //! and validates it again, so the two endpoints can never disagree.
 
 use axum::Json;
@@ -14,25 +15,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 
 use super::AppState;
 use super::token::{self, Params, TokenError};
-use crate::error::Error;
 use crate::protocol::authorize::{self, AuthorizeError, RawParams};
 use crate::protocol::errors::ErrorCode;
-use crate::secret::{digest, random_token};
-use crate::store::models::PushedRequestRow;
-use crate::store::schema::pushed_requests;
-use crate::store::{Db, naive};
-
-/// The prefix of every `request_uri` this endpoint issues (RFC 9126 §2.2).
-pub(crate) const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
-
-/// How long a pushed request waits for the browser: long enough for a redirect, short enough
-/// that a leaked `request_uri` is soon worthless (RFC 9126 §2.2 suggests 5 to 600 seconds).
-pub(crate) const LIFETIME_SECS: i64 = 60;
+use crate::tokens::pushed::{self, LIFETIME_SECS};
 
 /// Client authentication parameters (RFC 6749 §2.3.1, RFC 7523 §2.2): never part of the
 /// authorization request, never stored.
@@ -42,7 +30,7 @@ const CLIENT_AUTH_PARAMS: [&str; 3] =
 pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match push(&s, &headers, &body).await {
         Ok(res) => res,
-        Err(e) => e.into_response(),
+        Err(e) => super::token::error_response(&s, e),
     }
 }
 
@@ -94,7 +82,7 @@ async fn push(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response
         };
         return Err(TokenError::new(code, &description));
     }
-    let request_uri = store(
+    let request_uri = pushed::store(
         &s.db,
         client.id(),
         raw.pairs().map(|(k, v)| (k.to_string(), v.to_string())),
@@ -109,93 +97,3 @@ async fn push(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response
     Ok(token::no_store((StatusCode::CREATED, body).into_response()))
 }
 
-/// Stores a pushed request of `client_id` made of `params` (validated by the caller); returns
-/// its `request_uri`. Also used by the provider itself to send a browser back through the
-/// authorization endpoint on behalf of a client that must use PAR.
-pub(crate) async fn store(
-    db: &Db,
-    client_id: &str,
-    params: impl Iterator<Item = (String, String)>,
-    now: DateTime<Utc>,
-) -> Result<String, Error> {
-    let secret = random_token()?;
-    let mut stored: serde_json::Map<String, serde_json::Value> = params
-        .map(|(k, v)| (k, serde_json::Value::String(v)))
-        .collect();
-    stored.insert(
-        "client_id".into(),
-        serde_json::Value::String(client_id.to_string()),
-    );
-    let row = PushedRequestRow {
-        id: digest(&secret),
-        client_id: client_id.to_string(),
-        params: serde_json::Value::Object(stored).to_string(),
-        created_at: naive(now),
-        expires_at: naive(now + chrono::Duration::seconds(LIFETIME_SECS)),
-        used_at: None,
-    };
-    db.write(move |conn| {
-        diesel::insert_into(pushed_requests::table)
-            .values(&row)
-            .execute(conn)?;
-        Ok(())
-    })
-    .await?;
-    Ok(format!("{REQUEST_URI_PREFIX}{secret}"))
-}
-
-/// Claims the pushed request `request_uri` names for `client_id` (RFC 9126 §4): one conditional
-/// update, so of two uses (on any replica) exactly one gets it. `None` when it is unknown,
-/// expired, used, or another client's (whose request stays usable by that client).
-pub(crate) async fn claim(
-    db: &Db,
-    request_uri: &str,
-    client_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Option<Vec<(String, String)>>, Error> {
-    let Some(secret) = request_uri.strip_prefix(REQUEST_URI_PREFIX) else {
-        return Ok(None);
-    };
-    if secret.len() != 43 {
-        return Ok(None);
-    }
-    let id = digest(secret);
-    let client_id = client_id.to_string();
-    let params: Option<String> = db
-        .run(move |conn| {
-            let claimed = diesel::update(
-                pushed_requests::table
-                    .find(&id)
-                    .filter(pushed_requests::client_id.eq(&client_id))
-                    .filter(pushed_requests::used_at.is_null())
-                    .filter(pushed_requests::expires_at.gt(naive(now))),
-            )
-            .set(pushed_requests::used_at.eq(naive(now)))
-            .execute(conn)?;
-            if claimed != 1 {
-                return Ok(None);
-            }
-            Ok(pushed_requests::table
-                .find(&id)
-                .select(pushed_requests::params)
-                .first(conn)
-                .optional()?)
-        })
-        .await?;
-    let Some(params) = params else {
-        return Ok(None);
-    };
-    // Written by `push` from validated parameters: unreadable only if tampered with.
-    let map: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(&params) {
-        Ok(m) => m,
-        Err(_) => return Ok(None),
-    };
-    Ok(Some(
-        map.into_iter()
-            .filter_map(|(k, v)| match v {
-                serde_json::Value::String(v) => Some((k, v)),
-                _ => None,
-            })
-            .collect(),
-    ))
-}

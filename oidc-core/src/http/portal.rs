@@ -264,10 +264,13 @@ pub(crate) async fn password(
             j.add_amr(&["mfa".to_string()]);
             j.acr = Some(crate::mfa::ACR_PASSWORD_OTP.to_string());
             j.advance();
+            // The temporary password is replaced whatever else is owed; then the rest.
             j.steps.push(Step::ChangePassword);
-            if !accounts::has_recovery(&u) {
-                j.steps.extend(crate::journey::ENROL_RECOVERY);
-            }
+            j.steps.extend(
+                accounts::required::Owed::of(&u)
+                    .without(accounts::required::RequiredAction::ChangePassword)
+                    .steps(),
+            );
             Ok(j)
         }
         _ => {

@@ -18,7 +18,7 @@ use crate::tokens::{self, refresh};
 pub(crate) async fn post(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     match revoke(&s, &headers, &body).await {
         Ok(()) => no_store(StatusCode::OK.into_response()),
-        Err(e) => e.into_response(),
+        Err(e) => super::token::error_response(&s, e),
     }
 }
 

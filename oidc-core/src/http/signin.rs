@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::authorize::{issue_code, see_other};
+use super::authorize::see_other;
 use super::client_addr::ClientAddr;
 use super::pages::{self, PasscodePage, SigninPage};
 use super::{AppState, actions, consent, cookies, forgot, paths, portal};
@@ -21,7 +21,6 @@ use crate::accounts::{self, throttle};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
-use crate::sessions;
 use crate::store::models::UserRow;
 
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
@@ -291,9 +290,13 @@ async fn portal_step(
             Ok(j) => j,
             Err(page) => return page,
         },
-        Some(Step::ForgotIdentify) => match forgot::identify(j.clone(), body) {
-            Ok(j) => j,
-            Err(msg) => return portal::login_page(s, &j, &action, StatusCode::OK, Some(msg)),
+        Some(Step::ForgotIdentify) => match forgot::identify_checked(s, j.clone(), addr, body).await
+        {
+            Ok(Ok(j)) => j,
+            Ok(Err(msg)) => {
+                return portal::login_page(s, &j, &action, StatusCode::OK, Some(msg));
+            }
+            Err(page) => return page,
         },
         Some(Step::ForgotAnswers) => match forgot::answers(s, j, addr, body).await {
             Ok(j) => j,
@@ -357,7 +360,7 @@ async fn action_step(s: &AppState, headers: &HeaderMap, mut j: Journey, body: &[
     }
     let action = here(s, &j);
     let rejected = match j.current() {
-        Some(Step::ChangePassword) => match actions::change_password(s, &user, body).await {
+        Some(Step::ChangePassword) => match actions::change_password(s, &j.id, &user, body).await {
             Ok(Ok(())) => {
                 j.advance();
                 None
@@ -592,14 +595,11 @@ async fn password_step(
         if expired {
             j.steps.push(Step::PasswordExpired);
         } else {
-            if u.password_temporary {
-                j.steps.push(Step::ChangePassword);
-            }
-            // A first sign-in (with the service desk's temporary password) sets up recovery,
-            // and so does the next sign-in after the service desk reset it.
-            if accounts::must_enrol_recovery(u) {
-                j.steps.extend(journey::ENROL_RECOVERY);
-            }
+            // What the account owes (a new password after a temporary one, recovery data after
+            // a first sign-in or a reset), in the seed's order, whatever page this sign-in
+            // started from; each is paid in the transaction that does it, so a sign-in
+            // abandoned halfway asks for the rest next time.
+            j.steps.extend(accounts::required::Owed::of(u).steps());
         }
     }
     j.user_id = user.map(|u| u.id);
@@ -784,14 +784,44 @@ async fn finish(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
         Ok(_) => return cannot_continue(),
         Err(e) => return pages::internal(s, &e),
     };
+    // Whatever page this sign-in started from, nothing finishes while the account owes
+    // something (a recovery reset during the sign-in, a portal task that paid only part).
+    let owed = accounts::required::Owed::of(&user);
+    if !owed.is_empty() {
+        j.steps = owed.steps();
+        return match journey::save(&s.db, &mut j).await {
+            Ok(_) => see_other(&here(s, &j)),
+            Err(e) => pages::internal(s, &e),
+        };
+    }
     // The right person, and consent where needed, before any session or answer.
     if let Some(res) = consent::gate(s, &mut j, &user).await {
         return res;
     }
     let now = s.now();
-    match journey::finish(&s.db, &j.id, now).await {
-        Ok(true) => s.metrics.signin(crate::metrics::SigninOutcome::Success),
-        Ok(false) => {
+    let code = j.request.as_ref().map(|r| super::authorize::code_grant(r, None));
+    let completed = journey::complete::complete(
+        &s.db,
+        journey::complete::Completion {
+            journey_id: j.id.clone(),
+            user_id: user_id.clone(),
+            amr: j.amr.clone(),
+            acr: j.acr.clone(),
+            old_cookie: cookies::get(&s.config, headers, cookies::SESSION),
+            code,
+            now,
+            session_idle: s.config.session_idle,
+            session_absolute: s.config.session_absolute,
+            code_ttl: s.config.code_ttl,
+        },
+    )
+    .await;
+    let (code, secret) = match completed {
+        Ok(journey::complete::Completed::SignedIn { cookie, code, .. }) => {
+            s.metrics.signin(crate::metrics::SigninOutcome::Success);
+            (code, cookie)
+        }
+        Ok(journey::complete::Completed::AlreadyFinished) => {
             return pages::error(
                 s,
                 StatusCode::BAD_REQUEST,
@@ -799,34 +829,27 @@ async fn finish(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
                 "Go back to the application you came from.",
             );
         }
-        Err(e) => return pages::internal(s, &e),
-    }
-    if let Some(old) = cookies::get(&s.config, headers, cookies::SESSION)
-        && let Ok(Some(old)) = sessions::lookup(&s.db, &old, now, s.config.session_idle).await
-        && let Err(e) = sessions::end(&s.db, &old.id, now).await
-    {
-        return pages::internal(s, &e);
-    }
-    if let Err(e) = accounts::record_success(&s.db, &user_id).await {
-        return pages::internal(s, &e);
-    }
-    let created = sessions::create(
-        &s.db,
-        &user_id,
-        now,
-        &j.amr,
-        j.acr.clone(),
-        now,
-        s.config.session_absolute,
-    )
-    .await;
-    let (session, secret) = match created {
-        Ok(v) => v,
+        Ok(journey::complete::Completed::AccountInactive) => return cannot_continue(),
+        Ok(journey::complete::Completed::ClientGone) => {
+            return pages::error(
+                s,
+                StatusCode::BAD_REQUEST,
+                "This sign-in cannot continue",
+                "The application that sent you here is not registered.",
+            );
+        }
         Err(e) => return pages::internal(s, &e),
     };
     let cookie = cookies::set(&s.config, cookies::SESSION, &secret);
     match (&j.request, &j.return_to) {
-        (Some(request), _) => issue_code(s, request, &session, Some(cookie)).await,
+        (Some(request), _) => match code {
+            Some(code) => {
+                s.metrics
+                    .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
+                super::authorize::code_response(s, request, &code, Some(cookie))
+            }
+            None => cannot_continue(),
+        },
         // A portal page that asked for a sign-in (a path of ours): back to it.
         (None, Some(path)) if path.starts_with('/') => {
             let mut res = see_other(&format!("{}{}", s.config.base_path(), path));

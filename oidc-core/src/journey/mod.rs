@@ -6,6 +6,8 @@
 //! update on the row's `version`, so a double submit or two tabs cannot both advance it; the
 //! journey is finished exactly once.
 
+pub(crate) mod complete;
+
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,7 @@ use crate::protocol::authorize::AuthRequest;
 use crate::secret::{digest, random_token};
 use crate::store::models::JourneyRow;
 use crate::store::schema::journeys;
-use crate::store::{Db, naive, new_id};
+use crate::store::{Db, DbConnection, naive, new_id};
 
 /// A step of a journey. Required actions (password change, recovery enrolment) and consent slot
 /// in here.
@@ -392,25 +394,28 @@ pub(crate) async fn finish(db: &Db, id: &str, now: DateTime<Utc>) -> Result<bool
     .await
 }
 
-/// Ends every unfinished journey that has identified this account: one that was past its
-/// password when the account's credentials were removed must not go on to finish it.
-pub(crate) async fn expire_all_for_user(
-    db: &Db,
+/// Ends every unfinished journey that has identified this account, except `keep` (the journey
+/// making the change), inside the caller's transaction: one that was past its password when the
+/// account's credentials changed must not go on to finish with them.
+pub(crate) fn expire_all_for_user_in(
+    conn: &mut DbConnection,
     user_id: &str,
     now: DateTime<Utc>,
+    keep: Option<&str>,
 ) -> Result<usize, Error> {
-    let id = user_id.to_string();
-    db.run(move |conn| {
-        Ok(diesel::update(
-            journeys::table
-                .filter(journeys::user_id.eq(id))
-                .filter(journeys::finished_at.is_null())
-                .filter(journeys::expires_at.gt(naive(now))),
-        )
-        .set(journeys::expires_at.eq(naive(now)))
-        .execute(conn)?)
-    })
-    .await
+    let live = journeys::table
+        .filter(journeys::user_id.eq(user_id))
+        .filter(journeys::finished_at.is_null())
+        .filter(journeys::expires_at.gt(naive(now)));
+    let n = match keep {
+        Some(keep) => diesel::update(live.filter(journeys::id.ne(keep)))
+            .set(journeys::expires_at.eq(naive(now)))
+            .execute(conn)?,
+        None => diesel::update(live)
+            .set(journeys::expires_at.eq(naive(now)))
+            .execute(conn)?,
+    };
+    Ok(n)
 }
 
 #[cfg(test)]

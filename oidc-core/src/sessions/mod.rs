@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::secret::{digest, random_token};
 use crate::store::models::SessionRow;
 use crate::store::schema::{grants, sessions};
-use crate::store::{Db, naive, utc};
+use crate::store::{Db, DbConnection, naive, utc};
 
 /// A live session.
 #[derive(Debug, Clone)]
@@ -38,9 +38,10 @@ impl From<SessionRow> for Session {
     }
 }
 
-/// Starts a session; returns it and the cookie value (the only copy of the secret).
-pub(crate) async fn create(
-    db: &Db,
+/// Starts a session inside the caller's transaction; returns it and the cookie value (the only
+/// copy of the secret).
+pub(crate) fn create_in(
+    conn: &mut DbConnection,
     user_id: &str,
     auth_time: DateTime<Utc>,
     amr: &[String],
@@ -63,15 +64,31 @@ pub(crate) async fn create(
         expires_at: naive(now + absolute),
         ended_at: None,
     };
-    let session = Session::from(row.clone());
-    db.write(move |conn| {
-        diesel::insert_into(sessions::table)
-            .values(&row)
-            .execute(conn)?;
-        Ok(())
-    })
-    .await?;
-    Ok((session, secret))
+    diesel::insert_into(sessions::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok((Session::from(row), secret))
+}
+
+/// The id of the live session behind a cookie value, inside the caller's transaction.
+pub(crate) fn live_id_in(
+    conn: &mut DbConnection,
+    cookie: &str,
+    now: DateTime<Utc>,
+    idle: std::time::Duration,
+) -> Result<Option<String>, Error> {
+    if cookie.len() != 43 {
+        return Ok(None);
+    }
+    let idle = Duration::from_std(idle).map_err(|e| Error::Config(e.to_string()))?;
+    Ok(sessions::table
+        .filter(sessions::secret_hash.eq(digest(cookie)))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(naive(now)))
+        .filter(sessions::last_seen_at.gt(naive(now - idle)))
+        .select(sessions::id)
+        .first(conn)
+        .optional()?)
 }
 
 /// Finds the live session behind a cookie value, refreshing its idle timer (at most once a
@@ -107,56 +124,108 @@ pub(crate) async fn lookup(
     .await
 }
 
-/// Ends a session (sign-out, or replaced by a new sign-in), recording the back-channel logout
-/// of the clients that got tokens in it when this call is the one that ended it.
-pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Error> {
-    let id = id.to_string();
-    db.write(move |conn| {
-        let ended = diesel::update(
-            sessions::table
-                .find(&id)
-                .filter(sessions::ended_at.is_null()),
-        )
-        .set(sessions::ended_at.eq(naive(now)))
-        .returning(sessions::user_id)
-        .get_result::<String>(conn)
-        .optional()?;
-        if let Some(user_id) = ended {
-            backchannel::enqueue(conn, &user_id, &[id], None, now)?;
-        }
-        Ok(())
-    })
-    .await
+/// Holds a live session for the rest of the caller's transaction: a conditional update of its
+/// row (not ended, not past its absolute end) that takes the row's lock. An [`end_in`] or
+/// [`end_all_for_user_in`] running at the same time either committed before (this then finds
+/// no row) or waits until the caller commits (and then also revokes what the caller created).
+/// With `touch`, the idle timer restarts (the browser is here); without, nothing changes.
+pub(crate) fn hold_live(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+    touch: bool,
+) -> Result<bool, Error> {
+    let live = sessions::table
+        .find(id)
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(naive(now)));
+    let n = if touch {
+        diesel::update(live)
+            .set(sessions::last_seen_at.eq(naive(now)))
+            .execute(conn)?
+    } else {
+        diesel::update(live)
+            .set(sessions::ended_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(conn)?
+    };
+    Ok(n == 1)
 }
 
-/// Ends every live session of a user and revokes every grant (so refresh tokens and access
-/// tokens stop at once): password change or reset, lock, disable, lost token, role removal.
-/// Returns how many sessions ended.
-pub(crate) async fn end_all_for_user(
-    db: &Db,
+/// Ends a session inside the caller's transaction (sign-out, or replaced by a new sign-in):
+/// records the back-channel logout of the clients that got tokens in it, and revokes the grants
+/// it bound (all but `offline_access` ones, which OIDC Core §11 lets outlive it). Returns
+/// whether this call ended it.
+pub(crate) fn end_in(conn: &mut DbConnection, id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+    let ended = diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(naive(now)))
+    .returning(sessions::user_id)
+    .get_result::<String>(conn)
+    .optional()?;
+    let Some(user_id) = ended else {
+        return Ok(false);
+    };
+    backchannel::enqueue(conn, &user_id, &[id.to_string()], None, now)?;
+    diesel::update(
+        grants::table
+            .filter(grants::session_id.eq(id))
+            .filter(grants::offline.eq(false))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(naive(now)))
+    .execute(conn)?;
+    Ok(true)
+}
+
+/// Ends a session in a transaction of its own (see [`end_in`]).
+pub(crate) async fn end(db: &Db, id: &str, now: DateTime<Utc>) -> Result<(), Error> {
+    let id = id.to_string();
+    db.write(move |conn| end_in(conn, &id, now).map(|_| ()))
+        .await
+}
+
+/// What ending a user's access did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ended {
+    pub sessions: usize,
+    pub grants: usize,
+    pub journeys: usize,
+}
+
+/// Ends every live session of a user, revokes every grant (so refresh tokens and access tokens
+/// stop at once) and expires every unfinished sign-in that has identified the account, except
+/// `keep_journey` (the one making the change), inside the caller's transaction: password change
+/// or reset, temporary password, lock, disable, lost token, role removal, deleted credentials.
+pub(crate) fn end_all_for_user_in(
+    conn: &mut DbConnection,
     user_id: &str,
     now: DateTime<Utc>,
-) -> Result<usize, Error> {
-    let id = user_id.to_string();
-    db.write(move |conn| {
-        let ended: Vec<String> = diesel::update(
-            sessions::table
-                .filter(sessions::user_id.eq(&id))
-                .filter(sessions::ended_at.is_null()),
-        )
-        .set(sessions::ended_at.eq(naive(now)))
-        .returning(sessions::id)
-        .get_results(conn)?;
-        // Before the grants are revoked: their clients are told too.
-        backchannel::enqueue(conn, &id, &ended, Some(&id), now)?;
-        diesel::update(
-            grants::table
-                .filter(grants::user_id.eq(&id))
-                .filter(grants::revoked_at.is_null()),
-        )
-        .set(grants::revoked_at.eq(naive(now)))
-        .execute(conn)?;
-        Ok(ended.len())
+    keep_journey: Option<&str>,
+) -> Result<Ended, Error> {
+    let ended: Vec<String> = diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(naive(now)))
+    .returning(sessions::id)
+    .get_results(conn)?;
+    // Before the grants are revoked: their clients are told too.
+    backchannel::enqueue(conn, user_id, &ended, Some(user_id), now)?;
+    let grants = diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(naive(now)))
+    .execute(conn)?;
+    let journeys = crate::journey::expire_all_for_user_in(conn, user_id, now, keep_journey)?;
+    Ok(Ended {
+        sessions: ended.len(),
+        grants,
+        journeys,
     })
-    .await
 }

@@ -30,6 +30,8 @@ pub(crate) struct UserRow {
     pub caller_code_expires_at: Option<NaiveDateTime>,
     pub caller_verified_by: Option<String>,
     pub caller_verified_at: Option<NaiveDateTime>,
+    /// What the account still owes before a sign-in may finish (see `accounts::RequiredAction`).
+    pub required_actions: String,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -156,6 +158,8 @@ pub(crate) struct GrantRow {
     pub revoked_at: Option<NaiveDateTime>,
     /// The request's `claims` parameter (JSON), for the ID token and userinfo.
     pub claims: Option<String>,
+    /// Granted `offline_access`: outlives the session it came from (OIDC Core §11).
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

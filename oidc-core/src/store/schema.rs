@@ -25,6 +25,7 @@ diesel::table! {
         caller_code_expires_at -> Nullable<Timestamp>,
         caller_verified_by -> Nullable<Text>,
         caller_verified_at -> Nullable<Timestamp>,
+        required_actions -> Text,
     }
 }
 
@@ -138,6 +139,7 @@ diesel::table! {
         created_at -> Timestamp,
         revoked_at -> Nullable<Timestamp>,
         claims -> Nullable<Text>,
+        offline -> Bool,
     }
 }
 

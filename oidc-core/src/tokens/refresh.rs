@@ -14,9 +14,11 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::secret::{digest, random_token};
-use crate::store::models::RefreshTokenRow;
-use crate::store::schema::{grants, refresh_tokens};
-use crate::store::{Db, naive, utc};
+use crate::fail;
+use crate::sessions;
+use crate::store::models::{RefreshTokenRow, UserRow};
+use crate::store::schema::{grants, refresh_tokens, users};
+use crate::store::{Db, DbConnection, naive, utc};
 
 /// What a refresh token carries from the original sign-in.
 #[derive(Debug, Clone)]
@@ -67,36 +69,55 @@ fn row(
     }
 }
 
-/// Starts a family: the first refresh token of a grant.
-pub(crate) async fn issue(
-    db: &Db,
+impl RefreshGrant {
+    /// What a code's grant passes on to its refresh tokens.
+    pub(crate) fn of(g: &super::CodeGrant) -> RefreshGrant {
+        RefreshGrant {
+            grant_id: g.grant_id.clone(),
+            client_id: g.client_id.clone(),
+            user_id: g.user_id.clone(),
+            session_id: g.session_id.clone(),
+            scope: g.scope.clone(),
+            auth_time: g.auth_time,
+            amr: g.amr.clone(),
+            acr: g.acr.clone(),
+        }
+    }
+}
+
+/// Starts a family inside the caller's transaction: the first refresh token of a grant, whose
+/// secret is `token`.
+pub(crate) fn insert(
+    conn: &mut DbConnection,
     g: &RefreshGrant,
+    token: &str,
     now: DateTime<Utc>,
     limits: Limits,
-) -> Result<String, Error> {
-    let token = random_token()?;
+) -> Result<(), Error> {
     let r = row(
         g,
-        digest(&token),
+        digest(token),
         now,
         dur(limits.idle)?,
         now + dur(limits.absolute)?,
     );
-    db.write(move |conn| {
-        diesel::insert_into(refresh_tokens::table)
-            .values(&r)
-            .execute(conn)?;
-        Ok(())
-    })
-    .await?;
-    Ok(token)
+    diesel::insert_into(refresh_tokens::table)
+        .values(&r)
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The outcome of presenting a refresh token.
 #[derive(Debug)]
 pub(crate) enum Rotated {
-    /// First use: the grant, and the successor token (the only copy of its secret).
-    Fresh(Box<RefreshGrant>, String),
+    /// First use, its grant, session and account still in force: the grant, the successor
+    /// token (the only copy of its secret), the account, and the grant's `claims` request.
+    Fresh {
+        grant: Box<RefreshGrant>,
+        successor: String,
+        user: Box<UserRow>,
+        claims: Option<crate::protocol::authorize::ClaimsRequest>,
+    },
     /// The requested scope is not within the token's (RFC 6749 §6): nothing was consumed.
     ScopeTooWide,
     /// A rotated token again, within the grace period: refused, nothing revoked.
@@ -155,14 +176,21 @@ pub(crate) async fn rotate(
             )
             .set(refresh_tokens::used_at.eq(naive(now)))
             .execute(conn)?;
-            let revoked: Option<Option<chrono::NaiveDateTime>> = grants::table
-                .find(&current.grant_id)
-                .select(grants::revoked_at)
-                .first(conn)
-                .optional()?;
-            let grant_live = matches!(revoked, Some(None));
             if claimed == 1 {
-                if !grant_live {
+                fail::point("refresh.rotate:after_claim", &current.user_id)?;
+                // The grant held unrevoked, and for a grant without offline_access its session
+                // live, and the account active: all re-checked here, where a revocation that
+                // commits first is seen and one that comes later waits for this transaction.
+                let offline: Option<bool> = grants::table
+                    .find(&current.grant_id)
+                    .select(grants::offline)
+                    .first(conn)
+                    .optional()?;
+                let in_force = super::hold_grant(conn, &current.grant_id)?
+                    && (offline == Some(true)
+                        || sessions::hold_live(conn, &current.session_id, now, false)?)
+                    && super::account_active(conn, &current.user_id, now)?;
+                if !in_force {
                     return Ok(Rotated::Invalid);
                 }
                 let g = RefreshGrant {
@@ -186,8 +214,30 @@ pub(crate) async fn rotate(
                 diesel::insert_into(refresh_tokens::table)
                     .values(&next)
                     .execute(conn)?;
-                return Ok(Rotated::Fresh(Box::new(g), successor.clone()));
+                fail::point("refresh.rotate:after_successor", &current.user_id)?;
+                let user: UserRow = users::table
+                    .find(&current.user_id)
+                    .select(UserRow::as_select())
+                    .first(conn)?;
+                let claims: Option<String> = grants::table
+                    .find(&current.grant_id)
+                    .select(grants::claims)
+                    .first(conn)
+                    .optional()?
+                    .flatten();
+                return Ok(Rotated::Fresh {
+                    grant: Box::new(g),
+                    successor: successor.clone(),
+                    user: Box::new(user),
+                    claims: super::parse_claims_column(claims),
+                });
             }
+            let revoked: Option<Option<chrono::NaiveDateTime>> = grants::table
+                .find(&current.grant_id)
+                .select(grants::revoked_at)
+                .first(conn)
+                .optional()?;
+            let grant_live = matches!(revoked, Some(None));
             let Some(used_at) = current.used_at else {
                 return Ok(Rotated::Invalid); // expired
             };

@@ -1,0 +1,126 @@
+//! The last step of a sign-in, as one transaction: the journey is finished (exactly once), the
+//! account re-checked (enabled, unlocked, with credentials, owing nothing), the browser's
+//! previous session ended, the failure count cleared, the new session created and, for an
+//! authorization request, the grant and its code recorded. Nothing of it is left half done, and
+//! a revocation that commits first is seen (see [`crate::sessions::hold_live`]).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use crate::accounts::required::Owed;
+use crate::error::Error;
+use crate::sessions::{self, Session};
+use crate::store::models::UserRow;
+use crate::store::schema::journeys;
+use crate::store::{Db, naive};
+use crate::tokens::{self, CodeGrant, CodeRefused};
+
+/// What finishing needs.
+pub(crate) struct Completion {
+    pub journey_id: String,
+    pub user_id: String,
+    pub amr: Vec<String>,
+    pub acr: Option<String>,
+    /// The browser's current session cookie, if any: that session ends.
+    pub old_cookie: Option<String>,
+    /// The code to issue in the new session (its session fields are filled in here).
+    pub code: Option<CodeGrant>,
+    pub now: DateTime<Utc>,
+    pub session_idle: std::time::Duration,
+    pub session_absolute: std::time::Duration,
+    pub code_ttl: std::time::Duration,
+}
+
+/// How it went.
+#[derive(Debug)]
+pub(crate) enum Completed {
+    /// Signed in: the session, its cookie secret, and the code when there was a request.
+    SignedIn {
+        cookie: String,
+        code: Option<String>,
+    },
+    /// Another request finished this journey first (a double submit).
+    AlreadyFinished,
+    /// The account was disabled, locked, lost its credentials or owes a required action since
+    /// its steps were checked.
+    AccountInactive,
+    /// The client was disabled or deleted meanwhile.
+    ClientGone,
+}
+
+/// Finishes a journey (see the module's documentation).
+pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error> {
+    let code_secret = crate::secret::random_token()?;
+    db.write(move |conn| {
+        let finished = diesel::update(
+            journeys::table
+                .find(&c.journey_id)
+                .filter(journeys::finished_at.is_null()),
+        )
+        .set(journeys::finished_at.eq(naive(c.now)))
+        .execute(conn)?;
+        if finished != 1 {
+            return Ok(Completed::AlreadyFinished);
+        }
+        let Some(user) = crate::accounts::changes::hold(conn, &c.user_id)? else {
+            return Ok(Completed::AccountInactive);
+        };
+        if !signs_in(&user, c.now) {
+            return Ok(Completed::AccountInactive);
+        }
+        if let Some(cookie) = &c.old_cookie
+            && let Some(old) = sessions::live_id_in(conn, cookie, c.now, c.session_idle)?
+        {
+            sessions::end_in(conn, &old, c.now)?;
+        }
+        crate::accounts::record_success_in(conn, &c.user_id)?;
+        let (session, cookie): (Session, String) = sessions::create_in(
+            conn,
+            &c.user_id,
+            c.now,
+            &c.amr,
+            c.acr.clone(),
+            c.now,
+            c.session_absolute,
+        )?;
+        crate::fail::point("signin.complete:after_session", &c.user_id)?;
+        let code = match c.code {
+            None => None,
+            Some(mut g) => {
+                g.user_id = c.user_id.clone();
+                g.session_id = session.id.clone();
+                g.auth_time = session.auth_time;
+                g.amr = session.amr.clone();
+                g.acr = session.acr.clone();
+                match tokens::issue_code_in(conn, &g, &code_secret, c.now, c.code_ttl)? {
+                    Ok(()) => Some(code_secret),
+                    // The session was made just now: only the client can have changed. Undo
+                    // the session so that nothing is left of a sign-in that answers nothing.
+                    Err(CodeRefused::ClientGone) => {
+                        return Err(Error::Conflict(CLIENT_GONE.into()));
+                    }
+                    Err(_) => return Ok(Completed::AccountInactive),
+                }
+            }
+        };
+        Ok(Completed::SignedIn {
+            cookie,
+            code,
+        })
+    })
+    .await
+    .or_else(|e| match e {
+        Error::Conflict(m) if m == CLIENT_GONE => Ok(Completed::ClientGone),
+        other => Err(other),
+    })
+}
+
+const CLIENT_GONE: &str = "the client is gone";
+
+/// May the account finish a sign-in now?
+fn signs_in(u: &UserRow, now: DateTime<Utc>) -> bool {
+    !u.disabled
+        && u.password_hash.is_some()
+        && !crate::accounts::is_locked(u, now)
+        && Owed::of(u).is_empty()
+}
