@@ -324,9 +324,8 @@ async fn disabling_and_deleting_credentials_are_all_or_nothing() {
     w.session_with_code("openid").await;
     let after = w
         .all_or_nothing("account.delete_credentials:after_update", &w.user_id, || {
-            w.provider
-                .delete_credentials(&Actor::BreakGlass, "pat")
-                .map(|r| r.map(|_| ()))
+            let p = w.provider.clone();
+            async move { p.delete_credentials(&Actor::BreakGlass, "pat").await.map(|_| ()) }
         })
         .await;
     assert!(after.starts_with("(None,"), "{after}");
@@ -339,18 +338,20 @@ async fn code_redemption_is_all_or_nothing_at_every_point() {
         let w = World::new().await;
         let (_, code) = w.session_with_code("openid").await;
         let now = w.now();
+        let (db, client_id) = (w.db().clone(), w.client_id.clone());
         let after = w
             .all_or_nothing(point, &w.user_id, || {
-                let x = tokens::CodeExchange {
-                    code: &code,
-                    client_id: &w.client_id,
-                    redirect_uri: "http://127.0.0.1:9/cb",
-                    verifier: None,
-                    refresh_policy: Some(crate::clients::RefreshPolicy::Always),
-                    refresh_limits: limits(),
-                };
+                let (db, code, client_id) = (db.clone(), code.clone(), client_id.clone());
                 async move {
-                    match tokens::redeem_code(w.db(), x, now).await? {
+                    let x = tokens::CodeExchange {
+                        code: &code,
+                        client_id: &client_id,
+                        redirect_uri: "http://127.0.0.1:9/cb",
+                        verifier: None,
+                        refresh_policy: Some(crate::clients::RefreshPolicy::Always),
+                        refresh_limits: limits(),
+                    };
+                    match tokens::redeem_code(&db, x, now).await? {
                         Redeemed::Fresh { refresh_token, .. } => {
                             assert!(refresh_token.is_some());
                             Ok(())
