@@ -40,6 +40,7 @@ mod replicas;
 mod request_objects;
 mod request_params;
 mod round_trips;
+mod seams;
 mod second_factor;
 mod security_headers;
 mod seed_story;
