@@ -13,6 +13,7 @@
 //! missing; `.ci/run` installs both. Screenshots go to `target/browser-screenshots/`, or to
 //! `docs/screenshots/` with `UPDATE_SCREENSHOTS=1`.
 
+#[path = "e2e/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead, BufReader, Read};

@@ -6,6 +6,7 @@
 //!
 //! The dummy-hash counter is one per process, so the tests of this binary run one at a time.
 
+#[path = "e2e/common/mod.rs"]
 mod common;
 
 use common::*;

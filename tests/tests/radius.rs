@@ -320,7 +320,7 @@ async fn a_server_that_does_not_sign_its_replies_is_not_trusted() {
 // Through the provider: accounts without a token of the provider's own use RADIUS (the fallback
 // factor), as an organisation with an RSA Authentication Manager would configure it.
 
-#[path = "common/mod.rs"]
+#[path = "e2e/common/mod.rs"]
 mod common;
 
 async fn provider_with_radius(radius: &FreeRadius) -> (common::TestServer, String, String) {

@@ -1,0 +1,3 @@
+//! Helpers of the tests that run next to AHS IAM.
+
+pub mod cpar;
