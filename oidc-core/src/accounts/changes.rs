@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::json;
 
+use super::Account;
 use super::required::{Owed, RequiredAction};
 use crate::audit::{self, Actor};
 use crate::error::Error;
@@ -31,7 +32,7 @@ impl Ctx<'_> {
         &self,
         conn: &mut DbConnection,
         event: &str,
-        user: &UserRow,
+        user: &Account,
         detail: serde_json::Value,
     ) -> Result<(), Error> {
         audit::append(
@@ -50,7 +51,7 @@ impl Ctx<'_> {
 /// Takes the account row's lock for the rest of the transaction (a no-op update: PostgreSQL
 /// then queues any other change of the account behind this one; SQLite's write transaction
 /// already does) and reads it as it is now.
-pub(crate) fn hold(conn: &mut DbConnection, user_id: &str) -> Result<Option<UserRow>, Error> {
+pub(crate) fn hold(conn: &mut DbConnection, user_id: &str) -> Result<Option<Account>, Error> {
     let n = diesel::update(users::table.find(user_id))
         .set(users::updated_at.eq(users::updated_at))
         .execute(conn)?;
@@ -60,11 +61,12 @@ pub(crate) fn hold(conn: &mut DbConnection, user_id: &str) -> Result<Option<User
     Ok(users::table
         .find(user_id)
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+        .first::<UserRow>(conn)
+        .optional()?
+        .map(Account::from))
 }
 
-fn hold_existing(conn: &mut DbConnection, user_id: &str) -> Result<UserRow, Error> {
+fn hold_existing(conn: &mut DbConnection, user_id: &str) -> Result<Account, Error> {
     hold(conn, user_id)?.ok_or_else(|| Error::NotFound("the account no longer exists".into()))
 }
 
@@ -126,10 +128,10 @@ pub(crate) fn change_password(
     let Some(u) = hold(conn, user_id)? else {
         return Ok(None);
     };
-    if u.disabled || u.password_hash.is_none() {
+    if u.disabled || !u.password.is_set() {
         return Ok(None);
     }
-    let owed = Owed::of(&u).without(RequiredAction::ChangePassword);
+    let owed = u.owed.clone().without(RequiredAction::ChangePassword);
     diesel::update(users::table.find(user_id))
         .set((
             users::password_hash.eq(Some(new_hash)),
@@ -159,8 +161,8 @@ pub(crate) fn issue_temporary_password(
     expires: DateTime<Utc>,
 ) -> Result<Ended, Error> {
     let u = hold_existing(conn, user_id)?;
-    let mut owed = Owed::of(&u).with(RequiredAction::ChangePassword);
-    if !super::has_recovery(&u) {
+    let mut owed = u.owed.clone().with(RequiredAction::ChangePassword);
+    if !u.recovery.is_enrolled() {
         owed = owed.with(RequiredAction::EnrolRecovery);
     }
     diesel::update(users::table.find(user_id))
@@ -199,10 +201,10 @@ pub(crate) fn enrol_recovery(
     let Some(u) = hold(conn, user_id)? else {
         return Ok(false);
     };
-    if u.disabled || u.password_hash.is_none() {
+    if u.disabled || !u.password.is_set() {
         return Ok(false);
     }
-    let owed = Owed::of(&u).without(RequiredAction::EnrolRecovery);
+    let owed = u.owed.clone().without(RequiredAction::EnrolRecovery);
     diesel::update(users::table.find(user_id))
         .set((
             users::secret_word_hash.eq(Some(secret_word_hash)),
@@ -224,7 +226,7 @@ pub(crate) fn reset_recovery(
     user_id: &str,
 ) -> Result<(), Error> {
     let u = hold_existing(conn, user_id)?;
-    let owed = Owed::of(&u).with(RequiredAction::EnrolRecovery);
+    let owed = u.owed.clone().with(RequiredAction::EnrolRecovery);
     diesel::update(users::table.find(user_id))
         .set((
             users::secret_word_hash.eq(None::<String>),
@@ -242,7 +244,7 @@ pub(crate) fn set_disabled(
     ctx: Ctx<'_>,
     user_id: &str,
     disabled: bool,
-) -> Result<UserRow, Error> {
+) -> Result<Account, Error> {
     let u = hold_existing(conn, user_id)?;
     diesel::update(users::table.find(user_id))
         .set((
@@ -270,9 +272,9 @@ pub(crate) fn set_roles(
     ctx: Ctx<'_>,
     user_id: &str,
     roles: &[String],
-) -> Result<UserRow, Error> {
+) -> Result<Account, Error> {
     let u = hold_existing(conn, user_id)?;
-    let before = super::split_roles(&u.roles);
+    let before = u.roles.clone();
     let removed = before.iter().any(|r| !roles.contains(r));
     diesel::update(users::table.find(user_id))
         .set((

@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::mfa::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
 use crate::notify::Email;
 use crate::secret::{Secret, random_bytes};
-use crate::store::models::UserRow;
 use crate::store::schema::{otp_tokens, password_history, users};
 use crate::store::{Db, naive};
 use crate::accounts::changes;
@@ -46,7 +45,7 @@ fn digits(n: usize) -> Result<String, Error> {
 }
 
 impl Provider {
-    async fn user_row(&self, username: &str) -> Result<UserRow, Error> {
+    async fn user_row(&self, username: &str) -> Result<accounts::Account, Error> {
         accounts::find_by_username(&self.inner.db, username)
             .await?
             .ok_or_else(|| {
@@ -61,7 +60,7 @@ impl Provider {
         &self,
         actor: &Actor,
         event: &str,
-        user: &UserRow,
+        user: &accounts::Account,
         detail: serde_json::Value,
     ) -> Result<(), Error> {
         let s = &self.inner;
@@ -92,7 +91,7 @@ impl Provider {
         self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
             .await?;
         let u = self.user_row(username).await?;
-        let Some(hash) = u.secret_word_hash.clone() else {
+        let Some(hash) = u.recovery.secret_word_hash().map(str::to_string) else {
             return Err(Error::InvalidInput(
                 "this account has no secret word yet: send the caller a one-time code instead"
                     .into(),
@@ -155,8 +154,11 @@ impl Provider {
             .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
-        let live = u.caller_code_expires_at.is_some_and(|t| t > naive(s.now()));
-        let stored = u.caller_code_hash.clone().filter(|_| live);
+        let stored = u
+            .caller_code
+            .as_ref()
+            .and_then(|c| c.live_hash(s.now()))
+            .map(str::to_string);
         let ok = accounts::password::verify(code.trim().to_string(), stored).await?;
         if ok {
             let id = u.id.clone();
@@ -178,7 +180,7 @@ impl Provider {
     async fn caller_result(
         &self,
         actor: &Actor,
-        u: &UserRow,
+        u: &accounts::Account,
         ok: bool,
         method: &str,
     ) -> Result<(), Error> {
@@ -224,7 +226,7 @@ impl Provider {
         let held = accounts::find_by_username(&self.inner.db, name)
             .await?
             .filter(|u| !u.disabled)
-            .map(|u| accounts::split_roles(&u.roles))
+            .map(|u| u.roles)
             .unwrap_or_default();
         if held.iter().any(|r| roles.contains(&r.as_str())) {
             Ok(())
@@ -247,10 +249,12 @@ impl Provider {
             return Ok(());
         }
         let u = self.user_row(username).await?;
-        let recent = u.caller_verified_at.is_some_and(|t| {
-            t > naive(self.inner.now() - Duration::minutes(CALLER_VERIFIED_FOR_MINUTES))
-        });
-        if recent && u.caller_verified_by.as_deref() == Some(actor.to_string().as_str()) {
+        let since = self.inner.now() - Duration::minutes(CALLER_VERIFIED_FOR_MINUTES);
+        let by_this_agent_recently = u
+            .caller_verified
+            .as_ref()
+            .is_some_and(|(by, at)| *at > since && *by == actor.to_string());
+        if by_this_agent_recently {
             Ok(())
         } else {
             Err(Error::Forbidden(
@@ -527,8 +531,8 @@ impl SecondFactor for EmergencyFactor {
         Box::pin(async move {
             let u = accounts::find_by_id(&self.db, &account.user_id).await?;
             let stored = u
-                .filter(|u| u.emergency_expires_at.is_some_and(|t| t > naive(self.now)))
-                .and_then(|u| u.emergency_hash);
+                .and_then(|u| u.emergency)
+                .and_then(|e| e.live_hash(self.now).map(str::to_string));
             Ok(
                 if accounts::password::verify(response.to_string(), stored).await? {
                     Verification::accepted(Vec::<String>::new())
@@ -543,10 +547,10 @@ impl SecondFactor for EmergencyFactor {
 /// The emergency factor for an account, if it holds a live emergency passcode.
 pub(crate) fn emergency_for(
     db: &Db,
-    u: &UserRow,
+    u: &accounts::Account,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<EmergencyFactor> {
-    (u.emergency_hash.is_some() && u.emergency_expires_at.is_some_and(|t| t > naive(now))).then(
+    u.emergency.as_ref().and_then(|e| e.live_hash(now)).is_some().then(
         || EmergencyFactor {
             db: db.clone(),
             now,

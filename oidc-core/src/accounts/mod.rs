@@ -1,5 +1,6 @@
 //! Accounts: creation, look-up and password verification.
 
+pub(crate) mod account;
 pub(crate) mod changes;
 pub(crate) mod desk;
 pub(crate) mod password;
@@ -13,6 +14,7 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::provider::Inner;
+pub(crate) use account::Account;
 use crate::store::models::UserRow;
 use crate::store::schema::users;
 use crate::store::{Db, DbConnection, naive, new_id};
@@ -75,15 +77,15 @@ pub struct User {
     pub disabled: bool,
 }
 
-impl From<&UserRow> for User {
-    fn from(r: &UserRow) -> Self {
+impl From<&Account> for User {
+    fn from(r: &Account) -> Self {
         User {
             id: r.id.clone(),
             subject: r.subject.clone(),
             username: r.username.clone(),
             email: r.email.clone(),
             name: r.name.clone(),
-            roles: split_roles(&r.roles),
+            roles: r.roles.clone(),
             disabled: r.disabled,
         }
     }
@@ -189,7 +191,7 @@ pub(crate) async fn create(
         caller_verified_at: None,
         required_actions: String::new(),
     };
-    let user = User::from(&row);
+    let user = User::from(&Account::from(row.clone()));
     db.write(move |conn| {
         let exists: i64 = users::table
             .filter(users::username.eq(&row.username))
@@ -210,26 +212,28 @@ pub(crate) async fn create(
     Ok(user)
 }
 
-pub(crate) async fn find_by_username(db: &Db, username: &str) -> Result<Option<UserRow>, Error> {
+pub(crate) async fn find_by_username(db: &Db, username: &str) -> Result<Option<Account>, Error> {
     let username = normalize_username(username);
     db.run(move |conn| {
         Ok(users::table
             .filter(users::username.eq(username))
             .select(UserRow::as_select())
-            .first(conn)
-            .optional()?)
+            .first::<UserRow>(conn)
+            .optional()?
+            .map(Account::from))
     })
     .await
 }
 
-pub(crate) async fn find_by_id(db: &Db, id: &str) -> Result<Option<UserRow>, Error> {
+pub(crate) async fn find_by_id(db: &Db, id: &str) -> Result<Option<Account>, Error> {
     let id = id.to_string();
     db.run(move |conn| {
         Ok(users::table
             .find(id)
             .select(UserRow::as_select())
-            .first(conn)
-            .optional()?)
+            .first::<UserRow>(conn)
+            .optional()?
+            .map(Account::from))
     })
     .await
 }
@@ -240,31 +244,30 @@ pub(crate) async fn list(db: &Db) -> Result<Vec<User>, Error> {
             .order(users::username.asc())
             .select(UserRow::as_select())
             .load(conn)?;
-        Ok(rows.iter().map(User::from).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| User::from(&Account::from(r)))
+            .collect())
     })
     .await
 }
 
-pub(crate) async fn find_by_subject(db: &Db, subject: &str) -> Result<Option<UserRow>, Error> {
+pub(crate) async fn find_by_subject(db: &Db, subject: &str) -> Result<Option<Account>, Error> {
     let subject = subject.to_string();
     db.run(move |conn| {
         Ok(users::table
             .filter(users::subject.eq(subject))
             .select(UserRow::as_select())
-            .first(conn)
-            .optional()?)
+            .first::<UserRow>(conn)
+            .optional()?
+            .map(Account::from))
     })
     .await
 }
 
-/// Is the account locked now (the per-account backstop, see [`throttle`])?
-pub(crate) fn is_locked(row: &UserRow, now: chrono::DateTime<chrono::Utc>) -> bool {
-    row.locked_until.is_some_and(|t| t > naive(now))
-}
-
 /// Counts a failure against the account in a transaction of its own (see
 /// [`changes::count_failure`]) and tells the owner of a lock it starts.
-pub(crate) async fn count_account_failure(s: &Inner, user: &UserRow) -> Result<(), Error> {
+pub(crate) async fn count_account_failure(s: &Inner, user: &Account) -> Result<(), Error> {
     let now = s.now();
     let (id, key, threshold, lock_for) = (
         user.id.clone(),
@@ -337,14 +340,6 @@ pub(crate) async fn record_success(db: &Db, user_id: &str) -> Result<(), Error> 
 /// expected.)
 pub(crate) const RECOVERY_RESET: &str = "[]";
 
-/// Does the account hold a secret word and challenge answers?
-pub(crate) fn has_recovery(u: &UserRow) -> bool {
-    u.secret_word_hash.is_some()
-        && u.recovery_answers
-            .as_deref()
-            .is_some_and(|a| a != RECOVERY_RESET)
-}
-
 /// Recovery answers compare after normalisation: Unicode NFKC, lower case, single spaces.
 pub(crate) fn normalize_answer(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
@@ -406,7 +401,7 @@ mod lifecycle_tests {
         (dir, db)
     }
 
-    async fn user(db: &Db, t: chrono::DateTime<chrono::Utc>) -> UserRow {
+    async fn user(db: &Db, t: chrono::DateTime<chrono::Utc>) -> Account {
         let new = NewUser {
             username: "pat".into(),
             email: "pat@example.org".into(),
@@ -462,19 +457,19 @@ mod lifecycle_tests {
         assert_eq!(row.failed_attempts, 7);
         assert_eq!(
             row.locked_until,
-            Some(naive(t0 + chrono::Duration::minutes(71 + 60)))
+            Some(t0 + chrono::Duration::minutes(71 + 60))
         );
     }
 
     #[tokio::test]
     async fn enrolment_is_owed_after_a_temporary_password_until_paid_and_again_after_a_reset() {
-        use required::{Owed, RequiredAction};
+        use required::RequiredAction;
         let (_dir, db) = temp_db().await;
         let t0 = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
         let u = user(&db, t0).await;
         // Created by an administrator with no recovery data: owes nothing.
-        assert!(!has_recovery(&u));
-        assert!(Owed::of(&u).is_empty());
+        assert!(!u.recovery.is_enrolled());
+        assert!(u.owed.is_empty());
         let id = u.id.clone();
         db.write(move |conn| {
             changes::issue_temporary_password(conn, ctx(&[7; 32], t0), &id, "h", t0)
@@ -482,31 +477,31 @@ mod lifecycle_tests {
         .await
         .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
-        assert_eq!(Owed::of(&u).column(), "change_password enrol_recovery");
+        assert_eq!(u.owed.column(), "change_password enrol_recovery");
         let id = u.id.clone();
         db.write(move |conn| changes::change_password(conn, ctx(&[7; 32], t0), &id, "h2", 5, None))
             .await
             .unwrap()
             .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
-        assert!(!u.password_temporary);
+        assert!(matches!(u.password, account::Password::Permanent(_)));
         // The new password alone does not pay for the recovery data.
-        assert_eq!(Owed::of(&u).column(), "enrol_recovery");
+        assert_eq!(u.owed.column(), "enrol_recovery");
         let id = u.id.clone();
         db.write(move |conn| changes::enrol_recovery(conn, ctx(&[7; 32], t0), &id, "w", "[{}]"))
             .await
             .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
-        assert!(has_recovery(&u));
-        assert!(Owed::of(&u).is_empty());
+        assert!(u.recovery.is_enrolled());
+        assert!(u.owed.is_empty());
         let id = u.id.clone();
         db.write(move |conn| changes::reset_recovery(conn, ctx(&[7; 32], t0), &id))
             .await
             .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
-        assert_eq!(u.secret_word_hash, None);
-        assert!(!has_recovery(&u));
-        assert!(Owed::of(&u).contains(RequiredAction::EnrolRecovery));
+        assert_eq!(u.recovery, account::Recovery::Reset);
+        assert!(!u.recovery.is_enrolled());
+        assert!(u.owed.contains(RequiredAction::EnrolRecovery));
         // A second temporary password for an account with recovery data owes only the password.
         let id = u.id.clone();
         db.write(move |conn| changes::enrol_recovery(conn, ctx(&[7; 32], t0), &id, "w", "[{}]"))
@@ -519,7 +514,7 @@ mod lifecycle_tests {
         .await
         .unwrap();
         let u = find_by_id(&db, &u.id).await.unwrap().unwrap();
-        assert_eq!(Owed::of(&u).column(), "change_password");
+        assert_eq!(u.owed.column(), "change_password");
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Provider {
                 let row = accounts::find_by_username(&self.inner.db, name).await?;
                 if row.is_some_and(|u| {
                     !u.disabled
-                        && accounts::split_roles(&u.roles)
+                        && u.roles
                             .iter()
                             .any(|r| r == ROLE_ACCESS_ADMIN)
                 }) {

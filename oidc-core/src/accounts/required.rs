@@ -7,7 +7,6 @@
 //! browser halfway is asked again next time.
 
 use crate::journey::Step;
-use crate::store::models::UserRow;
 
 /// One thing an account owes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -52,11 +51,6 @@ impl Owed {
         v.sort();
         v.dedup();
         Owed(v)
-    }
-
-    /// What `row` owes.
-    pub(crate) fn of(row: &UserRow) -> Owed {
-        Owed::parse(&row.required_actions)
     }
 
     /// The column's value.

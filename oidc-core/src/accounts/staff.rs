@@ -5,7 +5,6 @@ use crate::audit::Actor;
 use crate::error::Error;
 use crate::protocol::authorize::ADMIN_SCOPE;
 use crate::provider::Inner;
-use crate::store::models::UserRow;
 use crate::{clients, tokens};
 
 use super::desk::{ROLE_IAM_ADMIN, ROLE_SERVICE_DESK};
@@ -17,15 +16,13 @@ pub(crate) const STAFF: [&str; 3] = [ROLE_SERVICE_DESK, ROLE_ACCESS_ADMIN, ROLE_
 /// The person calling, established from their access token.
 pub(crate) struct AdminCaller {
     pub actor: Actor,
-    pub user: UserRow,
+    pub user: super::Account,
 }
 
 impl AdminCaller {
     /// Whether the person holds one of `roles`.
     pub(crate) fn holds_any(&self, roles: &[&str]) -> bool {
-        super::split_roles(&self.user.roles)
-            .iter()
-            .any(|r| roles.contains(&r.as_str()))
+        self.user.holds_any(roles)
     }
 }
 

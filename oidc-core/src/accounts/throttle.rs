@@ -36,7 +36,8 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::provider::Inner;
-use crate::store::models::{ThrottleRow, UserRow};
+use super::Account;
+use crate::store::models::ThrottleRow;
 use crate::store::schema::throttles;
 use crate::store::{Db, DbConnection, naive};
 
@@ -50,7 +51,7 @@ const PURGE_AFTER: Duration = Duration::from_secs(2 * 86400);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt<'a> {
     /// The account, when the username names an enabled one.
-    pub user: Option<&'a UserRow>,
+    pub user: Option<&'a Account>,
     /// The username as typed (unknown usernames are throttled too, by name).
     pub username: &'a str,
     /// The client address; `None` when the server does not know it (see `http::client_addr`).
@@ -135,7 +136,7 @@ pub(crate) async fn refused(
 }
 
 async fn is_refused(db: &Db, now: DateTime<Utc>, attempt: &Attempt<'_>) -> Result<bool, Error> {
-    if attempt.user.is_some_and(|u| super::is_locked(u, now)) {
+    if attempt.user.is_some_and(|u| u.is_locked(now)) {
         return Ok(true);
     }
     let pair = attempt.pair_key();
@@ -208,7 +209,7 @@ pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(
 /// consecutive count.
 pub(crate) async fn record_success(
     db: &Db,
-    user: &UserRow,
+    user: &Account,
     address: Option<IpAddr>,
 ) -> Result<(), Error> {
     let key = Attempt {
@@ -397,7 +398,7 @@ impl crate::Provider {
             .ok_or_else(|| {
                 Error::NotFound(format!("no user {:?}", super::normalize_username(username)))
             })?;
-        Ok(super::is_locked(&user, self.inner.now()))
+        Ok(user.is_locked(self.inner.now()))
     }
 }
 

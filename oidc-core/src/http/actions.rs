@@ -12,7 +12,7 @@ use super::pages::{self, NewPasswordPage, QuestionSlot, RecoveryPage, SecretWord
 use crate::accounts::policy::{self, PolicyContext};
 use crate::accounts::{self, changes, password};
 use crate::journey::{Journey, Step};
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 use crate::audit;
 
 /// The longest secret word and answer accepted.
@@ -109,7 +109,7 @@ struct NewPasswordForm {
 pub(crate) async fn change_password(
     s: &AppState,
     journey_id: &str,
-    user: &UserRow,
+    user: &Account,
     body: &[u8],
 ) -> Result<Result<(), Vec<String>>, crate::Error> {
     let form: NewPasswordForm = serde_urlencoded::from_bytes(body).unwrap_or_default();
@@ -152,7 +152,7 @@ pub(crate) async fn change_password(
     Ok(Ok(()))
 }
 
-async fn notify_password_changed(s: &AppState, user: &UserRow) {
+async fn notify_password_changed(s: &AppState, user: &Account) {
     let email = crate::notify::Email {
         to: user.email.clone(),
         subject: format!("{}: your password was changed", s.config.service_name),
@@ -213,7 +213,7 @@ pub(crate) struct QuestionsRejected {
 pub(crate) async fn choose_questions(
     s: &AppState,
     j: &mut Journey,
-    user: &UserRow,
+    user: &Account,
     body: &[u8],
 ) -> Result<Result<(), QuestionsRejected>, crate::Error> {
     let get = fields(body);

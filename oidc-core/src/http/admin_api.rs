@@ -18,7 +18,7 @@ use super::userinfo::{bearer_error, header_token};
 use crate::accounts::desk::ROLE_IAM_ADMIN;
 use crate::accounts::provisioning::ROLE_ACCESS_ADMIN;
 use crate::error::Error;
-use crate::{Provider, accounts};
+use crate::Provider;
 
 pub(crate) use crate::accounts::staff::{AdminCaller, STAFF};
 use crate::accounts::staff::Refused;
@@ -171,7 +171,7 @@ pub(crate) async fn me(State(s): State<AppState>, headers: HeaderMap) -> Respons
     let c = caller!(s, headers);
     ok(json!({
         "username": c.user.username,
-        "roles": accounts::split_roles(&c.user.roles),
+        "roles": c.user.roles,
     }))
 }
 

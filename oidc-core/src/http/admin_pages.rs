@@ -17,9 +17,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
+use crate::accounts::account::Password;
 use crate::accounts::staff::{self, AdminCaller, Refused};
 use super::authorize::see_other;
 use super::cookies::{self, SameSite};
@@ -75,9 +76,6 @@ fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn when_naive(t: NaiveDateTime) -> String {
-    when(t.and_utc())
-}
 
 /// A library message as a sentence for the page.
 fn sentence(m: &str) -> String {
@@ -534,7 +532,8 @@ impl Admin {
         Nav {
             username: u.username.clone(),
             display: u.name.clone().unwrap_or_else(|| u.username.clone()),
-            roles: accounts::split_roles(&u.roles)
+            roles: u
+                .roles
                 .iter()
                 .filter(|r| super::admin_api::STAFF.contains(&r.as_str()))
                 .map(|r| role_label(r))
@@ -1039,7 +1038,7 @@ async fn user_page(
     let now = s.now();
     let me = admin.caller.actor.to_string();
     let lock = match row.locked_until {
-        Some(t) if t.and_utc() > now => format!("Locked until {}", when_naive(t)),
+        Some(t) if t > now => format!("Locked until {}", when(t)),
         _ if row.failed_attempts == 1 => "Not locked (1 failed sign-in)".into(),
         _ if row.failed_attempts > 1 => format!(
             "Not locked ({} failed sign-ins in a row)",
@@ -1047,25 +1046,25 @@ async fn user_page(
         ),
         _ => "Not locked".into(),
     };
-    let password = match (
-        &row.password_hash,
-        row.password_temporary,
-        row.password_expires_at,
-    ) {
-        (None, _, _) => "None yet: the service desk issues a temporary one".to_string(),
-        (Some(_), true, Some(t)) if t.and_utc() <= now => {
-            format!("Temporary, expired {}", when_naive(t))
-        }
-        (Some(_), true, Some(t)) => format!("Temporary, expires {}", when_naive(t)),
-        (Some(_), true, None) => "Temporary".into(),
-        (Some(_), false, _) => "Set by the person".into(),
+    let password = match &row.password {
+        Password::Unset => "None yet: the service desk issues a temporary one".to_string(),
+        Password::Temporary {
+            expires_at: Some(t),
+            ..
+        } if *t <= now => format!("Temporary, expired {}", when(*t)),
+        Password::Temporary {
+            expires_at: Some(t),
+            ..
+        } => format!("Temporary, expires {}", when(*t)),
+        Password::Temporary { .. } => "Temporary".into(),
+        Password::Permanent(_) => "Set by the person".into(),
     };
-    let verified = match (&row.caller_verified_by, row.caller_verified_at) {
-        (Some(by), Some(at)) if *by == me => format!("Verified by you at {}", when_naive(at)),
-        (Some(by), Some(at)) => format!("Last verified by {by} at {}", when_naive(at)),
-        _ => "Not verified".into(),
+    let verified = match &row.caller_verified {
+        Some((by, at)) if *by == me => format!("Verified by you at {}", when(*at)),
+        Some((by, at)) => format!("Last verified by {by} at {}", when(*at)),
+        None => "Not verified".into(),
     };
-    let roles = accounts::split_roles(&row.roles);
+    let roles = row.roles.clone();
     let nav = admin.nav();
     let page = UserPage {
         service: &s.config.service_name,
@@ -1085,7 +1084,7 @@ async fn user_page(
             disabled: row.disabled,
             lock,
             password,
-            secret_word: row.secret_word_hash.is_some(),
+            secret_word: row.recovery.is_enrolled(),
             verified,
             username: row.username.clone(),
         },
@@ -1262,7 +1261,11 @@ async fn temporary_password_page(
     username: &str,
     secret: &str,
 ) -> Response {
-    let expires = expiry(s, username, |row| row.password_expires_at).await;
+    let expires = expiry(s, username, |row| match &row.password {
+        Password::Temporary { expires_at, .. } => *expires_at,
+        _ => None,
+    })
+    .await;
     let mut guidance = vec![
         "Read it to the caller. It is shown only once: it cannot be shown again.".to_string(),
         "It can be used only to set a new password: the caller signs in with it and is asked \
@@ -1295,10 +1298,10 @@ async fn temporary_password_page(
 async fn expiry(
     s: &AppState,
     username: &str,
-    field: impl Fn(&crate::store::models::UserRow) -> Option<NaiveDateTime>,
+    field: impl Fn(&accounts::Account) -> Option<DateTime<Utc>>,
 ) -> Option<String> {
     match accounts::find_by_username(&s.db, username).await {
-        Ok(row) => row.as_ref().and_then(field).map(when_naive),
+        Ok(row) => row.as_ref().and_then(field).map(when),
         Err(e) => {
             tracing::error!(error = %e, "admin pages: could not read back an expiry");
             None
@@ -1308,7 +1311,7 @@ async fn expiry(
 
 async fn emergency_page(s: &AppState, admin: &Admin, username: &str, secret: &str) -> Response {
     let nav = admin.nav();
-    let validity = match expiry(s, username, |row| row.emergency_expires_at).await {
+    let validity = match expiry(s, username, |row| row.emergency.as_ref().map(|e| e.expires_at)).await {
         Some(t) => format!(
             "It works instead of the token until {t}, or until a replacement token is active."
         ),

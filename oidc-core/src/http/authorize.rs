@@ -329,7 +329,7 @@ async fn authorize(
             // began) signs in again, and the sign-in walks it through what it owes.
             let user = match accounts::find_by_id(&s.db, &session.user_id).await {
                 Ok(u) => u.filter(|u| {
-                    !u.disabled && accounts::required::Owed::of(u).is_empty()
+                    !u.disabled && u.owed.is_empty()
                 }),
                 Err(e) => return pages::internal(&s, &e),
             };
@@ -371,7 +371,7 @@ async fn with_session(
     client: &clients::Client,
     request: AuthRequest,
     session: &Session,
-    user: &crate::store::models::UserRow,
+    user: &accounts::Account,
 ) -> Result<Response, Box<AuthRequest>> {
     if request
         .required_subject

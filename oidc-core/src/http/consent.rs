@@ -17,7 +17,7 @@ use super::{AppState, cookies, pages};
 use crate::journey::{self, Journey, Step};
 use crate::protocol::authorize::AuthRequest;
 use crate::protocol::errors::{ErrorCode, OAuthError};
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 use crate::tokens::claims::scope_of;
 use crate::tokens::consent;
 use crate::{accounts, audit, clients, sessions};
@@ -117,7 +117,7 @@ fn cannot_continue(s: &AppState) -> Response {
 /// Checks made when every other step is done, before any answer: the account must be the one
 /// the request names (`id_token_hint`, a `sub` value), and consent must be there. `Some` is the
 /// response to send instead of finishing (an error for the client, or the consent page).
-pub(crate) async fn gate(s: &AppState, j: &mut Journey, user: &UserRow) -> Option<Response> {
+pub(crate) async fn gate(s: &AppState, j: &mut Journey, user: &Account) -> Option<Response> {
     let request = j.request.clone()?;
     if request
         .required_subject
@@ -158,7 +158,7 @@ pub(crate) async fn gate(s: &AppState, j: &mut Journey, user: &UserRow) -> Optio
 }
 
 /// The account and client a consent or account-selection page is about.
-async fn parties(s: &AppState, j: &Journey) -> Result<(UserRow, clients::Client), Response> {
+async fn parties(s: &AppState, j: &Journey) -> Result<(Account, clients::Client), Response> {
     let (Some(user_id), Some(request)) = (&j.user_id, &j.request) else {
         return Err(cannot_continue(s));
     };
@@ -258,7 +258,7 @@ pub(crate) async fn submit(
 
 async fn audit_consent(
     s: &AppState,
-    user: &UserRow,
+    user: &Account,
     client_id: &str,
     event: &str,
     scopes: &[&str],

@@ -15,7 +15,7 @@ use crate::accounts::{self, throttle};
 use crate::journey::{Journey, Step};
 use crate::mfa::Verification;
 use crate::secret::hmac_sha256;
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 
 #[derive(Deserialize, Default)]
 struct From {
@@ -45,23 +45,24 @@ pub(crate) async fn start(
     .await
 }
 
+/// The enrolled (question, answer hash) pairs of an account.
+fn stored_answers(user: Option<&Account>) -> Vec<(String, String)> {
+    user.map(|u| {
+        u.recovery
+            .answers()
+            .iter()
+            .map(|a| (a.question.clone(), a.hash.clone()))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// The two questions asked of this username: the account's fixed pair, or a stable made-up one.
-fn questions(s: &AppState, username: &str, user: Option<&UserRow>) -> (String, String) {
-    let stored: Vec<(String, String)> = user
-        .and_then(|u| u.recovery_answers.as_deref())
-        .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| {
-            Some((
-                v.get("q")?.as_str()?.to_string(),
-                v.get("h")?.as_str()?.to_string(),
-            ))
-        })
-        .collect();
+fn questions(s: &AppState, username: &str, user: Option<&Account>) -> (String, String) {
+    let stored = stored_answers(user);
     let seed = match user {
         Some(u) if stored.len() >= 2 => {
-            format!("pair:{}:{}", u.id, u.password_hash.as_deref().unwrap_or(""))
+            format!("pair:{}:{}", u.id, u.password.hash().unwrap_or(""))
         }
         _ => format!("pair-unknown:{username}"),
     };
@@ -144,7 +145,7 @@ pub(crate) async fn identify_checked(
     };
     let username = j.claimed_username.clone().unwrap_or_default();
     let user = match accounts::find_by_username(&s.db, &username).await {
-        Ok(u) => u.filter(|u| !u.disabled && !accounts::has_recovery(u)),
+        Ok(u) => u.filter(|u| !u.disabled && !u.recovery.is_enrolled()),
         Err(e) => return Err(pages::internal(s, &e)),
     };
     let attempt = throttle::Attempt {
@@ -225,19 +226,7 @@ pub(crate) async fn answers(
         j
     };
     let (q0, q1) = questions(s, &username, user.as_ref());
-    let stored: Vec<(String, String)> = user
-        .as_ref()
-        .and_then(|u| u.recovery_answers.as_deref())
-        .and_then(|a| serde_json::from_str::<Vec<serde_json::Value>>(a).ok())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|v| {
-            Some((
-                v.get("q")?.as_str()?.to_string(),
-                v.get("h")?.as_str()?.to_string(),
-            ))
-        })
-        .collect();
+    let stored = stored_answers(user.as_ref());
     let hash_of = |q: &str| {
         stored
             .iter()
@@ -247,7 +236,7 @@ pub(crate) async fn answers(
     };
     let word_hash = user
         .as_ref()
-        .and_then(|u| u.secret_word_hash.clone())
+        .and_then(|u| u.recovery.secret_word_hash().map(str::to_string))
         .filter(|_| !refused);
     // Three verifications on every path (dummy ones where there is nothing to check).
     let w = accounts::password::verify(accounts::normalize_answer(&form.secret_word), word_hash)

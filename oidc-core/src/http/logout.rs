@@ -240,7 +240,7 @@ async fn confirmed(s: &AppState, raw: &RawParams, session: Option<(Session, Stri
 async fn sign_out(
     s: &AppState,
     session: Option<Session>,
-    owner: Option<crate::store::models::UserRow>,
+    owner: Option<crate::accounts::Account>,
     target: Option<Return>,
 ) -> Response {
     let now = s.now();

@@ -212,17 +212,15 @@ pub(crate) async fn password(
     let refused = throttle::refused(s, now, &attempt).await.unwrap_or(true);
     let stored = user
         .as_ref()
-        .and_then(|u| u.password_hash.clone())
+        .and_then(|u| u.password.hash().map(str::to_string))
         .filter(|_| !refused);
     let right = accounts::password::verify(form.password, stored)
         .await
         .unwrap_or(false)
         && !refused;
-    let usable = user.as_ref().is_some_and(|u| {
-        !u.password_temporary
-            || u.password_expires_at
-                .is_some_and(|t| t > crate::store::naive(now))
-    });
+    let usable = user
+        .as_ref()
+        .is_some_and(|u| !u.password.temporary_expired(now));
     let fail = |mut j: Journey| {
         j.restart(vec![Step::PortalPasscode, Step::PortalPassword]);
         j
@@ -267,7 +265,8 @@ pub(crate) async fn password(
             // The temporary password is replaced whatever else is owed; then the rest.
             j.steps.push(Step::ChangePassword);
             j.steps.extend(
-                accounts::required::Owed::of(&u)
+                u.owed
+                    .clone()
                     .without(accounts::required::RequiredAction::ChangePassword)
                     .steps(),
             );
@@ -304,7 +303,7 @@ fn apps_token(s: &AppState, session_id: &str) -> Result<String, crate::Error> {
 async fn signed_in(
     s: &AppState,
     headers: &HeaderMap,
-) -> Result<Option<(crate::sessions::Session, crate::store::models::UserRow)>, crate::Error> {
+) -> Result<Option<(crate::sessions::Session, crate::accounts::Account)>, crate::Error> {
     let Some(cookie) = super::cookies::get(&s.config, headers, super::cookies::SESSION) else {
         return Ok(None);
     };
@@ -322,7 +321,7 @@ async fn signed_in(
 async fn apps_page(
     s: &AppState,
     session: &crate::sessions::Session,
-    user: &crate::store::models::UserRow,
+    user: &crate::accounts::Account,
     notice: Option<&str>,
 ) -> Response {
     let listed = match crate::tokens::consent::list(&s.db, &user.id).await {

@@ -21,7 +21,7 @@ use crate::accounts::{self, throttle};
 use crate::journey::{self, Journey, Step};
 use crate::mfa::{self, FactorAccount, InputKind, Prompt, SecondFactor, Verification};
 use crate::secret::ct_eq;
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 
 const BAD_CREDENTIALS: &str = "The username or password is incorrect.";
 const BAD_ANY: &str = "The username, password or passcode is incorrect. Please sign in again.";
@@ -126,7 +126,7 @@ fn signin_page(
 }
 
 /// The account behind the journey, if the password step named one that exists.
-async fn journey_user(s: &AppState, j: &Journey) -> Result<Option<UserRow>, Response> {
+async fn journey_user(s: &AppState, j: &Journey) -> Result<Option<Account>, Response> {
     match &j.user_id {
         Some(id) => accounts::find_by_id(&s.db, id)
             .await
@@ -155,7 +155,7 @@ pub(crate) async fn factor_for(
         .and_then(|f| s.factors.get(f).cloned()))
 }
 
-pub(crate) fn account_of(u: &UserRow) -> FactorAccount {
+pub(crate) fn account_of(u: &Account) -> FactorAccount {
     FactorAccount {
         user_id: u.id.clone(),
         username: u.username.clone(),
@@ -557,7 +557,7 @@ async fn password_step(
     let stored = user
         .as_ref()
         .filter(|_| !refused)
-        .and_then(|u| u.password_hash.clone());
+        .and_then(|u| u.password.hash().map(str::to_string));
     let right = match accounts::password::verify(form.password, stored).await {
         Ok(ok) => ok && well_formed,
         Err(e) => return pages::internal(s, &e),
@@ -589,9 +589,7 @@ async fn password_step(
         j.add_amr(&["pwd".to_string()]);
         j.acr = Some(mfa::ACR_PASSWORD.to_string());
         // Required actions come after the passcode, so that they reveal nothing before it.
-        let expired = u.password_temporary
-            && u.password_expires_at
-                .is_none_or(|t| t <= crate::store::naive(s.now()));
+        let expired = u.password.temporary_expired(s.now());
         if expired {
             j.steps.push(Step::PasswordExpired);
         } else {
@@ -599,7 +597,7 @@ async fn password_step(
             // a first sign-in or a reset), in the seed's order, whatever page this sign-in
             // started from; each is paid in the transaction that does it, so a sign-in
             // abandoned halfway asks for the rest next time.
-            j.steps.extend(accounts::required::Owed::of(u).steps());
+            j.steps.extend(u.owed.steps());
         }
     }
     j.user_id = user.map(|u| u.id);
@@ -780,13 +778,13 @@ async fn finish(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
     };
     // Disabled, or its credentials deleted, since its password step: no session.
     let user = match accounts::find_by_id(&s.db, &user_id).await {
-        Ok(Some(u)) if !u.disabled && u.password_hash.is_some() => u,
+        Ok(Some(u)) if !u.disabled && u.password.is_set() => u,
         Ok(_) => return cannot_continue(),
         Err(e) => return pages::internal(s, &e),
     };
     // Whatever page this sign-in started from, nothing finishes while the account owes
     // something (a recovery reset during the sign-in, a portal task that paid only part).
-    let owed = accounts::required::Owed::of(&user);
+    let owed = user.owed.clone();
     if !owed.is_empty() {
         j.steps = owed.steps();
         return match journey::save(&s.db, &mut j).await {

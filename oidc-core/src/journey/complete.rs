@@ -7,10 +7,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::accounts::required::Owed;
 use crate::error::Error;
 use crate::sessions::{self, Session};
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 use crate::store::schema::journeys;
 use crate::store::{Db, naive};
 use crate::tokens::{self, CodeGrant, CodeRefused};
@@ -118,9 +117,6 @@ pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error>
 const CLIENT_GONE: &str = "the client is gone";
 
 /// May the account finish a sign-in now?
-fn signs_in(u: &UserRow, now: DateTime<Utc>) -> bool {
-    !u.disabled
-        && u.password_hash.is_some()
-        && !crate::accounts::is_locked(u, now)
-        && Owed::of(u).is_empty()
+fn signs_in(u: &Account, now: DateTime<Utc>) -> bool {
+    u.may_sign_in(now)
 }

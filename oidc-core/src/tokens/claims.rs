@@ -4,9 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::accounts;
 use crate::protocol::authorize::ClaimRequest;
-use crate::store::models::UserRow;
+use crate::accounts::Account;
 
 /// The claims about a person this provider can release, each with the scope that covers it.
 pub(crate) const USER_CLAIMS: [(&str, &str); 5] = [
@@ -26,7 +25,7 @@ pub(crate) fn scope_of(claim: &str) -> Option<&'static str> {
 }
 
 /// The person's claims, by name; a claim the account has no value for is absent.
-pub(crate) fn values_of(user: &UserRow) -> Map<String, Value> {
+pub(crate) fn values_of(user: &Account) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(n) = &user.name {
         out.insert("name".into(), json!(n));
@@ -35,7 +34,7 @@ pub(crate) fn values_of(user: &UserRow) -> Map<String, Value> {
     out.insert("email".into(), json!(user.email));
     // Addresses are registered by administrators from verified records.
     out.insert("email_verified".into(), json!(true));
-    out.insert("roles".into(), json!(accounts::split_roles(&user.roles)));
+    out.insert("roles".into(), json!(user.roles));
     out
 }
 

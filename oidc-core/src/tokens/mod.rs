@@ -18,6 +18,7 @@ use crate::protocol::authorize::ClaimsRequest;
 use crate::secret::{b64url, digest, random_token};
 use crate::fail;
 use crate::sessions;
+use crate::accounts::Account;
 use crate::store::models::{AuthCodeRow, GrantRow, UserRow};
 use crate::store::schema::{auth_codes, clients, grants, users};
 use crate::store::{Db, DbConnection, naive, new_id, utc};
@@ -82,12 +83,7 @@ pub(crate) fn account_active(conn: &mut DbConnection, user_id: &str, now: DateTi
         .select(UserRow::as_select())
         .first(conn)
         .optional()?;
-    Ok(row.is_some_and(|u| {
-        !u.disabled
-            && u.password_hash.is_some()
-            && !crate::accounts::is_locked(&u, now)
-            && crate::accounts::required::Owed::of(&u).is_empty()
-    }))
+    Ok(row.is_some_and(|u| Account::from(u).may_sign_in(now)))
 }
 
 fn client_enabled(conn: &mut DbConnection, client_id: &str) -> Result<bool, Error> {
@@ -190,7 +186,7 @@ pub(crate) enum Redeemed {
     /// it carries, the account, and (when the client gets one) the new refresh token.
     Fresh {
         grant: Box<CodeGrant>,
-        user: Box<UserRow>,
+        user: Box<Account>,
         refresh_token: Option<String>,
     },
     /// Used before: the grant and every token it issued are now revoked (RFC 6749 §4.1.2).
@@ -297,10 +293,12 @@ pub(crate) async fn redeem_code(
         {
             return Ok(Redeemed::Revoked);
         }
-        let user: UserRow = users::table
-            .find(&row.user_id)
-            .select(UserRow::as_select())
-            .first(conn)?;
+        let user = Account::from(
+            users::table
+                .find(&row.user_id)
+                .select(UserRow::as_select())
+                .first::<UserRow>(conn)?,
+        );
         let claims: Option<String> = grants::table
             .find(&row.grant_id)
             .select(grants::claims)
@@ -403,7 +401,7 @@ pub(crate) struct Subject {
 
 impl Subject {
     /// The facts of an account, without the claims hook's.
-    pub(crate) fn of(user: &UserRow) -> Subject {
+    pub(crate) fn of(user: &Account) -> Subject {
         Subject {
             subject: user.subject.clone(),
             claims: claims::values_of(user),
@@ -416,7 +414,7 @@ impl Subject {
     /// person). A failing hook adds nothing (see [`crate::claims`]).
     pub(crate) async fn with_hook(
         inner: &crate::provider::Inner,
-        user: &UserRow,
+        user: &Account,
         client_id: &str,
         scope: &str,
         target: crate::claims::ClaimsTarget,

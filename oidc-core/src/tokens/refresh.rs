@@ -115,7 +115,7 @@ pub(crate) enum Rotated {
     Fresh {
         grant: Box<RefreshGrant>,
         successor: String,
-        user: Box<UserRow>,
+        user: Box<crate::accounts::Account>,
         claims: Option<crate::protocol::authorize::ClaimsRequest>,
     },
     /// The requested scope is not within the token's (RFC 6749 §6): nothing was consumed.
@@ -215,10 +215,12 @@ pub(crate) async fn rotate(
                     .values(&next)
                     .execute(conn)?;
                 fail::point("refresh.rotate:after_successor", &current.user_id)?;
-                let user: UserRow = users::table
-                    .find(&current.user_id)
-                    .select(UserRow::as_select())
-                    .first(conn)?;
+                let user = crate::accounts::Account::from(
+                    users::table
+                        .find(&current.user_id)
+                        .select(UserRow::as_select())
+                        .first::<UserRow>(conn)?,
+                );
                 let claims: Option<String> = grants::table
                     .find(&current.grant_id)
                     .select(grants::claims)
