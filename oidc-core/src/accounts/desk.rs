@@ -509,6 +509,110 @@ impl Provider {
     }
 }
 
+/// The service desk's password and lock actions.
+impl Provider {
+    /// The service desk's temporary password for an account: random, easy to read aloud, shown
+    /// once (returned here), stored hashed, valid for the configured time (72 h by default) and
+    /// usable only to set a new password. The account is unlocked and its sessions end at once.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn issue_temporary_password(
+        &self,
+        actor: &crate::audit::Actor,
+        username: &str,
+    ) -> Result<crate::Secret, Error> {
+        self.require_role(
+            actor,
+            &[
+                ROLE_SERVICE_DESK,
+                ROLE_IAM_ADMIN,
+            ],
+        )
+        .await?;
+        self.require_verified_caller(actor, username).await?;
+        let s = &self.inner;
+        let user = accounts::find_by_username(&s.db, username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })?;
+        let temporary = accounts::readable_password()?;
+        let hash = accounts::password::hash(temporary.clone()).await?;
+        let now = s.now();
+        let ttl = chrono::Duration::from_std(s.config.temporary_password_ttl)
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let expires = now + ttl;
+        crate::accounts::changes::run(&s.db, &s.config.audit_key, actor, now, move |conn, ctx| {
+            crate::accounts::changes::issue_temporary_password(conn, ctx, &user.id, &hash, expires)
+        })
+        .await?;
+        Ok(crate::Secret::new(temporary))
+    }
+
+    /// The [`Actor`](crate::Actor) for changes made on behalf of `username` (an administrator at
+    /// a console, a script), after checking that the account exists and is active, and, when
+    /// `roles` is not empty, that it holds one of them. Operations that take an actor check their
+    /// own roles again; the others ([`Provider::create_user`], [`Provider::register_client`],
+    /// [`Provider::rotate_keys`], the token operations, [`Provider::purge_expired`]) trust their
+    /// caller, which should ask for [`ROLE_IAM_ADMIN`](crate::ROLE_IAM_ADMIN) here first, as
+    /// `oidc-server` and the admin API do.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when there is no active account of that name; [`Error::Forbidden`]
+    /// when it holds none of `roles`.
+    pub async fn acting_as(&self, username: &str, roles: &[&str]) -> Result<crate::Actor, Error> {
+        let name = accounts::normalize_username(username);
+        let active = accounts::find_by_username(&self.inner.db, &name)
+            .await?
+            .is_some_and(|u| !u.disabled);
+        if !active {
+            return Err(Error::NotFound(format!("there is no active user {name:?}")));
+        }
+        let actor = crate::Actor::User(name);
+        if !roles.is_empty() {
+            self.require_role(&actor, roles).await?;
+        }
+        Ok(actor)
+    }
+
+    /// Unlocks an account locked by failed sign-ins.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown username.
+    pub async fn unlock_account(
+        &self,
+        actor: &crate::audit::Actor,
+        username: &str,
+    ) -> Result<(), Error> {
+        self.require_role(
+            actor,
+            &[
+                ROLE_SERVICE_DESK,
+                ROLE_IAM_ADMIN,
+            ],
+        )
+        .await?;
+        self.require_verified_caller(actor, username).await?;
+        let s = &self.inner;
+        let user = accounts::find_by_username(&s.db, username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!(
+                    "no user {:?}",
+                    accounts::normalize_username(username)
+                ))
+            })?;
+        crate::accounts::changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
+            crate::accounts::changes::unlock(conn, ctx, &user.id)
+        })
+        .await
+    }
+}
+
 /// The emergency passcode as a factor: used only while the account has no usable token.
 pub(crate) struct EmergencyFactor {
     pub db: Db,

@@ -411,7 +411,7 @@ async fn with_session(
         steps.push(journey::Step::Consent);
     }
     if steps.is_empty() {
-        return Ok(issue_code(s, &request, session, None).await);
+        return Ok(issue_code(s, headers, &request, session, None).await);
     }
     if request.prompt_none {
         let e = OAuthError::new(
@@ -589,23 +589,30 @@ pub(crate) fn deny(s: &AppState, request: &AuthRequest, error: &OAuthError) -> R
 }
 
 /// The session, account or client changed between the request's checks and the code's
-/// transaction (a sign-out, password change, lock or role removal in between).
-fn code_refused(s: &AppState, request: &AuthRequest, refused: tokens::CodeRefused) -> Response {
+/// transaction (a sign-out, password change, lock or role removal in between): the person signs
+/// in again, as if the session had not been there (`login_required` for `prompt=none`).
+async fn code_refused(
+    s: &AppState,
+    headers: &HeaderMap,
+    request: &AuthRequest,
+    refused: tokens::CodeRefused,
+) -> Response {
     if request.prompt_none {
         let e = OAuthError::new(ErrorCode::LoginRequired, "the user must sign in");
         return deny(s, request, &e);
     }
-    match refused {
-        tokens::CodeRefused::ClientGone => {
-            bad_request_page(s, "The application that sent you here is not registered.")
+    let client = match clients::find(&s.db, &request.client_id).await {
+        Ok(Some(c)) if refused != tokens::CodeRefused::ClientGone => c,
+        Ok(_) => {
+            return bad_request_page(s, "The application that sent you here is not registered.");
         }
-        tokens::CodeRefused::SessionEnded | tokens::CodeRefused::AccountInactive => pages::error(
-            s,
-            StatusCode::BAD_REQUEST,
-            "Your sign-in has ended",
-            "Go back to the application you came from and sign in again.",
-        ),
-    }
+        Err(e) => return pages::internal(s, &e),
+    };
+    let steps = match request.needs_second_factor(client.row.mfa_required) {
+        Ok(false) => vec![journey::Step::Password],
+        _ => vec![journey::Step::Password, journey::Step::SecondFactor],
+    };
+    start_journey(s, headers, Some(request.clone()), steps, None).await
 }
 
 /// The grant a code for `request` records; the session's fields come from `session`, or are
@@ -631,6 +638,7 @@ pub(crate) fn code_grant(request: &AuthRequest, session: Option<&Session>) -> to
 /// §4.1.2 with RFC 9207 `iss`). `set_cookie` carries a new session cookie after a sign-in.
 pub(crate) async fn issue_code(
     s: &AppState,
+    headers: &HeaderMap,
     request: &AuthRequest,
     session: &Session,
     set_cookie: Option<HeaderValue>,
@@ -642,7 +650,7 @@ pub(crate) async fn issue_code(
                 .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
             c
         }
-        Ok(Err(refused)) => return code_refused(s, request, refused),
+        Ok(Err(refused)) => return code_refused(s, headers, request, refused).await,
         Err(e) => return pages::internal(s, &e),
     };
     code_response(s, request, &code, set_cookie)

@@ -376,7 +376,7 @@ pub(crate) async fn finish_with_session(
         return res;
     }
     match journey::finish(&s.db, &j.id, now).await {
-        Ok(true) => issue_code(s, &request, &session, None).await,
+        Ok(true) => issue_code(s, headers, &request, &session, None).await,
         Ok(false) => pages::error(
             s,
             StatusCode::BAD_REQUEST,

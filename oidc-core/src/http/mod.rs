@@ -530,13 +530,7 @@ async fn healthz() -> Response {
 /// 200 when a database round trip works and a signing key is loaded; 503 (with `Retry-After`)
 /// otherwise, so a load balancer takes the replica out until its database returns.
 async fn readyz(State(s): State<AppState>) -> Response {
-    let db =
-        s.db.run(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("SELECT 1").execute(conn)?;
-            Ok(())
-        })
-        .await;
+    let db = s.db.ping().await;
     let keys = s.keys.can_sign(s.config.id_token_alg) && s.keys.can_sign(s.config.access_token_alg);
     let (status, body) = match (&db, keys) {
         (Ok(()), true) => (StatusCode::OK, "ready\n"),

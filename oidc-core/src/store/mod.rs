@@ -204,6 +204,15 @@ impl Db {
         }
     }
 
+    /// One round trip to the database (readiness).
+    pub(crate) async fn ping(&self) -> Result<(), Error> {
+        self.run(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
     /// Runs `f` with a pooled connection on the blocking pool.
     pub(crate) async fn run<T, F>(&self, f: F) -> Result<T, Error>
     where
