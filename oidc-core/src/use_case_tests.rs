@@ -11,7 +11,9 @@ use diesel::prelude::*;
 use crate::accounts::changes::{self, Ctx};
 use crate::audit::Actor;
 use crate::fail;
-use crate::store::schema::{audit_log, auth_codes, grants, password_history, refresh_tokens, sessions, users};
+use crate::store::schema::{
+    audit_log, auth_codes, grants, password_history, refresh_tokens, sessions, users,
+};
 use crate::store::{Db, naive};
 use crate::tokens::{self, CodeGrant, Redeemed};
 use crate::{NewClient, NewUser, Provider, ProviderConfig};
@@ -37,8 +39,11 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         use diesel::Connection;
         if let Ok(mut c) = diesel::PgConnection::establish(&self.admin) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
-                .execute(&mut c);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut c);
         }
     }
 }
@@ -148,7 +153,16 @@ impl World {
         let uid = self.user_id.clone();
         self.db()
             .run(move |conn| {
-                let u: (Option<String>, bool, String, String, i32, Option<chrono::NaiveDateTime>, bool, Option<String>) = users::table
+                let u: (
+                    Option<String>,
+                    bool,
+                    String,
+                    String,
+                    i32,
+                    Option<chrono::NaiveDateTime>,
+                    bool,
+                    Option<String>,
+                ) = users::table
                     .find(&uid)
                     .select((
                         users::password_hash,
@@ -205,8 +219,15 @@ impl World {
         fail::arm(point, key);
         let failed = call().await;
         fail::disarm(point, key);
-        assert!(failed.is_err(), "{point}: the armed fail point did not fail the use case");
-        assert_eq!(self.snapshot().await, before, "{point}: a failed use case left changes behind");
+        assert!(
+            failed.is_err(),
+            "{point}: the armed fail point did not fail the use case"
+        );
+        assert_eq!(
+            self.snapshot().await,
+            before,
+            "{point}: a failed use case left changes behind"
+        );
         call().await.unwrap_or_else(|e| panic!("{point}: {e}"));
         let after = self.snapshot().await;
         assert_ne!(after, before, "{point}: the use case changed nothing");
@@ -264,7 +285,10 @@ async fn temporary_password_is_all_or_nothing_at_every_point() {
                 })
             })
             .await;
-        assert!(after.contains("\"change_password enrol_recovery\""), "{after}");
+        assert!(
+            after.contains("\"change_password enrol_recovery\""),
+            "{after}"
+        );
         assert!(after.contains("live=0 unrevoked=0"), "{after}");
     }
 }
@@ -323,10 +347,18 @@ async fn disabling_and_deleting_credentials_are_all_or_nothing() {
     let w = World::new().await;
     w.session_with_code("openid").await;
     let after = w
-        .all_or_nothing("account.delete_credentials:after_update", &w.user_id, || {
-            let p = w.provider.clone();
-            async move { p.delete_credentials(&Actor::BreakGlass, "pat").await.map(|_| ()) }
-        })
+        .all_or_nothing(
+            "account.delete_credentials:after_update",
+            &w.user_id,
+            || {
+                let p = w.provider.clone();
+                async move {
+                    p.delete_credentials(&Actor::BreakGlass, "pat")
+                        .await
+                        .map(|_| ())
+                }
+            },
+        )
         .await;
     assert!(after.starts_with("(None,"), "{after}");
     assert!(after.contains("live=0 unrevoked=0"), "{after}");
@@ -375,7 +407,10 @@ fn limits() -> tokens::refresh::Limits {
 
 #[tokio::test]
 async fn refresh_rotation_is_all_or_nothing_at_every_point() {
-    for point in ["refresh.rotate:after_claim", "refresh.rotate:after_successor"] {
+    for point in [
+        "refresh.rotate:after_claim",
+        "refresh.rotate:after_successor",
+    ] {
         let w = World::new().await;
         let (_, code) = w.session_with_code("openid").await;
         let now = w.now();

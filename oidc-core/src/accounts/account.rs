@@ -255,7 +255,10 @@ mod tests {
             }
         );
         assert!(a.password.temporary_expired(t));
-        assert!(!a.password.temporary_expired(t - chrono::Duration::seconds(1)));
+        assert!(
+            !a.password
+                .temporary_expired(t - chrono::Duration::seconds(1))
+        );
         assert_eq!(a.recovery.secret_word_hash(), Some("w"));
         assert_eq!(
             a.recovery

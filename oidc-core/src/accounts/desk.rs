@@ -6,6 +6,7 @@
 use chrono::Duration;
 use diesel::prelude::*;
 
+use crate::accounts::changes;
 use crate::audit::{self, Actor};
 use crate::error::Error;
 use crate::mfa::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
@@ -13,7 +14,6 @@ use crate::notify::Email;
 use crate::secret::{Secret, random_bytes};
 use crate::store::schema::{otp_tokens, password_history, users};
 use crate::store::{Db, naive};
-use crate::accounts::changes;
 use crate::{Provider, User, accounts, sessions};
 
 /// A caller verification stays good this long for the agent who made it.
@@ -284,9 +284,13 @@ impl Provider {
         .await?;
         let s = &self.inner;
         let u = self.user_row(username).await?;
-        let row = changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
-            changes::set_disabled(conn, ctx, &u.id, disabled)
-        })
+        let row = changes::run(
+            &s.db,
+            &s.config.audit_key,
+            actor,
+            s.now(),
+            move |conn, ctx| changes::set_disabled(conn, ctx, &u.id, disabled),
+        )
         .await?;
         Ok(User::from(&row))
     }
@@ -318,9 +322,13 @@ impl Provider {
             return Err(Error::InvalidInput("a role is one word".into()));
         }
         let u = self.user_row(username).await?;
-        let row = changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
-            changes::set_roles(conn, ctx, &u.id, &roles)
-        })
+        let row = changes::run(
+            &s.db,
+            &s.config.audit_key,
+            actor,
+            s.now(),
+            move |conn, ctx| changes::set_roles(conn, ctx, &u.id, &roles),
+        )
         .await?;
         Ok(User::from(&row))
     }
@@ -349,35 +357,41 @@ impl Provider {
         let hours = i64::from(hours.unwrap_or(24).clamp(1, 168));
         let expires = naive(s.now() + Duration::hours(hours));
         let id = u.id.clone();
-        changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
-            let u = changes::hold(conn, &id)?
-                .ok_or_else(|| Error::NotFound("the account no longer exists".into()))?;
-            diesel::update(
-                otp_tokens::table
-                    .filter(otp_tokens::user_id.eq(&id))
-                    .filter(otp_tokens::state.eq_any(["assigned", "active"])),
-            )
-            .set(otp_tokens::state.eq("lost"))
-            .execute(conn)?;
-            diesel::update(users::table.find(&id))
-                .set((
-                    users::emergency_hash.eq(Some(hash)),
-                    users::emergency_expires_at.eq(Some(expires)),
-                ))
+        changes::run(
+            &s.db,
+            &s.config.audit_key,
+            actor,
+            s.now(),
+            move |conn, ctx| {
+                let u = changes::hold(conn, &id)?
+                    .ok_or_else(|| Error::NotFound("the account no longer exists".into()))?;
+                diesel::update(
+                    otp_tokens::table
+                        .filter(otp_tokens::user_id.eq(&id))
+                        .filter(otp_tokens::state.eq_any(["assigned", "active"])),
+                )
+                .set(otp_tokens::state.eq("lost"))
                 .execute(conn)?;
-            crate::fail::point("token.lost:after_update", &id)?;
-            sessions::end_all_for_user_in(conn, &id, ctx.now, None)?;
-            audit::append(
-                conn,
-                ctx.audit_key,
-                ctx.now,
-                ctx.actor,
-                "token.lost",
-                Some(&u.username),
-                &serde_json::json!({ "emergency_hours": hours }),
-            )?;
-            Ok(())
-        })
+                diesel::update(users::table.find(&id))
+                    .set((
+                        users::emergency_hash.eq(Some(hash)),
+                        users::emergency_expires_at.eq(Some(expires)),
+                    ))
+                    .execute(conn)?;
+                crate::fail::point("token.lost:after_update", &id)?;
+                sessions::end_all_for_user_in(conn, &id, ctx.now, None)?;
+                audit::append(
+                    conn,
+                    ctx.audit_key,
+                    ctx.now,
+                    ctx.actor,
+                    "token.lost",
+                    Some(&u.username),
+                    &serde_json::json!({ "emergency_hours": hours }),
+                )?;
+                Ok(())
+            },
+        )
         .await?;
         let notice = Email {
             to: u.email.clone(),
@@ -413,9 +427,13 @@ impl Provider {
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let id = u.id.clone();
-        changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
-            changes::reset_recovery(conn, ctx, &id)
-        })
+        changes::run(
+            &s.db,
+            &s.config.audit_key,
+            actor,
+            s.now(),
+            move |conn, ctx| changes::reset_recovery(conn, ctx, &id),
+        )
         .await?;
         let notice = Email {
             to: u.email.clone(),
@@ -522,14 +540,8 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<crate::Secret, Error> {
-        self.require_role(
-            actor,
-            &[
-                ROLE_SERVICE_DESK,
-                ROLE_IAM_ADMIN,
-            ],
-        )
-        .await?;
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)
@@ -588,14 +600,8 @@ impl Provider {
         actor: &crate::audit::Actor,
         username: &str,
     ) -> Result<(), Error> {
-        self.require_role(
-            actor,
-            &[
-                ROLE_SERVICE_DESK,
-                ROLE_IAM_ADMIN,
-            ],
-        )
-        .await?;
+        self.require_role(actor, &[ROLE_SERVICE_DESK, ROLE_IAM_ADMIN])
+            .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
         let user = accounts::find_by_username(&s.db, username)
@@ -606,9 +612,13 @@ impl Provider {
                     accounts::normalize_username(username)
                 ))
             })?;
-        crate::accounts::changes::run(&s.db, &s.config.audit_key, actor, s.now(), move |conn, ctx| {
-            crate::accounts::changes::unlock(conn, ctx, &user.id)
-        })
+        crate::accounts::changes::run(
+            &s.db,
+            &s.config.audit_key,
+            actor,
+            s.now(),
+            move |conn, ctx| crate::accounts::changes::unlock(conn, ctx, &user.id),
+        )
         .await
     }
 }
@@ -654,10 +664,12 @@ pub(crate) fn emergency_for(
     u: &accounts::Account,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<EmergencyFactor> {
-    u.emergency.as_ref().and_then(|e| e.live_hash(now)).is_some().then(
-        || EmergencyFactor {
+    u.emergency
+        .as_ref()
+        .and_then(|e| e.live_hash(now))
+        .is_some()
+        .then(|| EmergencyFactor {
             db: db.clone(),
             now,
-        },
-    )
+        })
 }

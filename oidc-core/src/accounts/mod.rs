@@ -14,10 +14,10 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::provider::Inner;
-pub(crate) use account::Account;
 use crate::store::models::UserRow;
 use crate::store::schema::users;
 use crate::store::{Db, DbConnection, naive, new_id};
+pub(crate) use account::Account;
 
 /// What an administrator supplies to create an account.
 ///
@@ -275,9 +275,8 @@ pub(crate) async fn count_account_failure(s: &Inner, user: &Account) -> Result<(
         s.config.lockout_threshold,
         s.config.lockout_duration,
     );
-    let locked = s
-        .db
-        .write(move |conn| {
+    let locked =
+        s.db.write(move |conn| {
             let ctx = changes::Ctx {
                 audit_key: &key,
                 actor: &crate::audit::Actor::System,
@@ -321,9 +320,13 @@ pub(crate) async fn tell_locked(
 
 /// A successful sign-in clears the failure count.
 pub(crate) fn record_success_in(conn: &mut DbConnection, user_id: &str) -> Result<(), Error> {
-    diesel::update(users::table.find(user_id).filter(users::failed_attempts.gt(0)))
-        .set(users::failed_attempts.eq(0))
-        .execute(conn)?;
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::failed_attempts.gt(0)),
+    )
+    .set(users::failed_attempts.eq(0))
+    .execute(conn)?;
     Ok(())
 }
 

@@ -194,12 +194,9 @@ impl Provider {
             Actor::BreakGlass => Ok(()),
             Actor::User(name) => {
                 let row = accounts::find_by_username(&self.inner.db, name).await?;
-                if row.is_some_and(|u| {
-                    !u.disabled
-                        && u.roles
-                            .iter()
-                            .any(|r| r == ROLE_ACCESS_ADMIN)
-                }) {
+                if row
+                    .is_some_and(|u| !u.disabled && u.roles.iter().any(|r| r == ROLE_ACCESS_ADMIN))
+                {
                     Ok(())
                 } else {
                     Err(Error::InvalidInput(format!(

@@ -18,7 +18,10 @@ pub(crate) enum RequiredAction {
 }
 
 impl RequiredAction {
-    const ALL: [RequiredAction; 2] = [RequiredAction::ChangePassword, RequiredAction::EnrolRecovery];
+    const ALL: [RequiredAction; 2] = [
+        RequiredAction::ChangePassword,
+        RequiredAction::EnrolRecovery,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {
@@ -88,7 +91,10 @@ impl Owed {
 
     /// The journey steps that pay everything owed, in order.
     pub(crate) fn steps(&self) -> Vec<Step> {
-        self.0.iter().flat_map(|a| a.steps().iter().copied()).collect()
+        self.0
+            .iter()
+            .flat_map(|a| a.steps().iter().copied())
+            .collect()
     }
 }
 

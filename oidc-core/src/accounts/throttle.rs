@@ -34,9 +34,9 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::Account;
 use crate::error::Error;
 use crate::provider::Inner;
-use super::Account;
 use crate::store::models::ThrottleRow;
 use crate::store::schema::throttles;
 use crate::store::{Db, DbConnection, naive};
@@ -169,7 +169,9 @@ pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(
         config.pair_max_delay,
     );
     let (limit, window) = (config.address_failure_limit, config.address_window);
-    let user = attempt.user.map(|u| (u.id.clone(), u.username.clone(), u.email.clone()));
+    let user = attempt
+        .user
+        .map(|u| (u.id.clone(), u.username.clone(), u.email.clone()));
     let user_id = user.as_ref().map(|u| u.0.clone());
     let (audit_key, threshold, lock_for) = (
         config.audit_key,
@@ -178,9 +180,8 @@ pub(crate) async fn record_failure(s: &Inner, attempt: &Attempt<'_>) -> Result<(
     );
     // The address counters, the account's counter and a lock it starts (with everything the
     // lock ends and its audit entry) commit together.
-    let locked = s
-        .db
-        .write(move |conn| {
+    let locked =
+        s.db.write(move |conn| {
             count_pair(conn, &pair, now, free, initial, max)?;
             if let Some(key) = address {
                 count_address(conn, &key, now, limit, window)?;

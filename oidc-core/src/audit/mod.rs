@@ -315,18 +315,8 @@ pub(crate) async fn record(
         event.to_string(),
         subject.map(str::to_string),
     );
-    db.write(move |conn| {
-        append(
-            conn,
-            &key,
-            now,
-            &actor,
-            &event,
-            subject.as_deref(),
-            &detail,
-        )
-    })
-    .await?;
+    db.write(move |conn| append(conn, &key, now, &actor, &event, subject.as_deref(), &detail))
+        .await?;
     Ok(())
 }
 

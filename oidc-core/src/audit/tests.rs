@@ -343,4 +343,3 @@ async fn audit_concurrent_sqlite_appends_stay_contiguous() {
     assert!(report.is_intact(), "{report:?}");
     assert_eq!(report.entries, 100);
 }
-

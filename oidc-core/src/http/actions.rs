@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::pages::{self, NewPasswordPage, QuestionSlot, RecoveryPage, SecretWordPage};
+use crate::accounts::Account;
 use crate::accounts::policy::{self, PolicyContext};
 use crate::accounts::{self, changes, password};
-use crate::journey::{Journey, Step};
-use crate::accounts::Account;
 use crate::audit;
+use crate::journey::{Journey, Step};
 
 /// The longest secret word and answer accepted.
 const MAX_WORD: usize = 64;
@@ -138,9 +138,13 @@ pub(crate) async fn change_password(
     let hash = password::hash(form.new_password).await?;
     let (id, keep, history) = (user.id.clone(), journey_id.to_string(), p.history);
     let actor = audit::Actor::User(user.username.clone());
-    let changed = changes::run(&s.db, &s.config.audit_key, &actor, s.now(), move |conn, ctx| {
-        changes::change_password(conn, ctx, &id, &hash, history, Some(&keep))
-    })
+    let changed = changes::run(
+        &s.db,
+        &s.config.audit_key,
+        &actor,
+        s.now(),
+        move |conn, ctx| changes::change_password(conn, ctx, &id, &hash, history, Some(&keep)),
+    )
     .await?;
     if changed.is_none() {
         return Ok(Err(vec![format!(

@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::userinfo::{bearer_error, header_token};
+use crate::Provider;
 use crate::accounts::desk::ROLE_IAM_ADMIN;
 use crate::accounts::provisioning::ROLE_ACCESS_ADMIN;
 use crate::error::Error;
-use crate::Provider;
 
-pub(crate) use crate::accounts::staff::{AdminCaller, STAFF};
 use crate::accounts::staff::Refused;
+pub(crate) use crate::accounts::staff::{AdminCaller, STAFF};
 
 /// Checks the bearer token and returns the person behind it.
 pub(crate) async fn admin_caller(

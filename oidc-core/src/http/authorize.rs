@@ -328,9 +328,7 @@ async fn authorize(
             // An account that owes a required action (a recovery reset since this session
             // began) signs in again, and the sign-in walks it through what it owes.
             let user = match accounts::find_by_id(&s.db, &session.user_id).await {
-                Ok(u) => u.filter(|u| {
-                    !u.disabled && u.owed.is_empty()
-                }),
+                Ok(u) => u.filter(|u| !u.disabled && u.owed.is_empty()),
                 Err(e) => return pages::internal(&s, &e),
             };
             if let Some(user) = user {

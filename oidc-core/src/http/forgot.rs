@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::pages::{self, ForgotAnswersPage};
+use crate::accounts::Account;
 use crate::accounts::{self, throttle};
 use crate::journey::{Journey, Step};
 use crate::mfa::Verification;
 use crate::secret::hmac_sha256;
-use crate::accounts::Account;
 
 #[derive(Deserialize, Default)]
 struct From {

@@ -49,7 +49,8 @@ async fn introspect(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Va
     let client = authenticate(s, headers, &params).await?;
     if client.row.is_public {
         // §2.1: the endpoint requires authorization; a public client proves nothing.
-        return Err(TokenError::client("introspection needs a confidential client",
+        return Err(TokenError::client(
+            "introspection needs a confidential client",
         ));
     }
     let token = params.require("token")?;

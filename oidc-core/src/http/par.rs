@@ -96,4 +96,3 @@ async fn push(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response
     }));
     Ok(token::no_store((StatusCode::CREATED, body).into_response()))
 }
-

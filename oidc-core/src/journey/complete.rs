@@ -7,9 +7,9 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
+use crate::accounts::Account;
 use crate::error::Error;
 use crate::sessions::{self, Session};
-use crate::accounts::Account;
 use crate::store::schema::journeys;
 use crate::store::{Db, naive};
 use crate::tokens::{self, CodeGrant, CodeRefused};
@@ -102,10 +102,7 @@ pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error>
                 }
             }
         };
-        Ok(Completed::SignedIn {
-            cookie,
-            code,
-        })
+        Ok(Completed::SignedIn { cookie, code })
     })
     .await
     .or_else(|e| match e {

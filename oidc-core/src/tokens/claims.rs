@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::protocol::authorize::ClaimRequest;
 use crate::accounts::Account;
+use crate::protocol::authorize::ClaimRequest;
 
 /// The claims about a person this provider can release, each with the scope that covers it.
 pub(crate) const USER_CLAIMS: [(&str, &str); 5] = [

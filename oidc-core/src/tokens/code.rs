@@ -32,7 +32,11 @@ pub(crate) fn is_offline(scope: &str) -> bool {
 }
 
 /// Is the account able to receive tokens now (inside the caller's transaction)?
-pub(crate) fn account_active(conn: &mut DbConnection, user_id: &str, now: DateTime<Utc>) -> Result<bool, Error> {
+pub(crate) fn account_active(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, Error> {
     let row: Option<UserRow> = users::table
         .find(user_id)
         .select(UserRow::as_select())
@@ -295,4 +299,3 @@ pub(crate) async fn redeem_code(
     })
     .await
 }
-

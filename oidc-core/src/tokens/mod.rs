@@ -8,8 +8,8 @@ pub(crate) mod pushed;
 pub(crate) mod refresh;
 
 pub(crate) use code::{
-    CodeExchange, CodeRefused, Redeemed, account_active, hold_grant, issue_code,
-    issue_code_in, redeem_code,
+    CodeExchange, CodeRefused, Redeemed, account_active, hold_grant, issue_code, issue_code_in,
+    redeem_code,
 };
 
 use chrono::{DateTime, Utc};
@@ -17,12 +17,12 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::accounts::Account;
 use crate::config::{ProviderConfig, SigningAlg};
 use crate::error::Error;
 use crate::keys::KeySet;
 use crate::protocol::authorize::ClaimsRequest;
 use crate::secret::b64url;
-use crate::accounts::Account;
 use crate::store::models::GrantRow;
 use crate::store::schema::grants;
 use crate::store::{Db, naive, new_id};

@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use crate::error::Error;
-use crate::secret::{digest, random_token};
 use crate::fail;
+use crate::secret::{digest, random_token};
 use crate::sessions;
 use crate::store::models::{RefreshTokenRow, UserRow};
 use crate::store::schema::{grants, refresh_tokens, users};

@@ -183,7 +183,11 @@ async fn rfc6749_10_12_portal_forms_and_required_actions_refuse_forged_forms() {
     // has no recovery data, so a right passcode on page 1 would end the journey there (it
     // cannot be reset by questions it never chose); a wrong one goes on to page 2 like any
     // other, and leaves the right one unspent for the temporary password below.
-    let wrong_passcode = if passcode == "000000" { "111111" } else { "000000" };
+    let wrong_passcode = if passcode == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
     let http = browser();
     let journey = see_other_location(
         &http
