@@ -147,41 +147,109 @@ fn provider(s: &AppState) -> Provider {
     Provider { inner: s.clone() }
 }
 
-macro_rules! caller {
-    ($s:expr, $h:expr) => {
-        match admin_caller(&$s, &$h).await {
-            Ok(c) => c,
-            Err(res) => return res,
-        }
-    };
+/// An answer of the admin API other than success: JSON `{error, error_description}` with its
+/// status, never cached. Library errors map to it through `?`.
+pub(crate) struct ApiError(Response);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        self.0
+    }
 }
 
-/// The request's JSON body, or the 4xx answer for it.
-macro_rules! json_body {
-    ($h:expr, $b:expr) => {
-        match body(&$h, &$b) {
-            Ok(r) => r,
-            Err(res) => return res,
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(api_error(e))
+    }
+}
+
+impl ApiError {
+    fn forbidden(desc: &str) -> Self {
+        ApiError(forbidden(desc))
+    }
+
+    fn bad_request(desc: &str) -> Self {
+        ApiError(json_error(StatusCode::BAD_REQUEST, "invalid_request", desc))
+    }
+}
+
+/// What an admin API handler answers.
+pub(crate) type ApiResult = Result<Response, ApiError>;
+
+/// The person behind the request's bearer token (see [`admin_caller`]), as an extractor: a
+/// handler that takes it runs only for an administrator.
+pub(crate) struct Caller(pub AdminCaller);
+
+impl axum::extract::FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        admin_caller(s, &parts.headers)
+            .await
+            .map(Caller)
+            .map_err(ApiError)
+    }
+}
+
+/// The JSON body of a request (`Content-Type: application/json`).
+pub(crate) struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        s: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let bytes = Bytes::from_request(req, s)
+            .await
+            .map_err(|e| ApiError(e.into_response()))?;
+        body(&headers, &bytes).map(ApiJson).map_err(ApiError)
+    }
+}
+
+/// A JSON body that may be empty (for the defaults).
+pub(crate) struct MaybeJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        s: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let bytes = Bytes::from_request(req, s)
+            .await
+            .map_err(|e| ApiError(e.into_response()))?;
+        if bytes.is_empty() {
+            return Ok(MaybeJson(None));
         }
-    };
+        body(&headers, &bytes)
+            .map(|v| MaybeJson(Some(v)))
+            .map_err(ApiError)
+    }
+}
+
+fn created(value: Value) -> Response {
+    no_store((StatusCode::CREATED, Json(value)).into_response())
 }
 
 /// `GET /admin/api/me`: who the token speaks for.
-pub(crate) async fn me(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let c = caller!(s, headers);
-    ok(json!({
+pub(crate) async fn me(Caller(c): Caller) -> ApiResult {
+    Ok(ok(json!({
         "username": c.user.username,
         "roles": c.user.roles,
-    }))
+    })))
 }
 
 /// `GET /admin/api/users`.
-pub(crate) async fn list_users(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let _c = caller!(s, headers);
-    match provider(&s).list_users().await {
-        Ok(users) => ok(json!(users)),
-        Err(e) => api_error(e),
-    }
+pub(crate) async fn list_users(State(s): State<AppState>, _: Caller) -> ApiResult {
+    Ok(ok(json!(provider(&s).list_users().await?)))
 }
 
 #[derive(Deserialize)]
@@ -199,16 +267,16 @@ pub(crate) struct CreateUser {
 /// issues a temporary one.
 pub(crate) async fn create_user(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
+    Caller(c): Caller,
+    ApiJson(req): ApiJson<CreateUser>,
+) -> ApiResult {
     if !c.holds_any(&[ROLE_IAM_ADMIN]) {
-        return forbidden("creating accounts needs the iam_admin role");
+        return Err(ApiError::forbidden(
+            "creating accounts needs the iam_admin role",
+        ));
     }
-    let req: CreateUser = json_body!(headers, bytes);
     let p = provider(&s);
-    let user = match p
+    let user = p
         .create_user(crate::NewUser {
             username: req.username,
             email: req.email,
@@ -216,23 +284,16 @@ pub(crate) async fn create_user(
             roles: req.roles,
             password: None,
         })
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => return api_error(e),
-    };
-    if let Err(e) = p
-        .record_audit(
-            &c.actor,
-            "user.created",
-            Some(&user.username),
-            json!({ "roles": user.roles, "via": "admin_api" }),
-        )
-        .await
-    {
-        return server_error(&e);
-    }
-    no_store((StatusCode::CREATED, Json(json!(user))).into_response())
+        .await?;
+    p.record_audit(
+        &c.actor,
+        "user.created",
+        Some(&user.username),
+        json!({ "roles": user.roles, "via": "admin_api" }),
+    )
+    .await
+    .map_err(|e| ApiError(server_error(&e)))?;
+    Ok(created(json!(user)))
 }
 
 #[derive(Deserialize)]
@@ -250,97 +311,71 @@ pub(crate) struct VerifyCaller {
 /// or `{"code": …}`; answers `{"match": bool}` (never the word).
 pub(crate) async fn verify_caller(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: VerifyCaller = json_body!(headers, bytes);
+    ApiJson(req): ApiJson<VerifyCaller>,
+) -> ApiResult {
     let p = provider(&s);
-    let result = match (req.secret_word, req.send_code, req.code) {
-        (Some(w), false, None) => p.verify_caller_secret_word(&c.actor, &username, &w).await,
-        (None, false, Some(code)) => p.verify_caller_code(&c.actor, &username, &code).await,
+    let matched = match (req.secret_word, req.send_code, req.code) {
+        (Some(w), false, None) => p.verify_caller_secret_word(&c.actor, &username, &w).await?,
+        (None, false, Some(code)) => p.verify_caller_code(&c.actor, &username, &code).await?,
         (None, true, None) => {
-            return match p.send_caller_code(&c.actor, &username).await {
-                Ok(()) => ok(json!({ "code_sent": true })),
-                Err(e) => api_error(e),
-            };
+            p.send_caller_code(&c.actor, &username).await?;
+            return Ok(ok(json!({ "code_sent": true })));
         }
         _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
+            return Err(ApiError::bad_request(
                 "give exactly one of secret_word, send_code or code",
-            );
+            ));
         }
     };
-    match result {
-        Ok(m) => ok(json!({ "match": m })),
-        Err(e) => api_error(e),
-    }
+    Ok(ok(json!({ "match": matched })))
 }
 
 /// `POST /admin/api/users/{username}/temporary-password`: shown once in the answer.
 pub(crate) async fn temporary_password(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-) -> Response {
-    let c = caller!(s, headers);
-    match provider(&s)
+) -> ApiResult {
+    let secret = provider(&s)
         .issue_temporary_password(&c.actor, &username)
-        .await
-    {
-        Ok(secret) => ok(json!({ "temporary_password": secret.secret() })),
-        Err(e) => api_error(e),
-    }
+        .await?;
+    Ok(ok(json!({ "temporary_password": secret.secret() })))
 }
 
 /// `POST /admin/api/users/{username}/unlock`.
 pub(crate) async fn unlock(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-) -> Response {
-    let c = caller!(s, headers);
-    match provider(&s).unlock_account(&c.actor, &username).await {
-        Ok(()) => ok(json!({ "unlocked": true })),
-        Err(e) => api_error(e),
-    }
-}
-
-async fn set_disabled(
-    s: AppState,
-    headers: HeaderMap,
-    username: String,
-    disabled: bool,
-) -> Response {
-    let c = caller!(s, headers);
-    match provider(&s)
-        .set_account_disabled(&c.actor, &username, disabled)
-        .await
-    {
-        Ok(u) => ok(json!(u)),
-        Err(e) => api_error(e),
-    }
+) -> ApiResult {
+    provider(&s).unlock_account(&c.actor, &username).await?;
+    Ok(ok(json!({ "unlocked": true })))
 }
 
 /// `POST /admin/api/users/{username}/disable`: sessions end at once.
 pub(crate) async fn disable(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-) -> Response {
-    set_disabled(s, headers, username, true).await
+) -> ApiResult {
+    let u = provider(&s)
+        .set_account_disabled(&c.actor, &username, true)
+        .await?;
+    Ok(ok(json!(u)))
 }
 
 /// `POST /admin/api/users/{username}/enable`.
 pub(crate) async fn enable(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-) -> Response {
-    set_disabled(s, headers, username, false).await
+) -> ApiResult {
+    let u = provider(&s)
+        .set_account_disabled(&c.actor, &username, false)
+        .await?;
+    Ok(ok(json!(u)))
 }
 
 #[derive(Deserialize)]
@@ -352,16 +387,14 @@ pub(crate) struct Roles {
 /// `PUT /admin/api/users/{username}/roles`: `{"roles": [...]}` replaces the account's roles.
 pub(crate) async fn set_roles(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: Roles = json_body!(headers, bytes);
-    match provider(&s).set_roles(&c.actor, &username, req.roles).await {
-        Ok(u) => ok(json!(u)),
-        Err(e) => api_error(e),
-    }
+    ApiJson(req): ApiJson<Roles>,
+) -> ApiResult {
+    let u = provider(&s)
+        .set_roles(&c.actor, &username, req.roles)
+        .await?;
+    Ok(ok(json!(u)))
 }
 
 #[derive(Deserialize)]
@@ -374,26 +407,15 @@ pub(crate) struct LostToken {
 /// `POST /admin/api/users/{username}/lost-token`: the emergency passcode, shown once.
 pub(crate) async fn lost_token(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(username): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: LostToken = if bytes.is_empty() {
-        LostToken { hours: None }
-    } else {
-        match body(&headers, &bytes) {
-            Ok(r) => r,
-            Err(res) => return res,
-        }
-    };
-    match provider(&s)
-        .report_token_lost(&c.actor, &username, req.hours)
-        .await
-    {
-        Ok(code) => ok(json!({ "emergency_passcode": code.secret() })),
-        Err(e) => api_error(e),
-    }
+    MaybeJson(req): MaybeJson<LostToken>,
+) -> ApiResult {
+    let hours = req.and_then(|r| r.hours);
+    let code = provider(&s)
+        .report_token_lost(&c.actor, &username, hours)
+        .await?;
+    Ok(ok(json!({ "emergency_passcode": code.secret() })))
 }
 
 #[derive(Deserialize)]
@@ -404,17 +426,16 @@ pub(crate) struct ListQuery {
 /// `GET /admin/api/registrations?status=pending`.
 pub(crate) async fn list_registrations(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Query(q): Query<ListQuery>,
-) -> Response {
-    let c = caller!(s, headers);
+) -> ApiResult {
     if !c.holds_any(&[ROLE_ACCESS_ADMIN, ROLE_IAM_ADMIN]) {
-        return forbidden("registrations are for Access Administrators");
+        return Err(ApiError::forbidden(
+            "registrations are for Access Administrators",
+        ));
     }
-    match provider(&s).list_registrations(q.status.as_deref()).await {
-        Ok(list) => ok(json!(list)),
-        Err(e) => api_error(e),
-    }
+    let list = provider(&s).list_registrations(q.status.as_deref()).await?;
+    Ok(ok(json!(list)))
 }
 
 #[derive(Deserialize)]
@@ -431,12 +452,10 @@ pub(crate) struct SubmitRegistration {
 /// `POST /admin/api/registrations`: an Access Administrator enters a URF.
 pub(crate) async fn submit_registration(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: SubmitRegistration = json_body!(headers, bytes);
-    match provider(&s)
+    Caller(c): Caller,
+    ApiJson(req): ApiJson<SubmitRegistration>,
+) -> ApiResult {
+    let r = provider(&s)
         .submit_registration(
             &c.actor,
             crate::NewRegistration {
@@ -447,11 +466,8 @@ pub(crate) async fn submit_registration(
                 role_requested: req.role_requested,
             },
         )
-        .await
-    {
-        Ok(r) => no_store((StatusCode::CREATED, Json(json!(r))).into_response()),
-        Err(e) => api_error(e),
-    }
+        .await?;
+    Ok(created(json!(r)))
 }
 
 #[derive(Deserialize)]
@@ -468,41 +484,28 @@ pub(crate) struct Approve {
 /// `{"username": …, "soft": true}` (the activation code is in the answer, for the phone).
 pub(crate) async fn approve_registration(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(id): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: Approve = json_body!(headers, bytes);
+    ApiJson(req): ApiJson<Approve>,
+) -> ApiResult {
     let choice = match (req.serial, req.soft) {
         (Some(serial), false) => crate::TokenChoice::Hardware { serial },
         (None, true) => crate::TokenChoice::Soft,
-        _ => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "give either serial or soft: true",
-            );
-        }
+        _ => return Err(ApiError::bad_request("give either serial or soft: true")),
     };
-    match provider(&s)
+    let a = provider(&s)
         .approve_registration(&c.actor, &id, &req.username, choice)
-        .await
-    {
-        Ok(a) => {
-            let mut v = json!({
-                "registration": a.registration,
-                "user": a.user,
-                "serial": a.serial,
-            });
-            if let Some(e) = &a.soft_token {
-                v["activation_code"] = json!(e.activation_code.secret());
-                v["activation_expires_at"] = json!(e.activation_expires_at.to_rfc3339());
-            }
-            ok(v)
-        }
-        Err(e) => api_error(e),
+        .await?;
+    let mut v = json!({
+        "registration": a.registration,
+        "user": a.user,
+        "serial": a.serial,
+    });
+    if let Some(e) = &a.soft_token {
+        v["activation_code"] = json!(e.activation_code.secret());
+        v["activation_expires_at"] = json!(e.activation_expires_at.to_rfc3339());
     }
+    Ok(ok(v))
 }
 
 #[derive(Deserialize)]
@@ -514,19 +517,14 @@ pub(crate) struct Reject {
 /// `POST /admin/api/registrations/{id}/reject`: `{"reason": …}`.
 pub(crate) async fn reject_registration(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(id): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: Reject = json_body!(headers, bytes);
-    match provider(&s)
+    ApiJson(req): ApiJson<Reject>,
+) -> ApiResult {
+    let r = provider(&s)
         .reject_registration(&c.actor, &id, &req.reason)
-        .await
-    {
-        Ok(r) => ok(json!(r)),
-        Err(e) => api_error(e),
-    }
+        .await?;
+    Ok(ok(json!(r)))
 }
 
 #[derive(Deserialize)]
@@ -538,30 +536,26 @@ pub(crate) struct AuditQuery {
 /// `GET /admin/api/audit?since=SEQ&limit=N` (IAM administrators).
 pub(crate) async fn audit(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Query(q): Query<AuditQuery>,
-) -> Response {
-    let c = caller!(s, headers);
+) -> ApiResult {
     if !c.holds_any(&[ROLE_IAM_ADMIN]) {
-        return forbidden("the audit log needs the iam_admin role");
+        return Err(ApiError::forbidden(
+            "the audit log needs the iam_admin role",
+        ));
     }
     let limit = q.limit.unwrap_or(100).clamp(0, crate::audit::MAX_LIST);
-    match provider(&s).audit_events(q.since, limit).await {
-        Ok(list) => ok(json!(list)),
-        Err(e) => api_error(e),
-    }
+    Ok(ok(json!(provider(&s).audit_events(q.since, limit).await?)))
 }
 
 /// `GET /admin/api/audit/verify` (IAM administrators): the chain check's report.
-pub(crate) async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let c = caller!(s, headers);
+pub(crate) async fn audit_verify(State(s): State<AppState>, Caller(c): Caller) -> ApiResult {
     if !c.holds_any(&[ROLE_IAM_ADMIN]) {
-        return forbidden("the audit log needs the iam_admin role");
+        return Err(ApiError::forbidden(
+            "the audit log needs the iam_admin role",
+        ));
     }
-    match provider(&s).verify_audit_log().await {
-        Ok(report) => ok(json!(report)),
-        Err(e) => api_error(e),
-    }
+    Ok(ok(json!(provider(&s).verify_audit_log().await?)))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,69 +563,54 @@ pub(crate) async fn audit_verify(State(s): State<AppState>, headers: HeaderMap) 
 // registration. Reading is for any staff; changes need iam_admin (the library checks).
 
 /// `GET /admin/api/clients`.
-pub(crate) async fn list_clients(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let _c = caller!(s, headers);
-    match provider(&s).list_clients().await {
-        Ok(list) => ok(json!(list)),
-        Err(e) => api_error(e),
-    }
+pub(crate) async fn list_clients(State(s): State<AppState>, _: Caller) -> ApiResult {
+    Ok(ok(json!(provider(&s).list_clients().await?)))
 }
 
 /// `GET /admin/api/clients/{client_id}`.
 pub(crate) async fn get_client(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    _: Caller,
     Path(client_id): Path<String>,
-) -> Response {
-    let _c = caller!(s, headers);
-    match provider(&s).client(&client_id).await {
-        Ok(c) => ok(json!(c)),
-        Err(e) => api_error(e),
-    }
+) -> ApiResult {
+    Ok(ok(json!(provider(&s).client(&client_id).await?)))
 }
 
 /// `PATCH /admin/api/clients/{client_id}`: the fields of [`crate::ClientUpdate`] to change.
 pub(crate) async fn update_client(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(client_id): Path<String>,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: crate::ClientUpdate = json_body!(headers, bytes);
-    match provider(&s).update_client(&c.actor, &client_id, req).await {
-        Ok(info) => ok(json!(info)),
-        Err(e) => api_error(e),
-    }
+    ApiJson(req): ApiJson<crate::ClientUpdate>,
+) -> ApiResult {
+    let info = provider(&s)
+        .update_client(&c.actor, &client_id, req)
+        .await?;
+    Ok(ok(json!(info)))
 }
 
 /// `POST /admin/api/clients/{client_id}/rotate-secret`: the new secret, shown once.
 pub(crate) async fn rotate_client_secret(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(client_id): Path<String>,
-) -> Response {
-    let c = caller!(s, headers);
-    match provider(&s)
+) -> ApiResult {
+    let secret = provider(&s)
         .rotate_client_secret(&c.actor, &client_id)
-        .await
-    {
-        Ok(secret) => ok(json!({ "client_id": client_id, "client_secret": secret.secret() })),
-        Err(e) => api_error(e),
-    }
+        .await?;
+    Ok(ok(
+        json!({ "client_id": client_id, "client_secret": secret.secret() }),
+    ))
 }
 
 /// `DELETE /admin/api/clients/{client_id}`: 204; the client's tokens stop working.
 pub(crate) async fn delete_client(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Caller(c): Caller,
     Path(client_id): Path<String>,
-) -> Response {
-    let c = caller!(s, headers);
-    match provider(&s).delete_client(&c.actor, &client_id).await {
-        Ok(()) => no_store(StatusCode::NO_CONTENT.into_response()),
-        Err(e) => api_error(e),
-    }
+) -> ApiResult {
+    provider(&s).delete_client(&c.actor, &client_id).await?;
+    Ok(no_store(StatusCode::NO_CONTENT.into_response()))
 }
 
 #[derive(Deserialize)]
@@ -647,35 +626,18 @@ pub(crate) struct NewInitialToken {
 /// single use); the token is shown once.
 pub(crate) async fn create_initial_token(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> Response {
-    let c = caller!(s, headers);
-    let req: NewInitialToken = if bytes.is_empty() {
-        NewInitialToken {
-            ttl_secs: None,
-            single_use: None,
-        }
-    } else {
-        json_body!(headers, bytes)
-    };
-    let ttl = std::time::Duration::from_secs(req.ttl_secs.unwrap_or(24 * 3600));
-    match provider(&s)
-        .create_initial_access_token(&c.actor, ttl, req.single_use.unwrap_or(true))
-        .await
-    {
-        Ok(t) => no_store(
-            (
-                StatusCode::CREATED,
-                Json(json!({
-                    "initial_access_token": t.token.secret(),
-                    "id": t.id,
-                    "expires_at": t.expires_at.to_rfc3339(),
-                    "single_use": t.single_use,
-                })),
-            )
-                .into_response(),
-        ),
-        Err(e) => api_error(e),
-    }
+    Caller(c): Caller,
+    MaybeJson(req): MaybeJson<NewInitialToken>,
+) -> ApiResult {
+    let (ttl_secs, single_use) = req.map_or((None, None), |r| (r.ttl_secs, r.single_use));
+    let ttl = std::time::Duration::from_secs(ttl_secs.unwrap_or(24 * 3600));
+    let t = provider(&s)
+        .create_initial_access_token(&c.actor, ttl, single_use.unwrap_or(true))
+        .await?;
+    Ok(created(json!({
+        "initial_access_token": t.token.secret(),
+        "id": t.id,
+        "expires_at": t.expires_at.to_rfc3339(),
+        "single_use": t.single_use,
+    })))
 }
