@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::authorize::{deny, issue_code, see_other};
+use super::authorize::{deny, see_other};
 use super::signin::{here, save_and_continue};
 use super::{AppState, cookies, pages};
 use crate::accounts::Account;
@@ -375,14 +375,25 @@ pub(crate) async fn finish_with_session(
     if let Some(res) = gate(s, &mut j, &user).await {
         return res;
     }
-    match journey::finish(&s.db, &j.id, now).await {
-        Ok(true) => issue_code(s, headers, &request, &session, None).await,
-        Ok(false) => pages::error(
+    let grant = super::authorize::code_grant(&request, Some(&session));
+    let answered =
+        journey::complete::answer_with_session(&s.db, &j.id, grant, now, s.config.code_ttl).await;
+    match answered {
+        Ok(journey::complete::Answered::Code(code)) => {
+            s.metrics
+                .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
+            super::authorize::code_response(s, &request, &code, None)
+        }
+        Ok(journey::complete::Answered::AlreadyFinished) => pages::error(
             s,
             StatusCode::BAD_REQUEST,
             "This sign-in is already complete",
             "Go back to the application you came from.",
         ),
+        // Signed out, locked or changed meanwhile: the request starts over.
+        Ok(journey::complete::Answered::Refused) => {
+            see_other(&super::authorize::continuation_url(s, &request).await)
+        }
         Err(e) => pages::internal(s, &e),
     }
 }

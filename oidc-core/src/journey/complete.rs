@@ -117,3 +117,45 @@ const CLIENT_GONE: &str = "the client is gone";
 fn signs_in(u: &Account, now: DateTime<Utc>) -> bool {
     u.may_sign_in(now)
 }
+
+/// How finishing a journey that answers with an existing session went.
+#[derive(Debug)]
+pub(crate) enum Answered {
+    /// The code for the client.
+    Code(String),
+    /// Another request finished this journey first.
+    AlreadyFinished,
+    /// The session, account or client changed since the journey's steps were checked.
+    Refused,
+}
+
+/// Finishes a journey that answers with the browser's existing session (consent or account
+/// selection, no new sign-in) and issues its code, in one transaction: the journey is finished
+/// exactly once, and only while the session is live and the account and client still allowed.
+pub(crate) async fn answer_with_session(
+    db: &Db,
+    journey_id: &str,
+    grant: CodeGrant,
+    now: DateTime<Utc>,
+    code_ttl: std::time::Duration,
+) -> Result<Answered, Error> {
+    let code = crate::secret::random_token()?;
+    let id = journey_id.to_string();
+    db.write(move |conn| {
+        let finished = diesel::update(
+            journeys::table
+                .find(&id)
+                .filter(journeys::finished_at.is_null()),
+        )
+        .set(journeys::finished_at.eq(naive(now)))
+        .execute(conn)?;
+        if finished != 1 {
+            return Ok(Answered::AlreadyFinished);
+        }
+        match tokens::issue_code_in(conn, &grant, &code, now, code_ttl)? {
+            Ok(()) => Ok(Answered::Code(code)),
+            Err(_) => Ok(Answered::Refused),
+        }
+    })
+    .await
+}
