@@ -11,6 +11,7 @@ use base64::Engine;
 use super::AppState;
 use crate::clients::{self, Client};
 use crate::protocol::errors::ErrorCode;
+use crate::protocol::scope::Scope;
 pub(crate) use crate::tokens::exchange::TokenError;
 use crate::tokens::{self, exchange::TokenRequest};
 
@@ -183,22 +184,12 @@ async fn handle(
     tokens::exchange::exchange(s, &client, request).await
 }
 
-/// RFC 6749 §3.3 scope: space-delimited tokens; `None` when absent.
-pub(crate) fn requested_scope(params: &Params) -> Result<Option<Vec<String>>, TokenError> {
+/// RFC 6749 §3.3 scope: a set of NQCHAR tokens, space-delimited; `None` when absent.
+pub(crate) fn requested_scope(params: &Params) -> Result<Option<Scope>, TokenError> {
     let Some(raw) = params.get("scope")? else {
         return Ok(None);
     };
-    if raw.len() > 2048 {
-        return Err(TokenError::new(
-            ErrorCode::InvalidScope,
-            "scope is too long",
-        ));
-    }
-    let mut out: Vec<String> = Vec::new();
-    for sc in raw.split(' ').filter(|s| !s.is_empty()) {
-        if !out.iter().any(|o| o == sc) {
-            out.push(sc.to_string());
-        }
-    }
-    Ok(Some(out))
+    Scope::parse(raw)
+        .map(Some)
+        .map_err(|e| TokenError::new(ErrorCode::InvalidScope, &e.to_string()))
 }

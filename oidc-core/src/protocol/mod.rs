@@ -5,3 +5,4 @@ pub mod discovery;
 pub mod errors;
 pub mod pkce;
 pub mod request_object;
+pub mod scope;

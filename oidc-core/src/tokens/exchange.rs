@@ -9,6 +9,7 @@ use crate::clients::{self, Client, RefreshPolicy};
 use crate::config::SigningAlg;
 use crate::error::Error;
 use crate::protocol::errors::{ErrorCode, OAuthError};
+use crate::protocol::scope::Scope;
 use crate::provider::Inner;
 
 use super::{Redeemed, Subject, TokenResponse, refresh};
@@ -28,10 +29,10 @@ pub(crate) enum TokenRequest {
     /// `refresh_token`, with an optional narrower scope.
     RefreshToken {
         refresh_token: String,
-        scope: Option<Vec<String>>,
+        scope: Option<Scope>,
     },
     /// `client_credentials`, with an optional scope.
-    ClientCredentials { scope: Option<Vec<String>> },
+    ClientCredentials { scope: Option<Scope> },
 }
 
 impl TokenRequest {
@@ -229,7 +230,7 @@ async fn refresh(
     s: &Inner,
     client: &Client,
     token: &str,
-    scope: Option<Vec<String>>,
+    scope: Option<Scope>,
 ) -> Result<TokenResponse, TokenError> {
     let now = s.now();
     let outcome = refresh::rotate(
@@ -292,7 +293,7 @@ async fn refresh(
     };
     // The access token may be narrowed (RFC 6749 §6); the new refresh token keeps the scope.
     let access_scope = match &scope {
-        Some(sc) => sc.join(" "),
+        Some(sc) => sc.to_string(),
         None => grant.scope.clone(),
     };
     let as_code = super::CodeGrant {
@@ -329,7 +330,7 @@ async fn refresh(
 async fn client_credentials(
     s: &Inner,
     client: &Client,
-    scope: Option<Vec<String>>,
+    scope: Option<Scope>,
 ) -> Result<TokenResponse, TokenError> {
     if client.row.is_public {
         return Err(TokenError::new(
@@ -337,30 +338,26 @@ async fn client_credentials(
             "a public client cannot use client_credentials",
         ));
     }
-    let allowed: Vec<&str> = client
-        .row
-        .scope
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
+    // Registered through the client's metadata rules: it parses.
+    let allowed = Scope::parse(&client.row.scope).unwrap_or_default();
     let scope = match scope {
         Some(wanted) => {
-            if let Some(bad) = wanted.iter().find(|w| !allowed.contains(&w.as_str())) {
+            if let Some(bad) = wanted.first_outside(&allowed) {
                 return Err(TokenError::new(
                     ErrorCode::InvalidScope,
                     &format!("scope {bad:?} is not registered for this client"),
                 ));
             }
-            wanted.join(" ")
+            wanted.to_string()
         }
         // RFC 6749 §3.3: without a scope, the registered default (all of them).
-        None => allowed.join(" "),
+        None => allowed.to_string(),
     };
     let now = s.now();
     let grant_id = super::client_grant(
         &s.db,
         client.id(),
-        &allowed.join(" "),
+        &allowed.to_string(),
         now,
         s.config.code_ttl,
     )

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::fail;
+use crate::protocol::scope::Scope;
 use crate::secret::{digest, random_token};
 use crate::sessions;
 use crate::store::models::{RefreshTokenRow, UserRow};
@@ -133,7 +134,7 @@ pub(crate) async fn rotate(
     db: &Db,
     token: &str,
     client_id: &str,
-    requested_scope: Option<Vec<String>>,
+    requested_scope: Option<Scope>,
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<Rotated, Error> {
@@ -161,8 +162,9 @@ pub(crate) async fn rotate(
                 return Ok(Rotated::Invalid);
             }
             if let Some(wanted) = &requested_scope {
-                let held: Vec<&str> = current.scope.split(' ').collect();
-                if !wanted.iter().all(|w| held.contains(&w.as_str())) {
+                // Written from a parsed scope: it parses again.
+                let held = Scope::parse(&current.scope).unwrap_or_default();
+                if !wanted.is_within(&held) {
                     return Ok(Rotated::ScopeTooWide);
                 }
             }
