@@ -153,28 +153,20 @@ impl World {
         let uid = self.user_id.clone();
         self.db()
             .run(move |conn| {
-                let u: (
-                    Option<String>,
-                    bool,
-                    String,
-                    String,
-                    i32,
-                    Option<chrono::NaiveDateTime>,
-                    bool,
-                    Option<String>,
-                ) = users::table
+                let r: crate::store::models::UserRow = users::table
                     .find(&uid)
-                    .select((
-                        users::password_hash,
-                        users::password_temporary,
-                        users::required_actions,
-                        users::roles,
-                        users::failed_attempts,
-                        users::locked_until,
-                        users::disabled,
-                        users::secret_word_hash,
-                    ))
+                    .select(crate::store::models::UserRow::as_select())
                     .first(conn)?;
+                let u = (
+                    r.password_hash,
+                    r.password_temporary,
+                    r.required_actions,
+                    r.roles,
+                    r.failed_attempts,
+                    r.locked_until,
+                    r.disabled,
+                    r.secret_word_hash,
+                );
                 let live: i64 = sessions::table
                     .filter(sessions::user_id.eq(&uid))
                     .filter(sessions::ended_at.is_null())
