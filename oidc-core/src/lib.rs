@@ -79,6 +79,7 @@ mod metrics;
 pub mod mfa;
 pub mod notify;
 mod outbound;
+pub mod paths;
 pub mod protocol;
 mod provider;
 mod secret;
@@ -101,7 +102,6 @@ pub use clock::{Clock, SystemClock};
 pub use config::{DEFAULT_RECOVERY_QUESTIONS, ProviderConfig, ProviderConfigBuilder, SigningAlg};
 pub use error::Error;
 pub use housekeeping::PurgeReport;
-pub use http::paths;
 /// Networks of trusted reverse proxies ([`ProviderConfigBuilder::trusted_proxies`]).
 pub use ipnet::IpNet;
 pub use keys::{KeyInfo, KeyState};

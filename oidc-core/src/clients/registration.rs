@@ -204,7 +204,7 @@ pub(crate) fn registration_client_uri(
 ) -> String {
     format!(
         "{}/{client_id}",
-        config.endpoint(crate::http::paths::REGISTRATION)
+        config.endpoint(crate::paths::REGISTRATION)
     )
 }
 

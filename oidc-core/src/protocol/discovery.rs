@@ -6,7 +6,7 @@ use serde_json::json;
 use super::authorize::{DISPLAY_VALUES, RESPONSE_MODES, SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
 use crate::clients::assertion::{PRIVATE_KEY_ALGS, SECRET_ALGS};
 use crate::config::ProviderConfig;
-use crate::http::paths;
+use crate::paths;
 
 /// Claims the provider can release (OIDC Discovery `claims_supported`).
 pub const SUPPORTED_CLAIMS: [&str; 17] = [
