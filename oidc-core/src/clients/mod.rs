@@ -14,6 +14,12 @@ use url::Url;
 pub use metadata::{ApplicationType, AuthMethod, ClientMetadata};
 pub use registration::{ClientUpdate, InitialAccessToken};
 
+pub use crate::protocol::client_rules::GRANT_TYPES;
+use crate::protocol::redirect_uri::is_loopback_ip;
+// The fuzz targets reach the matching rule here, next to the clients it applies to.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use crate::protocol::redirect_uri::redirect_uri_matches;
+
 use crate::error::Error;
 use crate::secret::{Secret, ct_eq, digest, random_token};
 use crate::store::models::ClientRow;
@@ -93,9 +99,6 @@ impl RefreshPolicy {
         }
     }
 }
-
-/// The grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
 impl NewClient {
     /// A confidential, first-party client that requires PKCE (see [`NewClient::third_party`]).
@@ -326,51 +329,11 @@ fn split_lines(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// A loopback IP literal (RFC 8252 §7.3 names 127.0.0.1 and [::1]; "localhost" is not recommended).
-fn is_loopback_ip(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    }
-}
-
 /// Checks one redirect URI as an administrator registers it (RFC 6749 §3.1.2, RFC 8252 §7,
 /// OAuth 2.0 Security BCP): http on loopback allowed, a private-use scheme for a public client.
 #[cfg(test)]
 pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
     metadata::check_redirect_uri(uri, public, true).map_err(|e| e.description)
-}
-
-/// Does the requested redirect URI match a registered one? Exact string match, except that a
-/// native app (a public client) with a registered http loopback IP URI may use any port, since it
-/// listens on whatever port the OS gives it (RFC 8252 §7.3). Confidential clients are web servers
-/// on fixed ports: for them the match stays exact.
-pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str, native: bool) -> bool {
-    if registered.iter().any(|r| r == requested) {
-        return true;
-    }
-    if !native {
-        return false;
-    }
-    let Ok(req) = Url::parse(requested) else {
-        return false;
-    };
-    if req.scheme() != "http" || !is_loopback_ip(&req) {
-        return false;
-    }
-    registered.iter().any(|r| {
-        let Ok(reg) = Url::parse(r) else { return false };
-        if reg.scheme() != "http" || !is_loopback_ip(&reg) {
-            return false;
-        }
-        let mut req_any = req.clone();
-        let mut reg_any = reg.clone();
-        // set_port cannot fail on an http URL with a host.
-        let _ = req_any.set_port(None);
-        let _ = reg_any.set_port(None);
-        req_any == reg_any
-    })
 }
 
 /// The checks every registration passes, whoever registers: the metadata rules of
@@ -822,62 +785,5 @@ mod tests {
         assert!(validate_redirect_uri("com.example.app:/cb", true).is_ok());
         assert!(validate_redirect_uri("com.example.app:/cb", false).is_err());
         assert!(validate_redirect_uri("javascript:alert(1)", true).is_err());
-    }
-
-    #[test]
-    fn exact_match_except_loopback_port_rfc8252_7_3() {
-        let reg = vec![
-            "https://rp.example.org/cb".to_string(),
-            "http://127.0.0.1/native".to_string(),
-        ];
-        for native in [false, true] {
-            assert!(redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb/",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb?x=1",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://RP.example.org/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org:8443/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "http://127.0.0.1:51234/other",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "http://localhost:51234/native",
-                native
-            ));
-        }
-        assert!(redirect_uri_matches(
-            &reg,
-            "http://127.0.0.1:51234/native",
-            true
-        ));
-        // A confidential client's loopback URI matches only exactly.
-        assert!(!redirect_uri_matches(
-            &reg,
-            "http://127.0.0.1:51234/native",
-            false
-        ));
-        assert!(redirect_uri_matches(&reg, "http://127.0.0.1/native", false));
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::{ErrorCode, OAuthError};
 use super::pkce;
-use crate::clients::redirect_uri_matches;
+use super::redirect_uri::redirect_uri_matches;
 
 /// Scopes the provider understands; others are ignored (OIDC Core §3.1.2.1).
 pub const SUPPORTED_SCOPES: [&str; 6] = [
@@ -342,7 +342,7 @@ impl AuthRequest {
     /// `unmet_authentication_requirements` when an essential `acr` asks for values this provider
     /// cannot give the client.
     pub fn needs_second_factor(&self, client_requires: bool) -> Result<bool, OAuthError> {
-        use crate::mfa::{ACR_PASSWORD, ACR_PASSWORD_OTP};
+        use crate::protocol::acr::{ACR_PASSWORD, ACR_PASSWORD_OTP};
         let voluntary = self.acr_values.iter().any(|v| v == ACR_PASSWORD_OTP);
         match &self.essential_acr {
             Some(values) if !values.is_empty() => {
@@ -1146,7 +1146,7 @@ mod tests {
 
     #[test]
     fn oidc_core_5_5_1_1_essential_acr_from_the_claims_parameter() {
-        use crate::mfa::{ACR_PASSWORD, ACR_PASSWORD_OTP};
+        use crate::protocol::acr::{ACR_PASSWORD, ACR_PASSWORD_OTP};
         let claims = |v: &str| check(with(base(), "claims", Some(v))).unwrap();
         let r = claims(&format!(
             r#"{{"id_token":{{"acr":{{"essential":true,"values":["{ACR_PASSWORD_OTP}"]}}}}}}"#
