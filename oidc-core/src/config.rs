@@ -129,7 +129,7 @@ pub struct ProviderConfig {
     pub(crate) development_kek: bool,
     /// Keys the audit log's MAC chain. When configured it stays in configuration; otherwise the
     /// provider replaces this derived value at start with the one sealed in the database
-    /// (`secret::open_at_rest`), so that it survives a KEK rotation.
+    /// (`kek::open_at_rest`), so that it survives a KEK rotation.
     pub(crate) audit_key: [u8; 32],
     /// True when `audit_key` was not configured.
     pub(crate) audit_key_derived: bool,

@@ -74,6 +74,7 @@ pub mod fuzzing;
 mod housekeeping;
 mod http;
 mod journey;
+mod kek;
 mod keys;
 mod metrics;
 pub mod mfa;

@@ -45,7 +45,8 @@ use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, JwsVerifier, RS256};
 use crate::clock::Clock;
 use crate::config::{ProviderConfig, SigningAlg};
 use crate::error::Error;
-use crate::secret::{KeyRing, Resealed, random_bytes};
+use crate::kek::Resealed;
+use crate::secret::{KeyRing, random_bytes};
 use crate::store::models::SigningKeyRow;
 use crate::store::schema::{meta, signing_keys};
 use crate::store::{Db, DbConnection, naive, new_id, utc};
@@ -716,7 +717,7 @@ fn bump_version(conn: &mut DbConnection) -> Result<(), Error> {
 }
 
 /// Re-seals every stored private key under the ring's current key (the KEK rotation; see
-/// `secret::SEALED_AT_REST`). Removed keys waiting for housekeeping are re-sealed too: every
+/// `kek::SEALED_AT_REST`). Removed keys waiting for housekeeping are re-sealed too: every
 /// value in the table must open under the new key alone.
 pub(crate) fn reseal_all(conn: &mut DbConnection, ring: &KeyRing) -> Result<Resealed, Error> {
     let rows: Vec<(String, Vec<u8>)> = signing_keys::table

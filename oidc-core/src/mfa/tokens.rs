@@ -15,7 +15,8 @@ use super::{BoxFuture, FactorAccount, Prompt, SecondFactor, Verification};
 use crate::accounts::{self, password};
 use crate::clock::Clock;
 use crate::error::Error;
-use crate::secret::{KeyRing, Resealed, Secret, random_bytes};
+use crate::kek::Resealed;
+use crate::secret::{KeyRing, Secret, random_bytes};
 use crate::store::models::OtpTokenRow;
 use crate::store::schema::{meta, otp_tokens, users};
 use crate::store::{Db, naive, new_id};
@@ -134,7 +135,7 @@ fn next_tokencode_prompt() -> Prompt {
 }
 
 /// Re-seals every token seed under the ring's current key (the KEK rotation; see
-/// `secret::SEALED_AT_REST`), lost and disabled tokens included.
+/// `kek::SEALED_AT_REST`), lost and disabled tokens included.
 pub(crate) fn reseal_all(
     conn: &mut crate::store::DbConnection,
     ring: &KeyRing,
