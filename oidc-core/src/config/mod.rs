@@ -10,7 +10,7 @@ use crate::accounts::policy::PasswordPolicy;
 use crate::error::Error;
 
 /// The default logo of the pages (`ProviderConfigBuilder::logo_svg`).
-const DEFAULT_LOGO_SVG: &str = include_str!("../assets/logo.svg");
+const DEFAULT_LOGO_SVG: &str = include_str!("../../assets/logo.svg");
 
 /// A JWS algorithm the provider can sign with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
