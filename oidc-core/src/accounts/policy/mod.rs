@@ -26,7 +26,7 @@ use crate::store::schema::{password_history, users};
 use crate::store::{Db, naive, new_id};
 
 /// The blocklist, one lower-case password a line (source and licence: `data/README.md`).
-const BLOCKLIST: &str = include_str!("../../data/common-passwords.txt");
+const BLOCKLIST: &str = include_str!("../../../data/common-passwords.txt");
 
 /// The default minimum length, in characters of the normalised form.
 pub const DEFAULT_MIN_LENGTH: usize = 12;
