@@ -15,9 +15,9 @@ use crate::audit::{self, Actor};
 use crate::error::Error;
 use crate::fail;
 use crate::sessions::{self, Ended};
-use crate::store::models::{PasswordHistoryRow, UserRow};
-use crate::store::schema::{password_history, users};
-use crate::store::{DbConnection, naive, new_id};
+use crate::store::models::UserRow;
+use crate::store::schema::users;
+use crate::store::{DbConnection, naive};
 
 /// What every change needs to record itself.
 #[derive(Clone, Copy)]
@@ -77,40 +77,6 @@ fn set_owed(conn: &mut DbConnection, user_id: &str, owed: &Owed) -> Result<(), E
     Ok(())
 }
 
-/// Keeps the new password hash in the account's history and forgets the ones past `history`.
-pub(crate) fn remember_password(
-    conn: &mut DbConnection,
-    user_id: &str,
-    password_hash: &str,
-    now: DateTime<Utc>,
-    history: usize,
-) -> Result<(), Error> {
-    if history > 0 {
-        diesel::insert_into(password_history::table)
-            .values(&PasswordHistoryRow {
-                id: new_id(),
-                user_id: user_id.to_string(),
-                password_hash: password_hash.to_string(),
-                created_at: naive(now),
-            })
-            .execute(conn)?;
-    }
-    let ids: Vec<String> = password_history::table
-        .filter(password_history::user_id.eq(user_id))
-        .order((
-            password_history::created_at.desc(),
-            password_history::id.desc(),
-        ))
-        .select(password_history::id)
-        .load(conn)?;
-    let stale: Vec<String> = ids.into_iter().skip(history).collect();
-    if !stale.is_empty() {
-        diesel::delete(password_history::table.filter(password_history::id.eq_any(&stale)))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// A new permanent password (the person's own change, the forced change after a temporary
 /// password, or a reset after "Forgot your password?"): the password and its history, the
 /// `change_password` debt paid, every session and grant of the account ended and every other
@@ -142,7 +108,7 @@ pub(crate) fn change_password(
         ))
         .execute(conn)?;
     fail::point("password.change:after_update", user_id)?;
-    remember_password(conn, user_id, new_hash, ctx.now, history)?;
+    super::policy::remember_in(conn, user_id, new_hash, ctx.now, history)?;
     fail::point("password.change:after_history", user_id)?;
     let ended = sessions::end_all_for_user_in(conn, user_id, ctx.now, keep_journey)?;
     fail::point("password.change:after_sessions", user_id)?;

@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use super::{AuthMethod, Client};
 use crate::error::Error;
 use crate::outbound::{FetchError, Outbound};
+pub use crate::protocol::client_rules::{PRIVATE_KEY_ALGS, SECRET_ALGS};
 use crate::secret::digest;
 use crate::store::models::ClientAssertionRow;
 use crate::store::schema::client_assertions;
@@ -45,12 +46,6 @@ use crate::store::{Db, naive};
 
 /// RFC 7523 §2.2: the only `client_assertion_type` understood.
 pub(crate) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// Signature algorithms accepted for `private_key_jwt` (advertised in discovery).
-pub const PRIVATE_KEY_ALGS: [&str; 9] = [
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
-/// The MAC algorithm accepted for `client_secret_jwt` (advertised in discovery).
-pub const SECRET_ALGS: [&str; 1] = ["HS256"];
 /// The longest lifetime of an assertion (`exp` − `iat`).
 pub const MAX_LIFETIME_SECS: i64 = 300;
 /// Clock difference tolerated on `iat`, `nbf` and `exp`.

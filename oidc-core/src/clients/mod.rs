@@ -4,19 +4,30 @@
 //! `registration` the dynamic registration (RFC 7591), its management (RFC 7592), initial access
 //! tokens, and the administrators' changes (update, rotate the secret, delete).
 
+mod admin_console;
 pub(crate) mod assertion;
 pub(crate) mod authenticate;
+mod lookup;
 pub(crate) mod metadata;
 pub(crate) mod registration;
 
 use diesel::prelude::*;
 use url::Url;
 
+pub use admin_console::ADMIN_CONSOLE_ID;
+pub(crate) use admin_console::ensure_admin_console;
+pub(crate) use lookup::{Client, any_client_has_origin, find};
 pub use metadata::{ApplicationType, AuthMethod, ClientMetadata};
 pub use registration::{ClientUpdate, InitialAccessToken};
 
+pub use crate::protocol::client_rules::GRANT_TYPES;
+use crate::protocol::redirect_uri::is_loopback_ip;
+// The fuzz targets reach the matching rule here, next to the clients it applies to.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use crate::protocol::redirect_uri::redirect_uri_matches;
+
 use crate::error::Error;
-use crate::secret::{Secret, ct_eq, digest, random_token};
+use crate::secret::{Secret, digest, random_token};
 use crate::store::models::ClientRow;
 use crate::store::schema::clients;
 use crate::store::{Db, naive, new_id};
@@ -94,9 +105,6 @@ impl RefreshPolicy {
         }
     }
 }
-
-/// The grant types a client may be registered for.
-pub const GRANT_TYPES: [&str; 3] = ["authorization_code", "refresh_token", "client_credentials"];
 
 impl NewClient {
     /// A confidential, first-party client that requires PKCE (see [`NewClient::third_party`]).
@@ -327,51 +335,11 @@ fn split_lines(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// A loopback IP literal (RFC 8252 §7.3 names 127.0.0.1 and [::1]; "localhost" is not recommended).
-fn is_loopback_ip(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        _ => false,
-    }
-}
-
 /// Checks one redirect URI as an administrator registers it (RFC 6749 §3.1.2, RFC 8252 §7,
 /// OAuth 2.0 Security BCP): http on loopback allowed, a private-use scheme for a public client.
 #[cfg(test)]
 pub(crate) fn validate_redirect_uri(uri: &str, public: bool) -> Result<(), String> {
     metadata::check_redirect_uri(uri, public, true).map_err(|e| e.description)
-}
-
-/// Does the requested redirect URI match a registered one? Exact string match, except that a
-/// native app (a public client) with a registered http loopback IP URI may use any port, since it
-/// listens on whatever port the OS gives it (RFC 8252 §7.3). Confidential clients are web servers
-/// on fixed ports: for them the match stays exact.
-pub(crate) fn redirect_uri_matches(registered: &[String], requested: &str, native: bool) -> bool {
-    if registered.iter().any(|r| r == requested) {
-        return true;
-    }
-    if !native {
-        return false;
-    }
-    let Ok(req) = Url::parse(requested) else {
-        return false;
-    };
-    if req.scheme() != "http" || !is_loopback_ip(&req) {
-        return false;
-    }
-    registered.iter().any(|r| {
-        let Ok(reg) = Url::parse(r) else { return false };
-        if reg.scheme() != "http" || !is_loopback_ip(&reg) {
-            return false;
-        }
-        let mut req_any = req.clone();
-        let mut reg_any = reg.clone();
-        // set_port cannot fail on an http URL with a host.
-        let _ = req_any.set_port(None);
-        let _ = reg_any.set_port(None);
-        req_any == reg_any
-    })
 }
 
 /// The checks every registration passes, whoever registers: the metadata rules of
@@ -560,243 +528,6 @@ pub(crate) async fn register(
     })
 }
 
-/// The client id of the provider's own admin console: a public client (PKCE) that signs IAM
-/// staff in to the admin pages and admin tools. It is the only client that may ask for the `admin`
-/// scope; the provider creates it at start, so no one can register a look-alike.
-pub const ADMIN_CONSOLE_ID: &str = "iam-admin-console";
-
-/// Advisory lock that serialises the admin console's creation among replicas on PostgreSQL.
-const ADMIN_CONSOLE_LOCK_KEY: i64 = 0x01dc_c04c;
-
-/// Creates the admin console client, or refreshes its redirect URIs (the issuer may have moved).
-/// Replicas may race at first start: the loser's insert fails on the primary key and it updates.
-pub(crate) async fn ensure_admin_console(
-    db: &Db,
-    redirect_uris: Vec<String>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), Error> {
-    let uris = redirect_uris.join("\n");
-    db.write(move |conn| {
-        // Replicas starting together on a new PostgreSQL database queue here (a failed insert
-        // would abort PostgreSQL's transaction); SQLite's BEGIN IMMEDIATE already serialises.
-        if let crate::store::DbConnection::Postgresql(pg) = conn {
-            diesel::sql_query(format!(
-                "SELECT pg_advisory_xact_lock({ADMIN_CONSOLE_LOCK_KEY})"
-            ))
-            .execute(pg)?;
-        }
-        let updated = diesel::update(clients::table.find(ADMIN_CONSOLE_ID))
-            .set((
-                clients::redirect_uris.eq(&uris),
-                clients::is_public.eq(true),
-                clients::pkce_required.eq(true),
-                clients::mfa_required.eq(true),
-                clients::first_party.eq(true),
-            ))
-            .execute(conn)?;
-        if updated == 0 {
-            // Another replica may insert it first: the primary key then says so, and its row is
-            // the same as ours.
-            let inserted = diesel::insert_into(clients::table)
-                .values(&ClientRow {
-                    id: ADMIN_CONSOLE_ID.into(),
-                    name: "IAM admin console".into(),
-                    secret_hash: None,
-                    is_public: true,
-                    first_party: true,
-                    redirect_uris: uris.clone(),
-                    post_logout_redirect_uris: String::new(),
-                    pkce_required: true,
-                    access_token_audience: None,
-                    id_token_alg: None,
-                    disabled: false,
-                    created_at: naive(now),
-                    mfa_required: true,
-                    grant_types: "authorization_code refresh_token".into(),
-                    scope: String::new(),
-                    refresh_policy: RefreshPolicy::Never.as_str().into(),
-                    application_type: ApplicationType::Native.as_str().into(),
-                    token_endpoint_auth_method: AuthMethod::None.as_str().into(),
-                    secret_sealed: None,
-                    jwks: None,
-                    jwks_uri: None,
-                    backchannel_logout_uri: None,
-                    backchannel_logout_session_required: false,
-                    require_pushed_authorization_requests: false,
-                    logo_uri: None,
-                    client_uri: None,
-                    policy_uri: None,
-                    tos_uri: None,
-                    contacts: String::new(),
-                    registration_token_hash: None,
-                    dynamic_registration: false,
-                })
-                .execute(conn);
-            match inserted {
-                Ok(_) => {}
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                )) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(())
-    })
-    .await
-}
-
-/// A client loaded for a request, with what the protocol needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Client {
-    pub row: ClientRow,
-    pub redirect_uris: Vec<String>,
-}
-
-// The metadata accessors are the seams of JWT client authentication, PAR and back-channel
-// logout, which read what registration stores.
-#[allow(dead_code)]
-impl Client {
-    pub(crate) fn id(&self) -> &str {
-        &self.row.id
-    }
-    /// Where this client may ask to be sent after RP-initiated logout (exact match only).
-    pub(crate) fn post_logout_redirect_uris(&self) -> Vec<String> {
-        split_lines(&self.row.post_logout_redirect_uris)
-    }
-    /// Whether the client is registered for this grant type.
-    pub(crate) fn allows_grant(&self, grant_type: &str) -> bool {
-        self.row.grant_types.split(' ').any(|g| g == grant_type)
-    }
-    /// Constant-time check of a presented secret against the stored digest.
-    pub(crate) fn secret_matches(&self, presented: &str) -> bool {
-        match &self.row.secret_hash {
-            Some(h) => ct_eq(digest(presented).as_bytes(), h.as_bytes()),
-            None => false,
-        }
-    }
-    /// The registered `token_endpoint_auth_method` (RFC 7591 §2).
-    pub(crate) fn token_endpoint_auth_method(&self) -> AuthMethod {
-        auth_method_of(&self.row)
-    }
-    /// `native` per its `application_type`, or a public client (whose loopback redirect URIs
-    /// match any port, RFC 8252 §7.3).
-    pub(crate) fn is_native(&self) -> bool {
-        self.row.is_public || self.row.application_type == ApplicationType::Native.as_str()
-    }
-    /// The client's JWK Set by value (`jwks`, JSON text), for `private_key_jwt`.
-    pub(crate) fn jwks(&self) -> Option<&str> {
-        self.row.jwks.as_deref()
-    }
-    /// Where the client publishes its JWK Set (`jwks_uri`), for `private_key_jwt`.
-    pub(crate) fn jwks_uri(&self) -> Option<&str> {
-        self.row.jwks_uri.as_deref()
-    }
-    /// The `client_secret_jwt` secret, opened from its sealed form; `None` for other methods.
-    ///
-    /// # Errors
-    /// [`Error::Crypto`] when it opens under no configured key-encryption key.
-    pub(crate) fn jwt_secret(
-        &self,
-        ring: &crate::secret::KeyRing,
-    ) -> Result<Option<Secret>, Error> {
-        let Some(sealed) = &self.row.secret_sealed else {
-            return Ok(None);
-        };
-        let plain = ring.open(sealed, &sealed_aad(&self.row.id))?;
-        let text = String::from_utf8(plain)
-            .map_err(|_| Error::Crypto("a sealed client secret is not UTF-8".into()))?;
-        Ok(Some(Secret::new(text)))
-    }
-    /// OpenID Connect Back-Channel Logout 1.0: where to send logout tokens, and whether they
-    /// must carry `sid`.
-    pub(crate) fn backchannel_logout(&self) -> Option<(&str, bool)> {
-        self.row
-            .backchannel_logout_uri
-            .as_deref()
-            .map(|u| (u, self.row.backchannel_logout_session_required))
-    }
-    /// RFC 9126 §6: authorization requests of this client must come through PAR.
-    pub(crate) fn requires_par(&self) -> bool {
-        self.row.require_pushed_authorization_requests
-    }
-    /// The web origins a browser may call the token, userinfo and revocation endpoints from on
-    /// this client's behalf: the origins of its http(s) redirect URIs.
-    pub(crate) fn web_origins(&self) -> Vec<String> {
-        web_origins_of(&self.redirect_uris)
-    }
-}
-
-/// The ASCII serialisation of the origins (RFC 6454 §6.2) of the http(s) URIs in `uris`.
-pub(crate) fn web_origins_of(uris: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for u in uris {
-        let Ok(url) = Url::parse(u) else { continue };
-        if !matches!(url.scheme(), "https" | "http") {
-            continue;
-        }
-        let origin = url.origin().ascii_serialization();
-        if !out.contains(&origin) {
-            out.push(origin);
-        }
-    }
-    out
-}
-
-/// Whether any enabled client has `origin` among its [web origins](Client::web_origins): a CORS
-/// preflight carries no client, so this is all it can be checked against.
-pub(crate) async fn any_client_has_origin(db: &Db, origin: &str) -> Result<bool, Error> {
-    let Ok(url) = Url::parse(origin) else {
-        return Ok(false);
-    };
-    let Some(host) = url.host_str().map(str::to_string) else {
-        return Ok(false);
-    };
-    let origin = origin.to_string();
-    // The host narrows the rows in SQL (LIKE, with its wildcards escaped); the exact origin rule
-    // is applied here.
-    let pattern = format!(
-        "%{}%",
-        host.replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_")
-    );
-    db.run(move |conn| {
-        let candidates: Vec<String> = clients::table
-            .filter(clients::disabled.eq(false))
-            .filter(clients::redirect_uris.like(pattern).escape('\\'))
-            .select(clients::redirect_uris)
-            .limit(1000)
-            .load(conn)?;
-        Ok(candidates
-            .iter()
-            .any(|r| web_origins_of(&split_lines(r)).contains(&origin)))
-    })
-    .await
-}
-
-pub(crate) async fn find(db: &Db, client_id: &str) -> Result<Option<Client>, Error> {
-    // Ids are UUIDs; refuse anything else without a query (and without echoing it anywhere).
-    if client_id.is_empty() || client_id.len() > 64 {
-        return Ok(None);
-    }
-    let id = client_id.to_string();
-    let row = db
-        .run(move |conn| {
-            Ok(clients::table
-                .find(id)
-                .filter(clients::disabled.eq(false))
-                .select(ClientRow::as_select())
-                .first(conn)
-                .optional()?)
-        })
-        .await?;
-    Ok(row.map(|row| Client {
-        redirect_uris: split_lines(&row.redirect_uris),
-        row,
-    }))
-}
-
 pub(crate) async fn list(db: &Db) -> Result<Vec<ClientInfo>, Error> {
     db.run(|conn| {
         let rows: Vec<ClientRow> = clients::table
@@ -823,62 +554,5 @@ mod tests {
         assert!(validate_redirect_uri("com.example.app:/cb", true).is_ok());
         assert!(validate_redirect_uri("com.example.app:/cb", false).is_err());
         assert!(validate_redirect_uri("javascript:alert(1)", true).is_err());
-    }
-
-    #[test]
-    fn exact_match_except_loopback_port_rfc8252_7_3() {
-        let reg = vec![
-            "https://rp.example.org/cb".to_string(),
-            "http://127.0.0.1/native".to_string(),
-        ];
-        for native in [false, true] {
-            assert!(redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb/",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org/cb?x=1",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://RP.example.org/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "https://rp.example.org:8443/cb",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "http://127.0.0.1:51234/other",
-                native
-            ));
-            assert!(!redirect_uri_matches(
-                &reg,
-                "http://localhost:51234/native",
-                native
-            ));
-        }
-        assert!(redirect_uri_matches(
-            &reg,
-            "http://127.0.0.1:51234/native",
-            true
-        ));
-        // A confidential client's loopback URI matches only exactly.
-        assert!(!redirect_uri_matches(
-            &reg,
-            "http://127.0.0.1:51234/native",
-            false
-        ));
-        assert!(redirect_uri_matches(&reg, "http://127.0.0.1/native", false));
     }
 }

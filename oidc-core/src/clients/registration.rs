@@ -16,7 +16,8 @@ use super::{
 };
 use crate::audit::Actor;
 use crate::error::Error;
-use crate::secret::{KeyRing, Resealed, Secret, ct_eq, digest, random_token};
+use crate::kek::Resealed;
+use crate::secret::{KeyRing, Secret, ct_eq, digest, random_token};
 use crate::store::models::{ClientRow, InitialAccessTokenRow};
 use crate::store::schema::{clients, initial_access_tokens};
 use crate::store::{DbConnection, naive, new_id};
@@ -204,7 +205,7 @@ pub(crate) fn registration_client_uri(
 ) -> String {
     format!(
         "{}/{client_id}",
-        config.endpoint(crate::http::paths::REGISTRATION)
+        config.endpoint(crate::paths::REGISTRATION)
     )
 }
 

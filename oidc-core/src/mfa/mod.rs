@@ -40,6 +40,8 @@ use std::pin::Pin;
 
 use crate::error::Error;
 
+pub use crate::protocol::acr::{ACR_PASSWORD, ACR_PASSWORD_OTP};
+
 /// A boxed, sendable future: what [`SecondFactor::verify`] returns, so that factors can be held as
 /// `Arc<dyn SecondFactor>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -172,11 +174,6 @@ pub trait SecondFactor: Send + Sync + 'static {
         challenge: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Verification, Error>>;
 }
-
-/// `acr` of a sign-in with a password alone.
-pub const ACR_PASSWORD: &str = "urn:oidc-core:acr:password";
-/// `acr` of a sign-in with a password and a token passcode (TOTP or RADIUS).
-pub const ACR_PASSWORD_OTP: &str = "urn:oidc-core:acr:password+otp";
 
 /// An address shown on the passcode page: the first and last characters of the local part and
 /// the first of the domain, with a fixed number of stars so that lengths tell nothing.

@@ -3,10 +3,11 @@
 
 use serde_json::json;
 
+use super::acr::{ACR_PASSWORD, ACR_PASSWORD_OTP};
 use super::authorize::{DISPLAY_VALUES, RESPONSE_MODES, SUPPORTED_PROMPTS, SUPPORTED_SCOPES};
-use crate::clients::assertion::{PRIVATE_KEY_ALGS, SECRET_ALGS};
+use super::client_rules::{GRANT_TYPES, PRIVATE_KEY_ALGS, SECRET_ALGS};
 use crate::config::ProviderConfig;
-use crate::http::paths;
+use crate::paths;
 
 /// Claims the provider can release (OIDC Discovery `claims_supported`).
 pub const SUPPORTED_CLAIMS: [&str; 17] = [
@@ -71,7 +72,7 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         "scopes_supported": SUPPORTED_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": RESPONSE_MODES,
-        "grant_types_supported": crate::clients::GRANT_TYPES,
+        "grant_types_supported": GRANT_TYPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
@@ -85,7 +86,7 @@ pub fn metadata(config: &ProviderConfig) -> serde_json::Value {
         // as OIDC Core §3.1.2.1 allows.
         "ui_locales_supported": ["en"],
         "claims_locales_supported": ["en"],
-        "acr_values_supported": [crate::mfa::ACR_PASSWORD_OTP, crate::mfa::ACR_PASSWORD],
+        "acr_values_supported": [ACR_PASSWORD_OTP, ACR_PASSWORD],
         "claims_parameter_supported": true,
         // RFC 9101: signed request objects by value, at the authorization endpoint and at PAR.
         "request_parameter_supported": true,

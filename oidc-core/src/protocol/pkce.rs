@@ -1,7 +1,8 @@
 //! Proof Key for Code Exchange (RFC 7636), S256 only: `plain` gives no protection against a stolen
 //! code and is refused.
 
-use crate::secret::{b64url, ct_eq};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// RFC 7636 §4.1: `code-verifier = 43*128unreserved`, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
 pub fn is_valid_verifier(verifier: &str) -> bool {
@@ -22,13 +23,19 @@ fn is_unreserved(b: u8) -> bool {
 
 /// The S256 transformation of RFC 7636 §4.2.
 pub fn s256_challenge(verifier: &str) -> String {
-    b64url(&openssl::sha::sha256(verifier.as_bytes()))
+    URL_SAFE_NO_PAD.encode(openssl::sha::sha256(verifier.as_bytes()))
 }
 
 /// RFC 7636 §4.6: the server recomputes the challenge from the verifier and compares (in constant
 /// time).
 pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
     is_valid_verifier(verifier) && ct_eq(s256_challenge(verifier).as_bytes(), challenge.as_bytes())
+}
+
+/// Constant-time equality; OpenSSL's comparison panics on a length difference, so that is checked
+/// first (lengths are not secret here).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && openssl::memcmp::eq(a, b)
 }
 
 #[cfg(test)]

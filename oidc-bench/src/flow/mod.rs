@@ -12,17 +12,19 @@
 //!   `--refresh-authorize-param`s), then loops grant_type=refresh_token, keeping the newest
 //!   refresh token when the provider rotates it.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use base64::Engine;
 use url::Url;
 
 use crate::ctx::Ctx;
 use crate::html;
 use crate::http::{Agent, Request, Response, Target};
-use crate::stats::{ModeReport, TaskStats};
 use crate::totp::User;
+
+mod cookies;
+mod run;
+
+pub use cookies::Jar;
+pub use run::{FlowMode, run};
 
 /// Why a flow failed: a short kind for counting and a detail for the sample.
 #[derive(Debug)]
@@ -36,94 +38,6 @@ fn err(kind: impl Into<String>, detail: impl Into<String>) -> FlowError {
         kind: kind.into(),
         detail: detail.into(),
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Cookies (RFC 6265, the parts a provider on one host uses)
-
-struct Cookie {
-    name: String,
-    value: String,
-    path: String,
-}
-
-/// A browser's cookie jar for one provider (one host: the domain attribute is ignored).
-#[derive(Default)]
-pub struct Jar(Vec<Cookie>);
-
-fn default_path(url: &Url) -> String {
-    let p = url.path();
-    match p.rfind('/') {
-        Some(0) | None => "/".into(),
-        Some(i) => p[..i].to_string(),
-    }
-}
-
-fn path_matches(request: &str, cookie: &str) -> bool {
-    request == cookie
-        || (request.starts_with(cookie)
-            && (cookie.ends_with('/') || request.as_bytes().get(cookie.len()) == Some(&b'/')))
-}
-
-impl Jar {
-    pub fn clear(&mut self) {
-        self.0.clear();
-    }
-
-    pub fn absorb(&mut self, set_cookie: &str, url: &Url) {
-        let mut parts = set_cookie.split(';');
-        let Some((name, value)) = parts.next().and_then(|p| p.split_once('=')) else {
-            return;
-        };
-        let (name, value) = (name.trim().to_string(), value.trim().to_string());
-        let mut path = None;
-        let mut expired = value.is_empty();
-        for a in parts {
-            let (k, v) = a.split_once('=').unwrap_or((a, ""));
-            match k.trim().to_ascii_lowercase().as_str() {
-                "path" if v.trim().starts_with('/') => path = Some(v.trim().to_string()),
-                "max-age" => expired |= v.trim().parse::<i64>().is_ok_and(|n| n <= 0),
-                "expires" => expired |= expires_in_past(v),
-                _ => {}
-            }
-        }
-        let path = path.unwrap_or_else(|| default_path(url));
-        self.0.retain(|c| !(c.name == name && c.path == path));
-        if !expired {
-            self.0.push(Cookie { name, value, path });
-        }
-    }
-
-    pub fn header_for(&self, url: &Url) -> Option<String> {
-        let mut out = String::new();
-        // RFC 6265 §5.4: longer paths first.
-        let mut matching: Vec<&Cookie> = self
-            .0
-            .iter()
-            .filter(|c| path_matches(url.path(), &c.path))
-            .collect();
-        matching.sort_by_key(|c| std::cmp::Reverse(c.path.len()));
-        for c in matching {
-            if !out.is_empty() {
-                out.push_str("; ");
-            }
-            out.push_str(&c.name);
-            out.push('=');
-            out.push_str(&c.value);
-        }
-        (!out.is_empty()).then_some(out)
-    }
-}
-
-/// Whether an `Expires` date (RFC 1123 and its cousins) lies in a past year: how providers
-/// delete cookies (`Thu, 01 Jan 1970 00:00:00 GMT`). A date later this year is taken as future.
-fn expires_in_past(v: &str) -> bool {
-    let this_year = 1970 + crate::totp::unix_now() / 31_556_952;
-    v.split(|c: char| !c.is_ascii_digit())
-        .filter(|t| t.len() == 4)
-        .filter_map(|t| t.parse::<u64>().ok())
-        .next()
-        .is_some_and(|y| y < this_year)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -613,180 +527,9 @@ impl Worker {
     }
 }
 
-/// Which flow.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum FlowMode {
-    Code,
-    CodeFull,
-    Refresh,
-}
-
-impl FlowMode {
-    pub fn name(self) -> &'static str {
-        match self {
-            FlowMode::Code => "code",
-            FlowMode::CodeFull => "code-full",
-            FlowMode::Refresh => "refresh",
-        }
-    }
-}
-
-/// Runs one flow mode on `workers` (given back afterwards, with their sessions).
-pub async fn run(ctx: Arc<Ctx>, mode: FlowMode, workers: Vec<Worker>) -> (ModeReport, Vec<Worker>) {
-    let n = workers.len();
-    let unit = if mode == FlowMode::Refresh {
-        "req/s"
-    } else {
-        "flows/s"
-    };
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let mut handles = Vec::with_capacity(n);
-    for mut w in workers {
-        let (ctx, barrier) = (ctx.clone(), barrier.clone());
-        handles.push(tokio::spawn(async move {
-            let mut stats = TaskStats::default();
-            let setup_started = Instant::now();
-            let setup = match mode {
-                FlowMode::Code => w.ensure_session(&ctx).await,
-                FlowMode::CodeFull => Ok(()),
-                FlowMode::Refresh => w.acquire_refresh_token(&ctx).await,
-            };
-            let setup_time = setup_started.elapsed();
-            let setup_forms = w.last_forms;
-            barrier.wait().await;
-            let start = Instant::now();
-            if let Err(e) = setup {
-                stats.error(format!("setup: {}", e.kind), e.detail);
-                return (w, stats, start, Instant::now(), setup_time, setup_forms);
-            }
-            let requests_before = w.http_requests;
-            let deadline = start + ctx.duration;
-            let mut consecutive_errors = 0u32;
-            while Instant::now() < deadline {
-                let t0 = Instant::now();
-                let r = match mode {
-                    FlowMode::Code => w
-                        .code_flow(&ctx, &ctx.scope, &[&ctx.extra_params], false)
-                        .await
-                        .map(|_| ()),
-                    FlowMode::CodeFull => {
-                        w.jar.clear();
-                        w.code_flow(&ctx, &ctx.scope, &[&ctx.extra_params], true)
-                            .await
-                            .map(|_| ())
-                    }
-                    FlowMode::Refresh => w.refresh(&ctx).await,
-                };
-                match r {
-                    Ok(()) => {
-                        consecutive_errors = 0;
-                        stats.success(t0.elapsed());
-                    }
-                    Err(e) => {
-                        consecutive_errors += 1;
-                        let refused = e.kind.contains("invalid_grant");
-                        let refused_connection = e.kind == "connect";
-                        stats.error(e.kind, e.detail);
-                        if consecutive_errors > 100 {
-                            stats.error("worker gave up", "over 100 errors in a row");
-                            break;
-                        }
-                        if mode == FlowMode::Refresh && refused {
-                            // The chain is dead (a lost rotation, a revoked grant): start another
-                            // one. Not counted as an operation; its time is in the run.
-                            if let Err(e) = w.acquire_refresh_token(&ctx).await {
-                                stats.error(format!("re-acquire: {}", e.kind), e.detail);
-                                break;
-                            }
-                        }
-                        if refused_connection {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                        }
-                    }
-                }
-            }
-            stats.http_requests = w.http_requests - requests_before;
-            (w, stats, start, Instant::now(), setup_time, setup_forms)
-        }));
-    }
-    let mut total = TaskStats::default();
-    let mut back = Vec::with_capacity(n);
-    let (mut first_start, mut last_end): (Option<Instant>, Option<Instant>) = (None, None);
-    let mut setup_max = Duration::ZERO;
-    let mut forms = 0;
-    for h in handles {
-        match h.await {
-            Ok((w, s, start, end, setup_time, setup_forms)) => {
-                total.merge(s);
-                first_start = Some(first_start.map_or(start, |f| f.min(start)));
-                last_end = Some(last_end.map_or(end, |l| l.max(end)));
-                setup_max = setup_max.max(setup_time);
-                forms = forms.max(setup_forms);
-                back.push(w);
-            }
-            Err(e) => total.error("task", e.to_string()),
-        }
-    }
-    back.sort_by_key(|w| w.index);
-    let elapsed = match (first_start, last_end) {
-        (Some(s), Some(e)) => e.duration_since(s),
-        _ => ctx.duration,
-    };
-    let mut notes = Vec::new();
-    match mode {
-        FlowMode::Refresh => notes.push(format!(
-            "each worker got its refresh token before the clock started ({:.2} s at most, {} \
-             form(s) filled)",
-            setup_max.as_secs_f64(),
-            forms
-        )),
-        FlowMode::Code => notes.push(format!(
-            "workers signed in before the clock started ({:.2} s at most, {} form(s) filled); \
-             then {} redirect(s) between the authorization request and the redirect URI",
-            setup_max.as_secs_f64(),
-            forms,
-            back.first().map_or(0, |w| w.last_hops)
-        )),
-        FlowMode::CodeFull => notes.push(format!(
-            "every flow signs in from an empty cookie jar: {} hop(s), {} form(s) per flow",
-            back.first().map_or(0, |w| w.last_hops),
-            back.first().map_or(0, |w| w.last_forms)
-        )),
-    }
-    (
-        ModeReport::new(mode.name(), unit, n, elapsed, total, notes),
-        back,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cookie_jar() {
-        let u = Url::parse("http://h/auth/abc").unwrap();
-        let mut jar = Jar::default();
-        jar.absorb("sid=1; Path=/; HttpOnly", &u);
-        jar.absorb("_interaction=2; path=/interaction/x; httponly", &u);
-        jar.absorb("local=3", &u); // default path /auth
-        assert_eq!(jar.header_for(&u).as_deref(), Some("local=3; sid=1"));
-        let i = Url::parse("http://h/interaction/x").unwrap();
-        assert_eq!(jar.header_for(&i).as_deref(), Some("_interaction=2; sid=1"));
-        assert_eq!(
-            jar.header_for(&Url::parse("http://h/interaction/xy").unwrap())
-                .as_deref(),
-            Some("sid=1")
-        );
-        jar.absorb("sid=; Path=/; Max-Age=0", &u);
-        jar.absorb(
-            "_interaction=gone; path=/interaction/x; expires=Thu, 01 Jan 1970 00:00:00 GMT",
-            &u,
-        );
-        assert_eq!(jar.header_for(&i), None);
-        jar.absorb("later=4; Path=/; Expires=Fri, 01 Jan 2100 00:00:00 GMT", &u);
-        assert_eq!(jar.header_for(&i).as_deref(), Some("later=4"));
-    }
 
     #[test]
     fn endpoints_match() {

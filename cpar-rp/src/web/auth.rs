@@ -1,219 +1,25 @@
-//! CPAR's routes. Every application page goes through [`guard`]: no session sends the browser to
-//! AHS IAM (and back to the same URL afterwards), an ended session does the same with
-//! `prompt=login`, and a session without the CPAR panel administrator role gets the access page.
+//! Signing in and out: the session of a request and the guard of every application page, the
+//! sign-in through AHS IAM (login, callback), RP-initiated logout and back-channel logout.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
-use crate::oidc::{Oidc, SignInFailure};
-use crate::pages::{
-    self, ACCESS_DENIED_MESSAGE, DeniedPage, HomePage, Layout, MessagePage, PanelItem, PanelPage,
-    SIGNED_OUT_MESSAGE, UserBar,
+use super::{
+    ATTEMPT_TTL_SECS, AppState, LOGIN, LOGOUT_STATE_TTL_SECS, LOGOUT_TOKEN_JTI_GRACE_SECS,
+    SESSION_PURGE_GRACE_SECS, SIGNED_OUT, Shared, digest, duration_micros, has_role, micros,
+    random_secret, same, secs_to_micros, see_other, with_cookie,
 };
-use crate::store::{NewAttempt, SessionLookup, SessionRow, Store};
-use crate::{Clock, Config, PANEL_ADMIN_ROLE, cookies, return_to};
-
-/// The redirect URI's path.
-pub(crate) const CALLBACK: &str = "/callback";
-/// The post-logout redirect URI's path.
-pub(crate) const SIGNED_OUT: &str = "/signed-out";
-const LOGIN: &str = "/login";
-const LOGOUT: &str = "/logout";
-/// The back-channel logout URI's path (OpenID Connect Back-Channel Logout 1.0).
-pub(crate) const BACKCHANNEL_LOGOUT: &str = "/backchannel-logout";
-const STYLESHEET: &str = "/assets/cpar.css";
-
-/// How long a sign-in at AHS IAM may take, from CPAR's redirect to the callback.
-const ATTEMPT_TTL_SECS: i64 = 10 * 60;
-/// How long a sign-out at AHS IAM may take.
-const LOGOUT_STATE_TTL_SECS: i64 = 60 * 60;
-/// A logout token's jti is remembered this long past its `exp` (clock skew).
-const LOGOUT_TOKEN_JTI_GRACE_SECS: i64 = 300;
-/// Ended sessions are purged this long after they were last seen beyond the absolute limit.
-const SESSION_PURGE_GRACE_SECS: i64 = 24 * 3600;
-
-const CSP: &str = "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
-
-/// Everything the handlers share.
-pub(crate) struct Shared {
-    pub config: Config,
-    /// The base URL, normalised (`https://host[:port]`).
-    pub base: String,
-    pub secure: bool,
-    pub clock: Arc<dyn Clock>,
-    pub store: Store,
-    pub oidc: Oidc,
-}
-
-type AppState = Arc<Shared>;
-
-pub(crate) fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(home))
-        .route("/panels", get(home))
-        .route("/panels/{id}", get(panel))
-        .route(LOGIN, get(login))
-        .route(CALLBACK, get(callback))
-        .route(LOGOUT, post(logout))
-        .route(SIGNED_OUT, get(signed_out))
-        .route(BACKCHANNEL_LOGOUT, post(backchannel_logout))
-        .route(STYLESHEET, get(stylesheet))
-        .fallback(not_found)
-        .layer(axum::middleware::map_response_with_state(
-            state.clone(),
-            security_headers,
-        ))
-        .with_state(state)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/// SHA-256 of a secret, base64url: what the database keeps of cookies and states.
-fn digest(secret: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A 256-bit random value, base64url.
-fn random_secret() -> String {
-    openidconnect::CsrfToken::new_random_len(32)
-        .secret()
-        .clone()
-}
-
-/// Constant-time equality of two strings.
-fn same(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn micros(t: DateTime<Utc>) -> i64 {
-    t.timestamp_micros()
-}
-
-fn secs_to_micros(secs: i64) -> i64 {
-    secs.saturating_mul(1_000_000)
-}
-
-fn duration_micros(d: std::time::Duration) -> i64 {
-    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
-}
-
-/// "15 minutes", "12 hours", "90 seconds".
-fn human(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    let (n, unit) = if s >= 3600 && s.is_multiple_of(3600) {
-        (s / 3600, "hour")
-    } else if s >= 60 && s.is_multiple_of(60) {
-        (s / 60, "minute")
-    } else {
-        (s, "second")
-    };
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
-}
-
-fn see_other(location: &str) -> Response {
-    match HeaderValue::from_str(location) {
-        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
-}
-
-fn with_cookie(mut res: Response, cookie: Option<String>) -> Response {
-    if let Some(v) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        res.headers_mut().append(header::SET_COOKIE, v);
-    }
-    res
-}
-
-fn has_role(row: &SessionRow) -> bool {
-    row.roles.lines().any(|r| r == PANEL_ADMIN_ROLE)
-}
-
-impl Shared {
-    fn layout(&self, title: &str, user: Option<&SessionRow>) -> Layout<'_> {
-        Layout {
-            title: title.to_string(),
-            user: user.map(|u| UserBar {
-                name: u.name.clone(),
-                csrf: u.csrf.clone(),
-            }),
-            support: &self.config.support,
-        }
-    }
-
-    fn message(
-        &self,
-        status: StatusCode,
-        heading: &str,
-        paragraphs: &[&str],
-        link: Option<(String, &str)>,
-    ) -> Response {
-        pages::render(
-            status,
-            &MessagePage {
-                layout: self.layout(heading, None),
-                heading: heading.to_string(),
-                paragraphs: paragraphs.iter().map(|p| p.to_string()).collect(),
-                link: link.map(|(h, l)| (h, l.to_string())),
-            },
-        )
-    }
-
-    /// The page for a failure of CPAR itself (its database); logged.
-    fn internal(&self, what: &str, e: &dyn std::error::Error) -> Response {
-        tracing::error!(error = %e, "{what}");
-        self.message(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "CPAR could not complete this request",
-            &["Something went wrong inside CPAR. Try again in a few minutes."],
-            Some(("/".into(), "Go to CPAR")),
-        )
-    }
-
-    fn browser_cookie(&self, headers: &HeaderMap) -> Option<String> {
-        cookies::get(headers, cookies::BROWSER, self.secure)
-    }
-
-    /// The browser cookie, made when missing (with its `Set-Cookie`).
-    fn browser_or_new(&self, headers: &HeaderMap) -> (String, Option<String>) {
-        match self.browser_cookie(headers) {
-            Some(v) => (v, None),
-            None => {
-                let v = random_secret();
-                let set = cookies::set(cookies::BROWSER, &v, self.secure);
-                (v, Some(set))
-            }
-        }
-    }
-
-    fn end_reason_text(&self, reason: Option<&str>) -> String {
-        match reason {
-            Some("idle") => format!(
-                "Your CPAR session ended because it was not used for {}. For your security, AHS IAM asked you to sign in again.",
-                human(self.config.idle_timeout)
-            ),
-            Some(crate::store::BACKCHANNEL) => "You signed out of AHS IAM (or AHS IAM ended your session), so your CPAR session ended too. Sign in again to continue.".to_string(),
-            Some("absolute") => format!(
-                "Your CPAR session ended because it reached its {} limit. For your security, AHS IAM asked you to sign in again.",
-                human(self.config.absolute_timeout)
-            ),
-            _ => "Your previous CPAR session had ended. For your security, AHS IAM asked you to sign in again.".to_string(),
-        }
-    }
-}
+use crate::oidc::SignInFailure;
+use crate::pages::{self, ACCESS_DENIED_MESSAGE, DeniedPage, SIGNED_OUT_MESSAGE};
+use crate::store::{NewAttempt, SessionLookup, SessionRow};
+use crate::{cookies, return_to};
 
 /// The session of this request.
 enum Current {
@@ -249,7 +55,11 @@ async fn current(s: &Shared, headers: &HeaderMap) -> Result<Current, Response> {
 /// The live session of a CPAR panel administrator, or the response to send instead: a
 /// redirect to AHS IAM (with `prompt=login` after an ended session) that comes back to
 /// `uri`, or the access page.
-async fn guard(s: &Shared, headers: &HeaderMap, uri: &Uri) -> Result<SessionRow, Response> {
+pub(super) async fn guard(
+    s: &Shared,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<SessionRow, Response> {
     let return_to = return_to::or_home(uri.path_and_query().map_or("/", |p| p.as_str()));
     match current(s, headers).await? {
         Current::Live(row) if has_role(&row) => Ok(row),
@@ -314,112 +124,6 @@ async fn start_sign_in(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Application pages
-
-async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let row = match guard(&s, &headers, &uri).await {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
-    let panels = match s.store.panels_of(row.username.clone()).await {
-        Ok(p) => p,
-        Err(e) => return s.internal("could not list panels", &e),
-    };
-    pages::render(
-        StatusCode::OK,
-        &HomePage {
-            layout: s.layout("Your panels", Some(&row)),
-            notice: row.notice.clone(),
-            name: row.name.clone(),
-            username: row.username.clone(),
-            role: "CPAR Panel Administrator",
-            panels: panels
-                .into_iter()
-                .map(|(p, n)| PanelItem {
-                    id: p.id,
-                    name: p.name,
-                    clinic: p.clinic,
-                    patients: n,
-                })
-                .collect(),
-        },
-    )
-}
-
-fn plausible_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-async fn panel(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let row = match guard(&s, &headers, &uri).await {
-        Ok(r) => r,
-        Err(res) => return res,
-    };
-    let found = if plausible_id(&id) {
-        match s.store.panel_for(id, row.username.clone()).await {
-            Ok(f) => f,
-            Err(e) => return s.internal("could not read the panel", &e),
-        }
-    } else {
-        None
-    };
-    match found {
-        Some((panel, patients)) => pages::render(
-            StatusCode::OK,
-            &PanelPage::new(
-                s.layout(&panel.name, Some(&row)),
-                row.notice.clone(),
-                panel,
-                patients,
-            ),
-        ),
-        None => not_found_page(&s, &row),
-    }
-}
-
-fn not_found_page(s: &Shared, row: &SessionRow) -> Response {
-    pages::render(
-        StatusCode::NOT_FOUND,
-        &MessagePage {
-            layout: s.layout("Page not found", Some(row)),
-            heading: "Page not found".into(),
-            paragraphs: vec![
-                "There is no such page in CPAR, or it is a panel you do not administer.".into(),
-            ],
-            link: Some(("/".into(), "Go to your panels".into())),
-        },
-    )
-}
-
-/// Unknown paths are application routes too: the access rule applies before the 404.
-async fn not_found(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    match guard(&s, &headers, &uri).await {
-        Ok(row) => not_found_page(&s, &row),
-        Err(res) => res,
-    }
-}
-
-async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../assets/cpar.css"),
-    )
-        .into_response()
-}
-
-// ---------------------------------------------------------------------------------------------
 // Sign-in
 
 /// The query of a request as a map; `None` when it is not form-encoded or repeats a name.
@@ -434,7 +138,11 @@ fn query_map(q: Option<&str>) -> Option<HashMap<String, String>> {
 }
 
 /// `GET /login?return_to=/path`: signs in (again) and lands on `return_to` if it is a local path.
-async fn login(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
+pub(super) async fn login(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Response {
     let params = query_map(q.as_deref()).unwrap_or_default();
     let return_to = params
         .get("return_to")
@@ -460,7 +168,7 @@ fn sign_in_again(return_to: &str) -> Option<(String, &'static str)> {
 }
 
 /// `GET /callback`: the authorization response (RFC 6749 §4.1.2, RFC 9207).
-async fn callback(
+pub(super) async fn callback(
     State(s): State<AppState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
@@ -649,7 +357,7 @@ async fn callback(
 // Sign-out
 
 #[derive(Deserialize)]
-struct LogoutForm {
+pub(super) struct LogoutForm {
     csrf: String,
 }
 
@@ -671,7 +379,7 @@ fn same_origin(s: &Shared, headers: &HeaderMap) -> bool {
 /// `POST /logout`: ends CPAR's session, then sends the browser to AHS IAM's end-session endpoint
 /// with `id_token_hint`, `client_id`, `post_logout_redirect_uri` and `state` (or straight to
 /// the signed-out page when the provider has no such endpoint).
-async fn logout(
+pub(super) async fn logout(
     State(s): State<AppState>,
     headers: HeaderMap,
     form: Result<axum::Form<LogoutForm>, FormRejection>,
@@ -753,7 +461,7 @@ async fn logout(
 /// that `sid` (or, without one, of that `sub`): their next page asks for a new sign-in. 200 with
 /// an empty body on success (also when no session matched: there is nothing left to end), 400
 /// with a JSON error otherwise; never cached.
-async fn backchannel_logout(
+pub(super) async fn backchannel_logout(
     State(s): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
@@ -848,7 +556,7 @@ fn not_signed_in(s: &Shared) -> Response {
 }
 
 /// `GET /signed-out?state=…`: where AHS IAM sends the browser back after the sign-out.
-async fn signed_out(
+pub(super) async fn signed_out(
     State(s): State<AppState>,
     headers: HeaderMap,
     RawQuery(q): RawQuery,
@@ -884,59 +592,9 @@ async fn signed_out(
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Headers
-
-async fn security_headers(State(s): State<AppState>, mut res: Response) -> Response {
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    );
-    if !h.contains_key(header::CACHE_CONTROL) {
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    if s.secure {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000"),
-        );
-    }
-    res
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        use std::time::Duration;
-        assert_eq!(human(Duration::from_secs(900)), "15 minutes");
-        assert_eq!(human(Duration::from_secs(43_200)), "12 hours");
-        assert_eq!(human(Duration::from_secs(3600)), "1 hour");
-        assert_eq!(human(Duration::from_secs(90)), "90 seconds");
-    }
-
-    #[test]
-    fn constant_time_equality() {
-        assert!(same("abc", "abc"));
-        assert!(!same("abc", "abd"));
-        assert!(!same("abc", "abcd"));
-    }
 
     #[test]
     fn queries_with_a_repeated_name_are_refused() {
@@ -949,12 +607,5 @@ mod tests {
     fn sign_in_again_links_are_local() {
         let (href, _) = sign_in_again("/panels/P1?x=1").unwrap();
         assert_eq!(href, "/login?return_to=%2Fpanels%2FP1%3Fx%3D1");
-    }
-
-    #[test]
-    fn digests_do_not_reveal_the_secret() {
-        let d = digest("secret");
-        assert_eq!(d.len(), 43);
-        assert!(!d.contains("secret"));
     }
 }
