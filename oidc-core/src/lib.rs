@@ -114,7 +114,8 @@ pub use error::Error;
 pub use housekeeping::PurgeReport;
 /// Networks of trusted reverse proxies ([`ProviderConfigBuilder::trusted_proxies`]).
 pub use ipnet::IpNet;
+pub use kek::{KekRotation, ResealedColumn};
 pub use keys::{KeyInfo, KeyState};
 pub use provider::{Provider, ProviderBuilder};
-pub use secret::{KekRotation, ResealedColumn, Secret};
+pub use secret::Secret;
 pub use sessions::backchannel::DeliveryInfo;

@@ -152,7 +152,7 @@ impl ProviderBuilder {
         }
         let db = Db::open(&self.database_url).await?;
         // Before anything opens a sealed value: a wrong key-encryption key stops the start here.
-        if let Some(audit_key) = crate::secret::open_at_rest(&db, &self.config).await? {
+        if let Some(audit_key) = crate::kek::open_at_rest(&db, &self.config).await? {
             self.config.audit_key = audit_key;
         }
         let keys = KeySet::load(&db, &self.config, self.clock.clone()).await?;

@@ -9,11 +9,6 @@ use std::fmt;
 
 use crate::error::Error;
 
-// The rotation and the start-up check of secrets at rest moved to `kek`; these names stay here
-// for the callers (and the crate root) that still reach them through `secret`.
-pub(crate) use crate::kek::open_at_rest;
-pub use crate::kek::{KekRotation, ResealedColumn};
-
 /// base64url without padding, the encoding of every token and digest the provider emits.
 pub(crate) fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
@@ -42,10 +37,39 @@ pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && openssl::memcmp::eq(a, b)
 }
 
-/// A secret value (client secret, password, code) that prints as `[redacted]` and is reached only
-/// through [`Secret::secret`], so that it cannot end up in a log by accident.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret value (client secret, password, code, refresh token) that prints as `[redacted]`, is
+/// reached only through [`Secret::secret`] (so that it cannot end up in a log by accident),
+/// compares in constant time, and is wiped from memory when dropped.
+#[derive(Clone)]
 pub struct Secret(String);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(self.0.as_bytes(), other.0.as_bytes())
+    }
+}
+
+impl Eq for Secret {}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Secret {
+    /// Form fields (a password, a code) are read straight into a secret.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Secret)
+    }
+}
+
+impl Default for Secret {
+    /// The empty secret (an absent form field).
+    fn default() -> Self {
+        Secret(String::new())
+    }
+}
 
 impl Secret {
     /// Wraps a value.

@@ -109,7 +109,7 @@ impl World {
     }
 
     /// A live session and a grant with its code in it; returns (session id, code).
-    async fn session_with_code(&self, scope: &str) -> (String, String) {
+    async fn session_with_code(&self, scope: &str) -> (String, crate::Secret) {
         let (uid, now) = (self.user_id.clone(), self.now());
         let session = self
             .db()

@@ -97,7 +97,11 @@ impl Provider {
                     .into(),
             ));
         };
-        let ok = accounts::password::verify(accounts::normalize_answer(word), Some(hash)).await?;
+        let ok = accounts::password::verify(
+            &crate::Secret::new(accounts::normalize_answer(word)),
+            Some(hash),
+        )
+        .await?;
         self.caller_result(actor, &u, ok, "secret_word").await?;
         Ok(ok)
     }
@@ -113,7 +117,7 @@ impl Provider {
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let code = digits(6)?;
-        let hash = accounts::password::hash(code.clone()).await?;
+        let hash = accounts::password::hash(&crate::Secret::new(code.clone())).await?;
         let expires = naive(s.now() + Duration::minutes(CALLER_CODE_MINUTES));
         let id = u.id.clone();
         s.db.run(move |conn| {
@@ -159,7 +163,8 @@ impl Provider {
             .as_ref()
             .and_then(|c| c.live_hash(s.now()))
             .map(str::to_string);
-        let ok = accounts::password::verify(code.trim().to_string(), stored).await?;
+        let ok = accounts::password::verify(&crate::Secret::new(code.trim().to_string()), stored)
+            .await?;
         if ok {
             let id = u.id.clone();
             s.db.run(move |conn| {
@@ -353,7 +358,7 @@ impl Provider {
         let s = &self.inner;
         let u = self.user_row(username).await?;
         let code = digits(8)?;
-        let hash = accounts::password::hash(code.clone()).await?;
+        let hash = accounts::password::hash(&crate::Secret::new(code.clone())).await?;
         let hours = i64::from(hours.unwrap_or(24).clamp(1, 168));
         let expires = naive(s.now() + Duration::hours(hours));
         let id = u.id.clone();
@@ -553,7 +558,7 @@ impl Provider {
                 ))
             })?;
         let temporary = accounts::readable_password()?;
-        let hash = accounts::password::hash(temporary.clone()).await?;
+        let hash = accounts::password::hash(&crate::Secret::new(temporary.clone())).await?;
         let now = s.now();
         let ttl = chrono::Duration::from_std(s.config.temporary_password_ttl)
             .map_err(|e| Error::Config(e.to_string()))?;
@@ -648,7 +653,9 @@ impl SecondFactor for EmergencyFactor {
                 .and_then(|u| u.emergency)
                 .and_then(|e| e.live_hash(self.now).map(str::to_string));
             Ok(
-                if accounts::password::verify(response.to_string(), stored).await? {
+                if accounts::password::verify(&crate::Secret::new(response.to_string()), stored)
+                    .await?
+                {
                     Verification::accepted(Vec::<String>::new())
                 } else {
                     Verification::Rejected

@@ -158,7 +158,7 @@ pub(crate) async fn create(
 ) -> Result<User, Error> {
     validate(&new, rules)?;
     let password_hash = match new.password.clone() {
-        Some(p) => Some(password::hash(p).await?),
+        Some(p) => Some(password::hash(&crate::Secret::new(p)).await?),
         None => None,
     };
     let row = UserRow {

@@ -12,6 +12,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::Error;
+use crate::secret::Secret;
 use crate::secret::random_bytes;
 
 fn argon2() -> Result<Argon2<'static>, Error> {
@@ -64,8 +65,9 @@ static PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::ne
 /// Hashes a password on the blocking pool (about 20 ms of one core), within the bound.
 /// Passwords are hashed in their NFKC form (the form the rules count), so that the same password
 /// typed on another keyboard or system still matches.
-pub(crate) async fn hash(password: String) -> Result<String, Error> {
-    bounded(move || hash_blocking(&super::policy::normalize(&password))).await
+pub(crate) async fn hash(password: &Secret) -> Result<String, Error> {
+    let password = Secret::new(super::policy::normalize(password.secret()));
+    bounded(move || hash_blocking(password.secret())).await
 }
 
 /// A hash of a random password, made once: verifying against it costs what a real verification
@@ -86,8 +88,8 @@ pub(crate) static DUMMY_VERIFICATIONS: std::sync::atomic::AtomicU64 =
 
 /// Verifies `password` against `stored` (the account's hash), or against the dummy hash when there
 /// is no account or no password, so that both paths take the same time.
-pub(crate) async fn verify(password: String, stored: Option<String>) -> Result<bool, Error> {
-    let password = super::policy::normalize(&password);
+pub(crate) async fn verify(password: &Secret, stored: Option<String>) -> Result<bool, Error> {
+    let password = Secret::new(super::policy::normalize(password.secret()));
     bounded(move || {
         let (hash, real) = match &stored {
             Some(h) => (h.as_str(), true),
@@ -96,7 +98,7 @@ pub(crate) async fn verify(password: String, stored: Option<String>) -> Result<b
                 (dummy_hash(), false)
             }
         };
-        Ok(verify_blocking(&password, hash)? && real)
+        Ok(verify_blocking(password.secret(), hash)? && real)
     })
     .await
 }
@@ -124,9 +126,12 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn no_more_hashes_run_at_once_than_the_bound() {
-        let stored = hash("a password".into()).await.unwrap();
+        let stored = hash(&Secret::new("a password")).await.unwrap();
         let tasks: Vec<_> = (0..8)
-            .map(|_| tokio::spawn(verify("a password".into(), Some(stored.clone()))))
+            .map(|_| {
+                let stored = stored.clone();
+                tokio::spawn(async move { verify(&Secret::new("a password"), Some(stored)).await })
+            })
             .collect();
         for t in tasks {
             assert!(t.await.unwrap().unwrap());
@@ -141,20 +146,24 @@ mod tests {
 
     #[tokio::test]
     async fn hash_and_verify() {
-        let h = hash("correct horse battery".into()).await.unwrap();
+        let h = hash(&Secret::new("correct horse battery")).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
         assert!(
-            verify("correct horse battery".into(), Some(h.clone()))
+            verify(&Secret::new("correct horse battery"), Some(h.clone()))
                 .await
                 .unwrap()
         );
-        assert!(!verify("wrong horse battery".into(), Some(h)).await.unwrap());
+        assert!(
+            !verify(&Secret::new("wrong horse battery"), Some(h))
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn unknown_user_runs_the_dummy_hash_and_fails() {
         let before = DUMMY_VERIFICATIONS.load(std::sync::atomic::Ordering::Relaxed);
-        assert!(!verify("anything at all".into(), None).await.unwrap());
+        assert!(!verify(&Secret::new("anything at all"), None).await.unwrap());
         assert!(DUMMY_VERIFICATIONS.load(std::sync::atomic::Ordering::Relaxed) > before);
     }
 }

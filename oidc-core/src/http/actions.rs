@@ -100,9 +100,9 @@ pub(crate) fn questions_page(
 #[derive(Deserialize, Default)]
 struct NewPasswordForm {
     #[serde(default)]
-    new_password: String,
+    new_password: crate::Secret,
     #[serde(default)]
-    confirm_password: String,
+    confirm_password: crate::Secret,
 }
 
 /// Checks and sets a new password for `user`; `Err` carries the messages to show.
@@ -123,19 +123,19 @@ pub(crate) async fn change_password(
         email: Some(&user.email),
     };
     let mut errors: Vec<String> = p
-        .check(&form.new_password, &ctx)
+        .check(form.new_password.secret(), &ctx)
         .iter()
         .map(|v| v.message())
         .collect();
     if errors.is_empty()
-        && policy::in_history(&s.db, &user.id, &form.new_password, p.history).await?
+        && policy::in_history(&s.db, &user.id, form.new_password.secret(), p.history).await?
     {
         errors.push(policy::RuleViolation::Reused.message());
     }
     if !errors.is_empty() {
         return Ok(Err(errors));
     }
-    let hash = password::hash(form.new_password).await?;
+    let hash = password::hash(&form.new_password).await?;
     let (id, keep, history) = (user.id.clone(), journey_id.to_string(), p.history);
     let actor = audit::Actor::User(user.username.clone());
     let changed = changes::run(
@@ -201,7 +201,7 @@ pub(crate) async fn choose_secret_word(
     if accounts::normalize_answer(&get("confirm_secret_word")) != word_n {
         return Ok(Err(vec!["The two secret words are not the same.".into()]));
     }
-    j.secret_word_hash = Some(password::hash(word_n).await?);
+    j.secret_word_hash = Some(password::hash(&crate::Secret::new(word_n)).await?);
     j.advance();
     Ok(Ok(()))
 }
@@ -258,7 +258,7 @@ pub(crate) async fn choose_questions(
         // The word is known here only by its hash: an answer is compared with it the way the
         // service desk compares what a caller says.
         for (i, (_, an)) in chosen.iter().enumerate() {
-            if password::verify(an.clone(), Some(word_hash.clone())).await? {
+            if password::verify(&crate::Secret::new(an.clone()), Some(word_hash.clone())).await? {
                 errors.push(format!(
                     "The answer to question {} must not be your secret word.",
                     i + 1
@@ -271,7 +271,9 @@ pub(crate) async fn choose_questions(
     }
     let mut stored = Vec::new();
     for (q, a) in chosen {
-        stored.push(serde_json::json!({ "q": q, "h": password::hash(a).await? }));
+        stored.push(
+            serde_json::json!({ "q": q, "h": password::hash(&crate::Secret::new(a)).await? }),
+        );
     }
     let now = s.now();
     let answers =

@@ -651,7 +651,7 @@ pub(crate) async fn issue_code(
         Ok(Err(refused)) => return code_refused(s, headers, request, refused).await,
         Err(e) => return pages::internal(s, &e),
     };
-    code_response(s, request, &code, set_cookie)
+    code_response(s, request, code.secret(), set_cookie)
 }
 
 /// The authorization response carrying `code`.

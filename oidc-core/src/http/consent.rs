@@ -382,7 +382,7 @@ pub(crate) async fn finish_with_session(
         Ok(journey::complete::Answered::Code(code)) => {
             s.metrics
                 .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
-            super::authorize::code_response(s, &request, &code, None)
+            super::authorize::code_response(s, &request, code.secret(), None)
         }
         Ok(journey::complete::Answered::AlreadyFinished) => pages::error(
             s,

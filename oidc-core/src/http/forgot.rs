@@ -239,15 +239,24 @@ pub(crate) async fn answers(
         .and_then(|u| u.recovery.secret_word_hash().map(str::to_string))
         .filter(|_| !refused);
     // Three verifications on every path (dummy ones where there is nothing to check).
-    let w = accounts::password::verify(accounts::normalize_answer(&form.secret_word), word_hash)
-        .await
-        .unwrap_or(false);
-    let a0 = accounts::password::verify(accounts::normalize_answer(&form.answer_0), hash_of(&q0))
-        .await
-        .unwrap_or(false);
-    let a1 = accounts::password::verify(accounts::normalize_answer(&form.answer_1), hash_of(&q1))
-        .await
-        .unwrap_or(false);
+    let w = accounts::password::verify(
+        &crate::Secret::new(accounts::normalize_answer(&form.secret_word)),
+        word_hash,
+    )
+    .await
+    .unwrap_or(false);
+    let a0 = accounts::password::verify(
+        &crate::Secret::new(accounts::normalize_answer(&form.answer_0)),
+        hash_of(&q0),
+    )
+    .await
+    .unwrap_or(false);
+    let a1 = accounts::password::verify(
+        &crate::Secret::new(accounts::normalize_answer(&form.answer_1)),
+        hash_of(&q1),
+    )
+    .await
+    .unwrap_or(false);
     let Some(u) = user.clone().filter(|_| !refused) else {
         // What the passcode costs a known account (an argon2 verification: its PIN's, or a dummy
         // one), so that an unknown or refused username does not answer faster. It counts

@@ -156,7 +156,7 @@ struct PortalForm {
     #[serde(default)]
     passcode: String,
     #[serde(default)]
-    password: String,
+    password: crate::Secret,
 }
 
 /// Page 1: hold the username and passcode.
@@ -214,7 +214,7 @@ pub(crate) async fn password(
         .as_ref()
         .and_then(|u| u.password.hash().map(str::to_string))
         .filter(|_| !refused);
-    let right = accounts::password::verify(form.password, stored)
+    let right = accounts::password::verify(&form.password, stored)
         .await
         .unwrap_or(false)
         && !refused;

@@ -12,6 +12,7 @@ use super::AppState;
 use crate::clients::{self, Client};
 use crate::protocol::errors::ErrorCode;
 use crate::protocol::scope::Scope;
+use crate::secret::Secret;
 pub(crate) use crate::tokens::exchange::TokenError;
 use crate::tokens::{self, exchange::TokenRequest};
 
@@ -163,12 +164,12 @@ async fn handle(
     }
     let request = match grant_type {
         "authorization_code" => TokenRequest::AuthorizationCode {
-            code: params.require("code")?.to_string(),
+            code: Secret::new(params.require("code")?),
             redirect_uri: params.require("redirect_uri")?.to_string(),
             code_verifier: params.get("code_verifier")?.map(str::to_string),
         },
         "refresh_token" => TokenRequest::RefreshToken {
-            refresh_token: params.require("refresh_token")?.to_string(),
+            refresh_token: Secret::new(params.require("refresh_token")?),
             scope: requested_scope(&params)?,
         },
         "client_credentials" => TokenRequest::ClientCredentials {

@@ -36,7 +36,7 @@ pub(crate) enum Completed {
     /// Signed in: the session, its cookie secret, and the code when there was a request.
     SignedIn {
         cookie: String,
-        code: Option<String>,
+        code: Option<crate::Secret>,
     },
     /// Another request finished this journey first (a double submit).
     AlreadyFinished,
@@ -49,7 +49,7 @@ pub(crate) enum Completed {
 
 /// Finishes a journey (see the module's documentation).
 pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error> {
-    let code_secret = crate::secret::random_token()?;
+    let code_secret = crate::Secret::new(crate::secret::random_token()?);
     db.write(move |conn| {
         let finished = diesel::update(
             journeys::table
@@ -122,7 +122,7 @@ fn signs_in(u: &Account, now: DateTime<Utc>) -> bool {
 #[derive(Debug)]
 pub(crate) enum Answered {
     /// The code for the client.
-    Code(String),
+    Code(crate::Secret),
     /// Another request finished this journey first.
     AlreadyFinished,
     /// The session, account or client changed since the journey's steps were checked.
@@ -139,7 +139,7 @@ pub(crate) async fn answer_with_session(
     now: DateTime<Utc>,
     code_ttl: std::time::Duration,
 ) -> Result<Answered, Error> {
-    let code = crate::secret::random_token()?;
+    let code = crate::Secret::new(crate::secret::random_token()?);
     let id = journey_id.to_string();
     db.write(move |conn| {
         let finished = diesel::update(

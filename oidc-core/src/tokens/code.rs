@@ -8,7 +8,7 @@ use super::{CodeGrant, claims_column, parse_claims_column, refresh};
 use crate::accounts::Account;
 use crate::error::Error;
 use crate::fail;
-use crate::secret::{digest, random_token};
+use crate::secret::{Secret, digest, random_token};
 use crate::sessions;
 use crate::store::models::{AuthCodeRow, GrantRow, UserRow};
 use crate::store::schema::{auth_codes, clients, grants, users};
@@ -60,7 +60,7 @@ fn client_enabled(conn: &mut DbConnection, client_id: &str) -> Result<bool, Erro
 pub(crate) fn issue_code_in(
     conn: &mut DbConnection,
     g: &CodeGrant,
-    code: &str,
+    code: &Secret,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
 ) -> Result<Result<(), CodeRefused>, Error> {
@@ -90,7 +90,7 @@ pub(crate) fn issue_code_in(
         .execute(conn)?;
     diesel::insert_into(auth_codes::table)
         .values(&AuthCodeRow {
-            code_hash: digest(code),
+            code_hash: digest(code.secret()),
             grant_id: grant.id,
             client_id: g.client_id.clone(),
             user_id: g.user_id.clone(),
@@ -116,8 +116,8 @@ pub(crate) async fn issue_code(
     g: CodeGrant,
     now: DateTime<Utc>,
     ttl: std::time::Duration,
-) -> Result<Result<String, CodeRefused>, Error> {
-    let code = random_token()?;
+) -> Result<Result<Secret, CodeRefused>, Error> {
+    let code = Secret::new(random_token()?);
     let c = code.clone();
     let issued = db
         .write(move |conn| issue_code_in(conn, &g, &c, now, ttl))
@@ -146,7 +146,7 @@ pub(crate) enum Redeemed {
     Fresh {
         grant: Box<CodeGrant>,
         user: Box<Account>,
-        refresh_token: Option<String>,
+        refresh_token: Option<Secret>,
     },
     /// Used before: the grant and every token it issued are now revoked (RFC 6749 §4.1.2).
     Replayed,
@@ -162,7 +162,7 @@ pub(crate) enum Redeemed {
 
 /// What the token request says about the code (RFC 6749 §4.1.3, RFC 7636 §4.6).
 pub(crate) struct CodeExchange<'a> {
-    pub code: &'a str,
+    pub code: &'a Secret,
     pub client_id: &'a str,
     pub redirect_uri: &'a str,
     pub verifier: Option<&'a str>,
@@ -180,16 +180,16 @@ pub(crate) async fn redeem_code(
     x: CodeExchange<'_>,
     now: DateTime<Utc>,
 ) -> Result<Redeemed, Error> {
-    if x.code.len() != 43 {
+    if x.code.secret().len() != 43 {
         return Ok(Redeemed::Invalid);
     }
-    let hash = digest(x.code);
+    let hash = digest(x.code.secret());
     let client_id = x.client_id.to_string();
     let redirect_uri = x.redirect_uri.to_string();
     let verifier = x.verifier.map(str::to_string);
     let limits = x.refresh_limits;
     let policy = x.refresh_policy;
-    let refresh_token = random_token()?;
+    let refresh_token = Secret::new(random_token()?);
     db.write(move |conn| {
         let claimed = diesel::update(
             auth_codes::table
@@ -285,7 +285,7 @@ pub(crate) async fn redeem_code(
         };
         let refresh_token = if wants_refresh {
             let g = refresh::RefreshGrant::of(&grant);
-            refresh::insert(conn, &g, &refresh_token, now, limits)?;
+            refresh::insert(conn, &g, refresh_token.secret(), now, limits)?;
             fail::point("code.redeem:after_refresh", &grant.user_id)?;
             Some(refresh_token)
         } else {

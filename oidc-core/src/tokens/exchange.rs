@@ -11,6 +11,7 @@ use crate::error::Error;
 use crate::protocol::errors::{ErrorCode, OAuthError};
 use crate::protocol::scope::Scope;
 use crate::provider::Inner;
+use crate::secret::Secret;
 
 use super::{Redeemed, Subject, TokenResponse, refresh};
 
@@ -22,13 +23,13 @@ const ID_TOKEN: crate::claims::ClaimsTarget = crate::claims::ClaimsTarget::IdTok
 pub(crate) enum TokenRequest {
     /// `authorization_code`.
     AuthorizationCode {
-        code: String,
+        code: Secret,
         redirect_uri: String,
         code_verifier: Option<String>,
     },
     /// `refresh_token`, with an optional narrower scope.
     RefreshToken {
-        refresh_token: String,
+        refresh_token: Secret,
         scope: Option<Scope>,
     },
     /// `client_credentials`, with an optional scope.
@@ -169,7 +170,7 @@ fn refresh_limits(s: &Inner) -> refresh::Limits {
 async fn authorization_code(
     s: &Inner,
     client: &Client,
-    code: &str,
+    code: &Secret,
     redirect_uri: &str,
     verifier: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
@@ -221,7 +222,7 @@ async fn authorization_code(
         now,
     )
     .map_err(|e| TokenError::server(&e))?;
-    res.refresh_token = refresh_token;
+    res.refresh_token = refresh_token.map(|t| t.secret().to_string());
     Ok(res)
 }
 
@@ -229,7 +230,7 @@ async fn authorization_code(
 async fn refresh(
     s: &Inner,
     client: &Client,
-    token: &str,
+    token: &Secret,
     scope: Option<Scope>,
 ) -> Result<TokenResponse, TokenError> {
     let now = s.now();
@@ -322,7 +323,7 @@ async fn refresh(
         now,
     )
     .map_err(|e| TokenError::server(&e))?;
-    res.refresh_token = Some(successor);
+    res.refresh_token = Some(successor.secret().to_string());
     Ok(res)
 }
 

@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use crate::error::Error;
 use crate::fail;
 use crate::protocol::scope::Scope;
+use crate::secret::Secret;
 use crate::secret::{digest, random_token};
 use crate::sessions;
 use crate::store::models::{RefreshTokenRow, UserRow};
@@ -115,7 +116,7 @@ pub(crate) enum Rotated {
     /// token (the only copy of its secret), the account, and the grant's `claims` request.
     Fresh {
         grant: Box<RefreshGrant>,
-        successor: String,
+        successor: Secret,
         user: Box<crate::accounts::Account>,
         claims: Option<crate::protocol::authorize::ClaimsRequest>,
     },
@@ -132,19 +133,19 @@ pub(crate) enum Rotated {
 /// Claims `token` for `client_id` and issues its successor, in one write transaction.
 pub(crate) async fn rotate(
     db: &Db,
-    token: &str,
+    token: &Secret,
     client_id: &str,
     requested_scope: Option<Scope>,
     now: DateTime<Utc>,
     limits: Limits,
 ) -> Result<Rotated, Error> {
-    if token.len() != 43 {
+    if token.secret().len() != 43 {
         return Ok(Rotated::Invalid);
     }
-    let hash = digest(token);
+    let hash = digest(token.secret());
     let client = client_id.to_string();
-    let successor = random_token()?;
-    let successor_hash = digest(&successor);
+    let successor = Secret::new(random_token()?);
+    let successor_hash = digest(successor.secret());
     let idle = dur(limits.idle)?;
     let grace = dur(limits.grace)?;
     let outcome = db

@@ -61,7 +61,7 @@ pub(crate) async fn in_history(
     }
     for hash in hashes {
         for candidate in &candidates {
-            if password::verify(candidate.clone(), Some(hash.clone())).await? {
+            if password::verify(&crate::Secret::new(candidate.clone()), Some(hash.clone())).await? {
                 return Ok(true);
             }
         }
@@ -161,7 +161,9 @@ mod tests {
         let start = chrono::DateTime::UNIX_EPOCH + chrono::Duration::days(20_000);
         let passwords: Vec<String> = (0..6).map(|i| format!("pass phrase number {i}")).collect();
         for (i, pw) in passwords.iter().enumerate() {
-            let hash = password::hash(normalize(pw)).await.unwrap();
+            let hash = password::hash(&crate::Secret::new(normalize(pw)))
+                .await
+                .unwrap();
             let at = start + chrono::Duration::days(i64::try_from(i).unwrap());
             remember(&db, &user_id, &hash, at, 5).await.unwrap();
         }
@@ -192,7 +194,7 @@ mod tests {
     async fn history_checks_the_current_password_and_normalises() {
         let (_dir, db, user_id) = temp_db().await;
         // The current hash is of the normalised form; a full-width variant matches it.
-        let current = password::hash(normalize("ＣＵＲＲＥＮＴ pass phrase"))
+        let current = password::hash(&crate::Secret::new(normalize("ＣＵＲＲＥＮＴ pass phrase")))
             .await
             .unwrap();
         let (id, h) = (user_id.clone(), current.clone());

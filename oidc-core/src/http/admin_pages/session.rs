@@ -102,7 +102,7 @@ pub(crate) async fn callback(
         &s,
         &console,
         crate::tokens::exchange::TokenRequest::AuthorizationCode {
-            code: code.to_string(),
+            code: crate::Secret::new(code),
             redirect_uri,
             code_verifier: Some(pending.verifier.clone()),
         },

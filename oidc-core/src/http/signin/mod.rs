@@ -414,7 +414,7 @@ struct StepForm {
     #[serde(default)]
     username: String,
     #[serde(default)]
-    password: String,
+    password: crate::Secret,
     #[serde(default)]
     passcode: String,
 }
@@ -600,7 +600,7 @@ async fn finish(s: &AppState, headers: &HeaderMap, mut j: Journey) -> Response {
             Some(code) => {
                 s.metrics
                     .token_issued("authorize", crate::metrics::TokenKind::AuthorizationCode);
-                super::authorize::code_response(s, request, &code, Some(cookie))
+                super::authorize::code_response(s, request, code.secret(), Some(cookie))
             }
             None => cannot_continue(),
         },

@@ -18,9 +18,9 @@ pub(super) async fn password_step(
 ) -> Response {
     let username = form.username.trim().to_string();
     let well_formed = !username.is_empty()
-        && !form.password.is_empty()
+        && !form.password.secret().is_empty()
         && username.len() <= 254
-        && form.password.len() <= 1024;
+        && form.password.secret().len() <= 1024;
     let user = if well_formed {
         match accounts::find_by_username(&s.db, &username).await {
             Ok(u) => u.filter(|u| !u.disabled),
@@ -50,7 +50,7 @@ pub(super) async fn password_step(
         .as_ref()
         .filter(|_| !refused)
         .and_then(|u| u.password.hash().map(str::to_string));
-    let right = match accounts::password::verify(form.password, stored).await {
+    let right = match accounts::password::verify(&form.password, stored).await {
         Ok(ok) => ok && well_formed,
         Err(e) => return pages::internal(s, &e),
     };
@@ -99,7 +99,7 @@ pub(super) async fn password_step(
 /// What a passcode check costs at least (one argon2 verification: the PIN's, or a dummy), spent
 /// where there is nothing to check, so that timing does not tell the cases apart.
 pub(crate) async fn equal_cost() {
-    let _ = accounts::password::verify(String::new(), None).await;
+    let _ = accounts::password::verify(&crate::Secret::new(String::new()), None).await;
 }
 
 fn is_well_formed(prompt: &Prompt, answer: &str) -> Result<(), &'static str> {

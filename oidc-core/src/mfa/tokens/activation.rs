@@ -43,8 +43,11 @@ impl TokenStore {
             }
             None => None,
         };
-        let ok =
-            password::verify(code, row.as_ref().and_then(|r| r.activation_hash.clone())).await?;
+        let ok = password::verify(
+            &crate::Secret::new(code),
+            row.as_ref().and_then(|r| r.activation_hash.clone()),
+        )
+        .await?;
         match row {
             Some(r) if ok => Ok(Some(self.open_row(r)?)),
             Some(r) => {

@@ -89,7 +89,7 @@ impl TokenStore {
         challenge: Option<&str>,
     ) -> Result<Verification, Error> {
         let Some(row) = self.usable_token(user_id).await? else {
-            password::verify(String::new(), None).await?;
+            password::verify(&crate::Secret::new(String::new()), None).await?;
             return Ok(Verification::Rejected);
         };
         let live = self.open_row(row)?;
@@ -131,9 +131,11 @@ impl TokenStore {
         // One argon2 verification on every path (the PIN's, or the dummy one), so that the time
         // taken tells nothing about PINs or about the password step before.
         let pin_ok = match &live.row.pin_hash {
-            Some(h) => password::verify(pin.to_string(), Some(h.clone())).await?,
+            Some(h) => {
+                password::verify(&crate::Secret::new(pin.to_string()), Some(h.clone())).await?
+            }
             None => {
-                password::verify(String::new(), None).await?;
+                password::verify(&crate::Secret::new(String::new()), None).await?;
                 true
             }
         };
@@ -178,7 +180,7 @@ impl TokenStore {
         let pin = response
             .get(..response.len().saturating_sub(digits))
             .unwrap_or("");
-        password::verify(pin.to_string(), pin_hash).await?;
+        password::verify(&crate::Secret::new(pin.to_string()), pin_hash).await?;
         let Some(row) = row else { return Ok(()) };
         if !is_digits(response) || response.len() > 16 || response.len() < digits {
             return Ok(());

@@ -197,7 +197,7 @@ impl TokenStore {
     ) -> Result<TokenInfo, Error> {
         let user_id = self.user_id_of(username).await?;
         let pin_hash = match pin {
-            Some(p) => Some(password::hash(check_pin(&p)?).await?),
+            Some(p) => Some(password::hash(&crate::Secret::new(check_pin(&p)?)).await?),
             None => None,
         };
         let serial = serial.trim().to_string();
@@ -258,14 +258,14 @@ impl TokenStore {
                 ))
             })?;
         let pin_hash = match pin {
-            Some(p) => Some(password::hash(check_pin(&p)?).await?),
+            Some(p) => Some(password::hash(&crate::Secret::new(check_pin(&p)?)).await?),
             None => None,
         };
         let secret = random_bytes(20)?;
         let serial = format!("SOFT-{}", digits_from(&random_bytes(8)?, 10));
         let code = digits_from(&random_bytes(12)?, 12);
         let activation_code = format!("{}-{}-{}", &code[..4], &code[4..8], &code[8..]);
-        let activation_hash = password::hash(code.clone()).await?;
+        let activation_hash = password::hash(&crate::Secret::new(code.clone())).await?;
         let now = self.now();
         let expires = now
             + Duration::from_std(self.activation_ttl).map_err(|e| Error::Config(e.to_string()))?;
