@@ -526,3 +526,83 @@ async fn a_code_or_refresh_token_of_an_ended_session_or_revoked_grant_is_refused
         .unwrap();
     assert_eq!(created_after, 0);
 }
+
+#[tokio::test]
+async fn a_urf_approval_is_all_or_nothing_at_every_point() {
+    for point in ["urf.approve:after_claim", "urf.approve:after_account"] {
+        let w = World::new().await;
+        let p = w.provider.clone();
+        p.create_user(NewUser {
+            username: "aa.one".into(),
+            email: "aa.one@example.org".into(),
+            name: None,
+            roles: vec![crate::ROLE_ACCESS_ADMIN.into()],
+            password: None,
+        })
+        .await
+        .unwrap();
+        let reg = p
+            .submit_registration(
+                &Actor::User("aa.one".into()),
+                crate::NewRegistration {
+                    legal_name: "Nancy Akitt".into(),
+                    email: "nancy@example.org".into(),
+                    clinic: "Clinic".into(),
+                    practitioner_id: "P1".into(),
+                    role_requested: None,
+                },
+            )
+            .await
+            .unwrap();
+        let snapshot = || {
+            let db = w.db().clone();
+            async move {
+                db.run(|conn| {
+                    use crate::store::schema::{otp_tokens, registrations};
+                    let users: i64 = users::table.count().get_result(conn)?;
+                    let tokens: i64 = otp_tokens::table.count().get_result(conn)?;
+                    let audit: i64 = audit_log::table.count().get_result(conn)?;
+                    let status: Vec<String> = registrations::table
+                        .select(registrations::status)
+                        .load(conn)?;
+                    Ok(format!(
+                        "users={users} tokens={tokens} audit={audit} {status:?}"
+                    ))
+                })
+                .await
+                .unwrap()
+            }
+        };
+        let before = snapshot().await;
+        fail::arm(point, &reg.id);
+        let failed = p
+            .approve_registration(
+                &Actor::BreakGlass,
+                &reg.id,
+                "nakitt",
+                crate::TokenChoice::Soft,
+            )
+            .await;
+        fail::disarm(point, &reg.id);
+        assert!(failed.is_err(), "{point}");
+        assert_eq!(
+            snapshot().await,
+            before,
+            "{point}: a failed approval left changes"
+        );
+        let a = p
+            .approve_registration(
+                &Actor::BreakGlass,
+                &reg.id,
+                "nakitt",
+                crate::TokenChoice::Soft,
+            )
+            .await
+            .unwrap();
+        assert_eq!(a.user.username, "nakitt");
+        assert!(a.soft_token.is_some());
+        let after = snapshot().await;
+        assert!(after.contains("[\"approved\"]"), "{after}");
+        assert_ne!(after, before);
+    }
+}

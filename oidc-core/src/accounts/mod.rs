@@ -150,18 +150,19 @@ fn validate(new: &NewUser, rules: &policy::PasswordPolicy) -> Result<(), Error> 
     Ok(())
 }
 
-pub(crate) async fn create(
-    db: &Db,
+/// Checks a new account and builds its row (hashing its password, if it has one): the slow part
+/// of creating an account, done before any transaction.
+pub(crate) async fn prepare(
     rules: &policy::PasswordPolicy,
     new: NewUser,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<User, Error> {
+) -> Result<UserRow, Error> {
     validate(&new, rules)?;
     let password_hash = match new.password.clone() {
         Some(p) => Some(password::hash(&crate::Secret::new(p)).await?),
         None => None,
     };
-    let row = UserRow {
+    Ok(UserRow {
         id: new_id(),
         subject: uuid::Uuid::new_v4().to_string(),
         username: normalize_username(&new.username),
@@ -190,25 +191,37 @@ pub(crate) async fn create(
         caller_verified_by: None,
         caller_verified_at: None,
         required_actions: String::new(),
-    };
-    let user = User::from(&Account::from(row.clone()));
-    db.write(move |conn| {
-        let exists: i64 = users::table
-            .filter(users::username.eq(&row.username))
-            .count()
-            .get_result(conn)?;
-        if exists > 0 {
-            return Err(Error::Conflict(format!(
-                "username {:?} is taken",
-                row.username
-            )));
-        }
-        diesel::insert_into(users::table)
-            .values(&row)
-            .execute(conn)?;
-        Ok(())
     })
-    .await?;
+}
+
+/// Inserts a prepared account inside the caller's transaction; [`Error::Conflict`] when the
+/// username is taken.
+pub(crate) fn insert_in(conn: &mut DbConnection, row: &UserRow) -> Result<(), Error> {
+    let exists: i64 = users::table
+        .filter(users::username.eq(&row.username))
+        .count()
+        .get_result(conn)?;
+    if exists > 0 {
+        return Err(Error::Conflict(format!(
+            "username {:?} is taken",
+            row.username
+        )));
+    }
+    diesel::insert_into(users::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+pub(crate) async fn create(
+    db: &Db,
+    rules: &policy::PasswordPolicy,
+    new: NewUser,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<User, Error> {
+    let row = prepare(rules, new, now).await?;
+    let user = User::from(&Account::from(row.clone()));
+    db.write(move |conn| insert_in(conn, &row)).await?;
     Ok(user)
 }
 

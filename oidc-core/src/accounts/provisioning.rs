@@ -22,7 +22,8 @@ use serde::Serialize;
 
 use crate::audit::{self, Actor};
 use crate::error::Error;
-use crate::mfa::{SoftTokenEnrolment, TokenState};
+use crate::mfa::SoftTokenEnrolment;
+use crate::mfa::tokens::TokenStore;
 use crate::notify::Email;
 use crate::store::models::RegistrationRow;
 use crate::store::schema::{registrations, users};
@@ -361,205 +362,103 @@ impl Provider {
                 "an Access Administrator cannot approve a registration they submitted".into(),
             ));
         }
-        let username = accounts::normalize_username(username);
-        // Claim it: only one approval can move it out of `pending`. The claim says when and for
-        // which username, so that a claim left by a dead process can be settled.
-        let claim_id = reg.id.clone();
-        let by = me.clone();
-        let claimed_as = username.clone();
-        let claimed_at = naive(self.inner.now());
-        let claimed = self
-            .inner
-            .db
-            .run(move |conn| {
-                Ok(diesel::update(
-                    registrations::table
-                        .find(&claim_id)
-                        .filter(registrations::status.eq(PENDING))
-                        .filter(registrations::submitted_by.ne(&by)),
-                )
-                .set((
-                    registrations::status.eq(APPROVING),
-                    registrations::decided_by.eq(Some(by.clone())),
-                    registrations::decided_at.eq(Some(claimed_at)),
-                    registrations::username.eq(Some(claimed_as)),
-                ))
-                .execute(conn)?)
-            })
-            .await?;
-        if claimed != 1 {
-            let now = self.registration_row(&reg.id).await?;
-            return Err(Error::Conflict(format!(
-                "registration {} is {}, not pending",
-                now.id, now.status
-            )));
-        }
-        match self.provision(&reg, &username, token).await {
-            Ok((user, serial, soft_token)) => {
-                let s = &self.inner;
-                let done_id = reg.id.clone();
-                let uname = user.username.clone();
-                let at = naive(s.now());
-                let by = me.clone();
-                let finished =
-                    s.db.run(move |conn| {
-                        Ok(diesel::update(
-                            registrations::table
-                                .find(&done_id)
-                                .filter(registrations::status.eq(APPROVING)),
-                        )
-                        .set((
-                            registrations::status.eq(APPROVED),
-                            registrations::username.eq(Some(uname)),
-                            registrations::decided_by.eq(Some(by)),
-                            registrations::decided_at.eq(Some(at)),
-                        ))
-                        .execute(conn)?)
-                    })
-                    .await;
-                if matches!(finished, Ok(0))
-                    && let Ok(now) = self.registration_row(&reg.id).await
-                    && now.status == APPROVED
-                    && now.username.as_deref() == Some(user.username.as_str())
-                {
-                    // Settled as approved meanwhile (this approval was taken for a dead one):
-                    // the account stands, and the Welcome email and audit entry were written
-                    // then.
-                    return Ok(Approval {
-                        user,
-                        serial,
-                        soft_token,
-                        registration: Registration::from(now),
-                    });
-                }
-                if !matches!(finished, Ok(1)) {
-                    self.undo_account(&user.id, Some(&serial)).await;
-                    self.release_claim(&reg.id).await;
-                    return Err(match finished {
-                        Err(e) => e,
-                        Ok(_) => Error::Conflict(format!(
-                            "registration {} changed while it was being approved",
-                            reg.id
-                        )),
-                    });
-                }
-                let welcome_sent = self.send_welcome(&reg, &user.username).await;
-                self.audit_urf(
-                    actor,
-                    "urf.approved",
-                    Some(&user.username),
-                    serde_json::json!({
-                        "registration": reg.id,
-                        "role": reg.role_requested,
-                        "token": serial,
-                        "token_kind": if soft_token.is_some() { "soft" } else { "hardware" },
-                        "welcome_sent": welcome_sent,
-                    }),
-                )
-                .await?;
-                let registration = Registration::from(self.registration_row(&reg.id).await?);
-                Ok(Approval {
-                    user,
-                    serial,
-                    soft_token,
-                    registration,
-                })
-            }
-            Err(e) => {
-                self.release_claim(&reg.id).await;
-                Err(e)
-            }
-        }
-    }
-
-    /// Creates the account and assigns the token; on a token failure removes the account again.
-    async fn provision(
-        &self,
-        reg: &RegistrationRow,
-        username: &str,
-        token: TokenChoice,
-    ) -> Result<(User, String, Option<SoftTokenEnrolment>), Error> {
-        if accounts::find_by_username(&self.inner.db, username)
-            .await?
-            .is_some()
-        {
-            return Err(Error::Conflict(format!("username {username:?} is taken")));
-        }
-        let user = self
-            .create_user(NewUser {
+        let s = &self.inner;
+        let now = s.now();
+        // The slow parts first, outside the transaction: the account's row and, for a soft
+        // token, its sealed seed and the activation code's hash.
+        let row = accounts::prepare(
+            &s.config.password_policy,
+            NewUser {
                 username: username.to_string(),
                 email: reg.email.clone(),
                 name: Some(reg.legal_name.clone()),
                 roles: vec![reg.role_requested.clone()],
                 password: None,
-            })
-            .await?;
-        let assigned = match token {
-            TokenChoice::Hardware { serial } => self
-                .assign_token(&user.username, serial.trim(), None, false)
-                .await
-                .map(|t| (t.serial, None)),
-            TokenChoice::Soft => self
-                .add_soft_token(&user.username, None, false)
-                .await
-                .map(|e| (e.serial.clone(), Some(e))),
-        };
-        match assigned {
-            Ok((serial, soft)) => Ok((user, serial, soft)),
-            Err(e) => {
-                self.undo_account(&user.id, None).await;
-                Err(e)
+            },
+            now,
+        )
+        .await?;
+        let (soft_row, soft_token, serial) = match &token {
+            TokenChoice::Hardware { serial } => (None, None, serial.trim().to_string()),
+            TokenChoice::Soft => {
+                let (r, e) = s.tokens.prepare_soft(&row.id, &row.username, None).await?;
+                let serial = e.serial.clone();
+                (Some(r), Some(e), serial)
             }
-        }
-    }
-
-    /// Best effort: takes the token back (a soft token is disabled) and deletes the account just
-    /// created, which nothing else refers to yet.
-    async fn undo_account(&self, user_id: &str, serial: Option<&str>) {
-        if let Some(serial) = serial
-            && let Err(e) = self.set_token_state(serial, TokenState::Unassigned).await
-        {
-            tracing::error!(error = %e, serial, "could not take back the token of a failed approval");
-        }
-        let id = user_id.to_string();
-        let removed = self
-            .inner
-            .db
-            .run(move |conn| {
-                diesel::delete(users::table.find(&id)).execute(conn)?;
-                Ok(())
-            })
-            .await;
-        if let Err(e) = removed {
-            tracing::error!(error = %e, user_id, "could not remove the account of a failed approval");
-        }
-    }
-
-    /// Best effort: returns a claimed registration to `pending`.
-    async fn release_claim(&self, id: &str) {
-        let id = id.to_string();
-        let released = self
-            .inner
-            .db
-            .run(move |conn| {
-                diesel::update(
-                    registrations::table
-                        .find(&id)
-                        .filter(registrations::status.eq(APPROVING)),
+        };
+        let user = User::from(&accounts::Account::from(row.clone()));
+        let (reg_id, uname, tserial) = (reg.id.clone(), row.username.clone(), serial.clone());
+        let detail = serde_json::json!({
+            "registration": reg.id,
+            "role": reg.role_requested,
+            "token": serial,
+            "token_kind": if soft_token.is_some() { "soft" } else { "hardware" },
+        });
+        // One transaction: the registration moves from pending to approved (only one approval
+        // can), the account is created, the token assigned and the approval audited; any
+        // failure (a taken username, a token not available) leaves all of it as it was.
+        accounts::changes::run(&s.db, &s.config.audit_key, actor, now, move |conn, ctx| {
+            let claimed = diesel::update(
+                registrations::table
+                    .find(&reg_id)
+                    .filter(registrations::status.eq(PENDING))
+                    .filter(registrations::submitted_by.ne(&me)),
+            )
+            .set((
+                registrations::status.eq(APPROVED),
+                registrations::decided_by.eq(Some(me.clone())),
+                registrations::decided_at.eq(Some(naive(ctx.now))),
+                registrations::username.eq(Some(uname.clone())),
+            ))
+            .execute(conn)?;
+            if claimed != 1 {
+                let status: String = registrations::table
+                    .find(&reg_id)
+                    .select(registrations::status)
+                    .first(conn)?;
+                return Err(Error::Conflict(format!(
+                    "registration {reg_id} is {status}, not pending"
+                )));
+            }
+            crate::fail::point("urf.approve:after_claim", &reg_id)?;
+            accounts::insert_in(conn, &row)?;
+            match &soft_row {
+                Some(r) => TokenStore::insert_soft_in(conn, &row.id, r, false)?,
+                None => TokenStore::assign_in(conn, &row.id, &tserial, None, false)?,
+            }
+            crate::fail::point("urf.approve:after_account", &reg_id)?;
+            audit::append(
+                conn,
+                ctx.audit_key,
+                ctx.now,
+                ctx.actor,
+                "urf.approved",
+                Some(&uname),
+                &detail,
+            )?;
+            Ok(())
+        })
+        .await?;
+        // The mail goes after the commit; an approval whose mail failed stands, and says so.
+        if !self.send_welcome(&reg, &user.username).await
+            && let Err(e) = self
+                .audit_urf(
+                    actor,
+                    "urf.welcome_not_sent",
+                    Some(&user.username),
+                    serde_json::json!({ "registration": reg.id }),
                 )
-                .set((
-                    registrations::status.eq(PENDING),
-                    registrations::decided_by.eq(None::<String>),
-                    registrations::decided_at.eq(None::<chrono::NaiveDateTime>),
-                    registrations::username.eq(None::<String>),
-                ))
-                .execute(conn)?;
-                Ok(())
-            })
-            .await;
-        if let Err(e) = released {
-            tracing::error!(error = %e, "could not return a registration to pending");
+                .await
+        {
+            tracing::error!(error = %e, "could not audit a Welcome email that was not sent");
         }
+        let registration = Registration::from(self.registration_row(&reg.id).await?);
+        Ok(Approval {
+            user,
+            serial,
+            soft_token,
+            registration,
+        })
     }
 
     /// The Welcome email: the username and what to do next. Never a code. Returns whether it

@@ -203,44 +203,53 @@ impl TokenStore {
         let serial = serial.trim().to_string();
         let s2 = serial.clone();
         self.db
-            .write(move |conn| {
-                let state: Option<String> = otp_tokens::table
-                    .filter(otp_tokens::serial.eq(&s2))
-                    .select(otp_tokens::state)
-                    .first(conn)
-                    .optional()?;
-                match state.as_deref() {
-                    None => return Err(Error::NotFound(format!("no token with serial {s2}"))),
-                    Some("unassigned") => {}
-                    Some(other) => {
-                        return Err(Error::Conflict(format!(
-                            "token {s2} is {other}, not unassigned"
-                        )));
-                    }
-                }
-                Self::make_room(conn, &user_id, replace)?;
-                let n = diesel::update(
-                    otp_tokens::table
-                        .filter(otp_tokens::serial.eq(&s2))
-                        .filter(otp_tokens::state.eq("unassigned")),
-                )
-                .set((
-                    otp_tokens::user_id.eq(&user_id),
-                    otp_tokens::state.eq("assigned"),
-                    otp_tokens::pin_hash.eq(pin_hash),
-                    otp_tokens::failures.eq(0),
-                    otp_tokens::next_code_mode.eq(false),
-                ))
-                .execute(conn)?;
-                if n != 1 {
-                    return Err(Error::Conflict(format!(
-                        "token {s2} was assigned meanwhile"
-                    )));
-                }
-                Ok(())
-            })
+            .write(move |conn| Self::assign_in(conn, &user_id, &s2, pin_hash, replace))
             .await?;
         self.info(&serial).await
+    }
+
+    /// Assigns the unassigned token `serial` to an account inside the caller's transaction.
+    pub(crate) fn assign_in(
+        conn: &mut crate::store::DbConnection,
+        user_id: &str,
+        serial: &str,
+        pin_hash: Option<String>,
+        replace: bool,
+    ) -> Result<(), Error> {
+        let state: Option<String> = otp_tokens::table
+            .filter(otp_tokens::serial.eq(serial))
+            .select(otp_tokens::state)
+            .first(conn)
+            .optional()?;
+        match state.as_deref() {
+            None => return Err(Error::NotFound(format!("no token with serial {serial}"))),
+            Some("unassigned") => {}
+            Some(other) => {
+                return Err(Error::Conflict(format!(
+                    "token {serial} is {other}, not unassigned"
+                )));
+            }
+        }
+        Self::make_room(conn, user_id, replace)?;
+        let n = diesel::update(
+            otp_tokens::table
+                .filter(otp_tokens::serial.eq(serial))
+                .filter(otp_tokens::state.eq("unassigned")),
+        )
+        .set((
+            otp_tokens::user_id.eq(user_id),
+            otp_tokens::state.eq("assigned"),
+            otp_tokens::pin_hash.eq(pin_hash),
+            otp_tokens::failures.eq(0),
+            otp_tokens::next_code_mode.eq(false),
+        ))
+        .execute(conn)?;
+        if n != 1 {
+            return Err(Error::Conflict(format!(
+                "token {serial} was assigned meanwhile"
+            )));
+        }
+        Ok(())
     }
 
     pub(crate) async fn add_soft(
@@ -257,6 +266,24 @@ impl TokenStore {
                     accounts::normalize_username(username)
                 ))
             })?;
+        let (row, enrolment) = self.prepare_soft(&user.id, &user.username, pin).await?;
+        let user_id = user.id.clone();
+        self.db
+            .write(move |conn| Self::insert_soft_in(conn, &user_id, &row, replace))
+            .await?;
+        Ok(enrolment)
+    }
+
+    /// A new soft token for the account `user_id` (`username` names it in the authenticator
+    /// app), ready to insert: its sealed seed and its activation code's hash (the slow part,
+    /// done before any transaction), and what is shown once to whoever passes the activation
+    /// code on.
+    pub(crate) async fn prepare_soft(
+        &self,
+        user_id: &str,
+        username: &str,
+        pin: Option<String>,
+    ) -> Result<(OtpTokenRow, SoftTokenEnrolment), Error> {
         let pin_hash = match pin {
             Some(p) => Some(password::hash(&crate::Secret::new(check_pin(&p)?)).await?),
             None => None,
@@ -276,7 +303,7 @@ impl TokenStore {
             serial: serial.clone(),
             kind: "soft".into(),
             factor: TOTP.into(),
-            user_id: Some(user.id.clone()),
+            user_id: Some(user_id.to_string()),
             state: "assigned".into(),
             algorithm: OtpAlgorithm::Sha1.as_str().into(),
             digits: 6,
@@ -291,29 +318,34 @@ impl TokenStore {
             created_at: naive(now),
             activated_at: None,
         };
-        let user_id = user.id.clone();
-        self.db
-            .write(move |conn| {
-                Self::make_room(conn, &user_id, replace)?;
-                diesel::insert_into(otp_tokens::table)
-                    .values(&row)
-                    .execute(conn)?;
-                Ok(())
-            })
-            .await?;
-        Ok(SoftTokenEnrolment {
+        let enrolment = SoftTokenEnrolment {
             serial,
             activation_code: Secret::new(activation_code),
             activation_expires_at: expires,
             otpauth_uri: Secret::new(self.otpauth_uri(
-                &user.username,
+                username,
                 &secret,
                 OtpAlgorithm::Sha1,
                 6,
                 30,
             )),
             secret_base32: Secret::new(data_encoding::BASE32_NOPAD.encode(&secret)),
-        })
+        };
+        Ok((row, enrolment))
+    }
+
+    /// Inserts a prepared soft token inside the caller's transaction.
+    pub(crate) fn insert_soft_in(
+        conn: &mut crate::store::DbConnection,
+        user_id: &str,
+        row: &OtpTokenRow,
+        replace: bool,
+    ) -> Result<(), Error> {
+        Self::make_room(conn, user_id, replace)?;
+        diesel::insert_into(otp_tokens::table)
+            .values(row)
+            .execute(conn)?;
+        Ok(())
     }
 
     pub(crate) async fn list(&self) -> Result<Vec<TokenInfo>, Error> {
