@@ -549,14 +549,7 @@ impl Provider {
             .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
-        let user = accounts::find_by_username(&s.db, username)
-            .await?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no user {:?}",
-                    accounts::normalize_username(username)
-                ))
-            })?;
+        let user = self.user_row(username).await?;
         let temporary = accounts::readable_password()?;
         let hash = accounts::password::hash(&crate::Secret::new(temporary.clone())).await?;
         let now = s.now();
@@ -609,14 +602,7 @@ impl Provider {
             .await?;
         self.require_verified_caller(actor, username).await?;
         let s = &self.inner;
-        let user = accounts::find_by_username(&s.db, username)
-            .await?
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no user {:?}",
-                    accounts::normalize_username(username)
-                ))
-            })?;
+        let user = self.user_row(username).await?;
         crate::accounts::changes::run(
             &s.db,
             &s.config.audit_key,

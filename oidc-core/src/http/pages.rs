@@ -327,6 +327,30 @@ pub(crate) fn error(s: &AppState, status: StatusCode, title: &str, message: &str
     html(status, page.render())
 }
 
+/// A page handler's answer when it cannot go on: a page already rendered for the person (an
+/// expired sign-in, the 500 or 503 page). Page handlers return [`PageResult`] and use `?`.
+pub(crate) struct PageError(pub Response);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+/// What a page handler answers.
+pub(crate) type PageResult = Result<Response, PageError>;
+
+/// Library errors become the internal page (503 while the database is away), for `?`.
+pub(crate) trait OrPage<T> {
+    fn or_page(self, s: &AppState) -> Result<T, PageError>;
+}
+
+impl<T> OrPage<T> for Result<T, crate::error::Error> {
+    fn or_page(self, s: &AppState) -> Result<T, PageError> {
+        self.map_err(|e| PageError(internal(s, &e)))
+    }
+}
+
 /// The page for an unexpected failure; the cause goes to the log, not to the person. A database
 /// out of reach is a 503 with `Retry-After`: nothing was written, and trying again will work.
 pub(crate) fn internal(s: &AppState, e: &crate::error::Error) -> Response {

@@ -3,8 +3,7 @@
 use super::*;
 
 /// `GET /admin/audit` (IAM administrators): the latest events, newest first, and the chain check.
-pub(crate) async fn audit(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let admin = admin!(s, headers, Some(&here(&s, &uri)));
+pub(crate) async fn audit(State(s): State<AppState>, admin: Admin) -> Response {
     if !admin.holds(&[ROLE_IAM_ADMIN]) {
         let root = admin_root(&s);
         return message(

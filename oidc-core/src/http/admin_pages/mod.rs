@@ -515,7 +515,7 @@ fn no_role(s: &AppState, code: &str) -> Response {
 }
 
 /// The signed-in person, and what every page and form needs from the sign-in.
-struct Admin {
+pub(crate) struct Admin {
     caller: AdminCaller,
     csrf: String,
     notice: Option<&'static str>,
@@ -614,13 +614,18 @@ fn here(s: &AppState, uri: &Uri) -> String {
     format!("{}{pq}", s.config.base_path())
 }
 
-macro_rules! admin {
-    ($s:expr, $h:expr, $here:expr) => {
-        match authenticate(&$s, &$h, $here).await {
-            Ok(a) => a,
-            Err(res) => return res,
-        }
-    };
+/// The signed-in administrator, as an extractor: a page (GET) without a usable sign-in sends the
+/// person to sign in and back; a form post is never replayed after a sign-in.
+impl axum::extract::FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        s: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let here = (parts.method == axum::http::Method::GET).then(|| here(s, &parts.uri));
+        authenticate(s, &parts.headers, here.as_deref()).await
+    }
 }
 
 /// A posted form: decoded, each field once and of bounded length, with the right form token.
@@ -688,8 +693,7 @@ fn nonce_matches(id_token: &str, expected: &str) -> bool {
 }
 
 /// `GET /admin`: the dashboard.
-pub(crate) async fn home(State(s): State<AppState>, headers: HeaderMap, uri: Uri) -> Response {
-    let admin = admin!(s, headers, Some(&here(&s, &uri)));
+pub(crate) async fn home(State(s): State<AppState>, admin: Admin) -> Response {
     let nav = admin.nav();
     let page = HomePage {
         service: &s.config.service_name,

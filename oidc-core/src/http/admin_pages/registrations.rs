@@ -18,12 +18,7 @@ fn provisioning_refused(s: &AppState) -> Response {
 }
 
 /// `GET /admin/registrations`.
-pub(crate) async fn registrations(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let admin = admin!(s, headers, Some(&here(&s, &uri)));
+pub(crate) async fn registrations(State(s): State<AppState>, admin: Admin) -> Response {
     if !may_provision(&admin) {
         return provisioning_refused(&s);
     }
@@ -79,10 +74,10 @@ async fn registrations_page(
 /// `POST /admin/registrations`: an Access Administrator enters a URF.
 pub(crate) async fn submit_registration(
     State(s): State<AppState>,
+    admin: Admin,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let admin = admin!(s, headers, None);
     let form = match read_form(&s, &admin, &headers, &body) {
         Ok(f) => f,
         Err(res) => return res,
@@ -147,11 +142,11 @@ pub(crate) async fn submit_registration(
 /// `POST /admin/registrations/{id}/approve` and `…/reject`.
 pub(crate) async fn registration_action(
     State(s): State<AppState>,
+    admin: Admin,
     headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let admin = admin!(s, headers, None);
     let form = match read_form(&s, &admin, &headers, &body) {
         Ok(f) => f,
         Err(res) => return res,

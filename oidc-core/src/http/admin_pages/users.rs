@@ -10,11 +10,9 @@ pub(crate) struct Search {
 /// `GET /admin/users?q=…`: find accounts whose username, email or name contains `q`.
 pub(crate) async fn users(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    admin: Admin,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let admin = admin!(s, headers, Some(&here(&s, &uri)));
     let nav = admin.nav();
     let search = serde_urlencoded::from_str::<Search>(query.as_deref().unwrap_or(""))
         .ok()
@@ -88,11 +86,9 @@ pub(crate) async fn users(
 /// `GET /admin/users/{username}`.
 pub(crate) async fn user(
     State(s): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
+    admin: Admin,
     Path(username): Path<String>,
 ) -> Response {
-    let admin = admin!(s, headers, Some(&here(&s, &uri)));
     user_page(&s, &admin, &username, None, StatusCode::OK).await
 }
 
@@ -181,11 +177,11 @@ async fn user_page(
 /// `POST /admin/users/{username}/{action}`.
 pub(crate) async fn user_action(
     State(s): State<AppState>,
+    admin: Admin,
     headers: HeaderMap,
     Path((username, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    let admin = admin!(s, headers, None);
     let form = match read_form(&s, &admin, &headers, &body) {
         Ok(f) => f,
         Err(res) => return res,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::authorize::see_other;
 use super::client_addr::ClientAddr;
-use super::pages::{self, PasscodePage, SigninPage};
+use super::pages::{self, OrPage, PageError, PageResult, PasscodePage, SigninPage};
 use super::{AppState, actions, consent, cookies, forgot, paths, portal};
 use crate::accounts::Account;
 use crate::accounts::{self, throttle};
@@ -74,32 +74,36 @@ pub(super) fn here(s: &AppState, j: &Journey) -> String {
     format!("{}{}/{}", s.config.base_path(), paths::SIGNIN, j.id)
 }
 
-async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, Response> {
+async fn load(s: &AppState, headers: &HeaderMap, id: &str) -> Result<Journey, PageError> {
     let expired = || {
-        pages::error(
+        PageError(pages::error(
             s,
             StatusCode::BAD_REQUEST,
             "This sign-in has expired",
             "This sign-in page is no longer valid: it was completed, it expired, or it was opened in another browser. \
              Go back to the application you came from and sign in again.",
-        )
+        ))
     };
     let Some(browser) = cookies::get(&s.config, headers, cookies::BROWSER) else {
         return Err(expired());
     };
-    match journey::load(&s.db, id, &browser, s.now()).await {
-        Ok(Some(j)) => Ok(j),
-        Ok(None) => match journey::finished_request(&s.db, id, &browser, s.now()).await {
-            // Finished, but the browser is back (the answer of a double submit it dropped, the
-            // back button): through the authorization endpoint again, where the new session
-            // answers at once, or a new sign-in starts.
-            Ok(Some(request)) => Err(see_other(
-                &super::authorize::continuation_url(s, &request).await,
-            )),
-            Ok(None) => Err(expired()),
-            Err(e) => Err(pages::internal(s, &e)),
-        },
-        Err(e) => Err(pages::internal(s, &e)),
+    if let Some(j) = journey::load(&s.db, id, &browser, s.now())
+        .await
+        .or_page(s)?
+    {
+        return Ok(j);
+    }
+    match journey::finished_request(&s.db, id, &browser, s.now())
+        .await
+        .or_page(s)?
+    {
+        // Finished, but the browser is back (the answer of a double submit it dropped, the
+        // back button): through the authorization endpoint again, where the new session
+        // answers at once, or a new sign-in starts.
+        Some(request) => Err(PageError(see_other(
+            &super::authorize::continuation_url(s, &request).await,
+        ))),
+        None => Err(expired()),
     }
 }
 
@@ -231,12 +235,9 @@ pub(crate) async fn show(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Response {
-    let j = match load(&s, &headers, &id).await {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
-    match j.current() {
+) -> PageResult {
+    let j = load(&s, &headers, &id).await?;
+    Ok(match j.current() {
         Some(Step::Password) => {
             let hint = j
                 .request
@@ -267,7 +268,7 @@ pub(crate) async fn show(
             | Step::ForgotIdentify,
         ) => portal::login_page(&s, &j, &here(&s, &j), StatusCode::OK, None),
         None => finish(&s, &headers, j).await,
-    }
+    })
 }
 
 /// The portal's pages 1 and 2.
@@ -277,66 +278,55 @@ async fn portal_step(
     addr: Option<IpAddr>,
     mut j: Journey,
     body: &[u8],
-) -> Response {
+) -> PageResult {
     // Claim this state first: a double submit must not check a passcode twice.
-    match journey::save(&s.db, &mut j).await {
-        Ok(true) => {}
-        Ok(false) => return see_other(&here(s, &j)),
-        Err(e) => return pages::internal(s, &e),
+    if !journey::save(&s.db, &mut j).await.or_page(s)? {
+        return Ok(see_other(&here(s, &j)));
     }
     let action = here(s, &j);
     let next = match j.current() {
-        Some(Step::PortalPasscode) => match portal::passcode(s, j, &action, body) {
-            Ok(j) => j,
-            Err(page) => return page,
-        },
+        Some(Step::PortalPasscode) => portal::passcode(s, j, &action, body).map_err(PageError)?,
         Some(Step::ForgotIdentify) => {
-            match forgot::identify_checked(s, j.clone(), addr, body).await {
-                Ok(Ok(j)) => j,
-                Ok(Err(msg)) => {
-                    return portal::login_page(s, &j, &action, StatusCode::OK, Some(msg));
+            match forgot::identify_checked(s, j.clone(), addr, body)
+                .await
+                .map_err(PageError)?
+            {
+                Ok(j) => j,
+                Err(msg) => {
+                    return Ok(portal::login_page(
+                        s,
+                        &j,
+                        &action,
+                        StatusCode::OK,
+                        Some(msg),
+                    ));
                 }
-                Err(page) => return page,
             }
         }
         Some(Step::ForgotAnswers) => match forgot::answers(s, j, addr, body).await {
             Ok(j) => j,
-            Err(mut j) => {
-                return match journey::save(&s.db, &mut j).await {
-                    Ok(true) => {
-                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
-                    }
-                    Ok(false) => see_other(&action),
-                    Err(e) => pages::internal(s, &e),
-                };
-            }
+            Err(j) => return start_again(s, j, &action).await,
         },
         Some(Step::ChangeIdentify) => match portal::change_identify(s, j, addr, body).await {
             Ok(j) => j,
-            Err(mut j) => {
-                return match journey::save(&s.db, &mut j).await {
-                    Ok(true) => {
-                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
-                    }
-                    Ok(false) => see_other(&action),
-                    Err(e) => pages::internal(s, &e),
-                };
-            }
+            Err(j) => return start_again(s, j, &action).await,
         },
         _ => match portal::password(s, j, addr, body).await {
             Ok(j) => j,
-            Err(mut j) => {
-                return match journey::save(&s.db, &mut j).await {
-                    Ok(true) => {
-                        portal::login_page(s, &j, &action, StatusCode::OK, Some(portal::BAD_ANY))
-                    }
-                    Ok(false) => see_other(&action),
-                    Err(e) => pages::internal(s, &e),
-                };
-            }
+            Err(j) => return start_again(s, j, &action).await,
         },
     };
-    save_and_continue(s, headers, next).await
+    Ok(save_and_continue(s, headers, next).await)
+}
+
+/// A portal page refused what was typed: the journey, restarted by the step, is saved and its
+/// first page shown again with the one message that covers every failure.
+async fn start_again(s: &AppState, mut j: Journey, action: &str) -> PageResult {
+    Ok(if journey::save(&s.db, &mut j).await.or_page(s)? {
+        portal::login_page(s, &j, action, StatusCode::OK, Some(portal::BAD_ANY))
+    } else {
+        see_other(action)
+    })
 }
 
 /// A required action's POST: only after the password (and passcode) were right.
@@ -425,11 +415,8 @@ pub(crate) async fn submit(
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Bytes,
-) -> Response {
-    let j = match load(&s, &headers, &id).await {
-        Ok(j) => j,
-        Err(r) => return r,
-    };
+) -> PageResult {
+    let j = load(&s, &headers, &id).await?;
     let form: StepForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     // The form token is the journey's CSRF token and the version the page was rendered from.
     let (csrf, version) = form
@@ -440,9 +427,9 @@ pub(crate) async fn submit(
     if csrf_ok && version != j.version().to_string() {
         // A form from an earlier state (a double submit, the back button): nothing is verified
         // or counted; the browser is shown where the journey stands now.
-        return see_other(&here(&s, &j));
+        return Ok(see_other(&here(&s, &j)));
     }
-    match j.current() {
+    Ok(match j.current() {
         Some(Step::Password) if !csrf_ok => signin_page(
             &s,
             &j,
@@ -493,9 +480,9 @@ pub(crate) async fn submit(
             | Step::ChangeIdentify
             | Step::ForgotIdentify
             | Step::ForgotAnswers,
-        ) => portal_step(&s, &headers, addr, j, &body).await,
+        ) => portal_step(&s, &headers, addr, j, &body).await?,
         None => finish(&s, &headers, j).await,
-    }
+    })
 }
 
 /// Saves the journey and continues with its next step (or finishes it).
