@@ -124,31 +124,28 @@ pub(crate) async fn lookup(
     .await
 }
 
-/// Holds a live session for the rest of the caller's transaction: a conditional update of its
-/// row (not ended, not past its absolute end) that takes the row's lock. An [`end_in`] or
-/// [`end_all_for_user_in`] running at the same time either committed before (this then finds
-/// no row) or waits until the caller commits (and then also revokes what the caller created).
-/// With `touch`, the idle timer restarts (the browser is here); without, nothing changes.
+/// Holds a live session (not ended, not past its absolute end) for the rest of the caller's
+/// transaction. On PostgreSQL a `SELECT … FOR SHARE` of its row: an [`end_in`] or
+/// [`end_all_for_user_in`] running at the same time either committed before (the row no longer
+/// matches) or waits until the caller commits (and then, each of its statements seeing what is
+/// committed, also revokes what the caller created). On SQLite the write transaction already
+/// runs alone (`BEGIN IMMEDIATE`), so a plain read holds. Nothing is written: the hot paths pay
+/// no extra write for the check.
 pub(crate) fn hold_live(
     conn: &mut DbConnection,
     id: &str,
     now: DateTime<Utc>,
-    touch: bool,
 ) -> Result<bool, Error> {
     let live = sessions::table
         .find(id)
         .filter(sessions::ended_at.is_null())
-        .filter(sessions::expires_at.gt(naive(now)));
-    let n = if touch {
-        diesel::update(live)
-            .set(sessions::last_seen_at.eq(naive(now)))
-            .execute(conn)?
-    } else {
-        diesel::update(live)
-            .set(sessions::ended_at.eq(None::<chrono::NaiveDateTime>))
-            .execute(conn)?
+        .filter(sessions::expires_at.gt(naive(now)))
+        .select(sessions::id);
+    let found = match conn {
+        DbConnection::Postgresql(c) => live.for_share().first::<String>(c).optional()?,
+        DbConnection::Sqlite(c) => live.first::<String>(c).optional()?,
     };
-    Ok(n == 1)
+    Ok(found.is_some())
 }
 
 /// Ends a session inside the caller's transaction (sign-out, or replaced by a new sign-in):

@@ -37,12 +37,7 @@ pub(crate) fn account_active(
     user_id: &str,
     now: DateTime<Utc>,
 ) -> Result<bool, Error> {
-    let row: Option<UserRow> = users::table
-        .find(user_id)
-        .select(UserRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(row.is_some_and(|u| Account::from(u).may_sign_in(now)))
+    Ok(active_account(conn, user_id, now)?.is_some())
 }
 
 fn client_enabled(conn: &mut DbConnection, client_id: &str) -> Result<bool, Error> {
@@ -65,7 +60,7 @@ pub(crate) fn issue_code_in(
     ttl: std::time::Duration,
 ) -> Result<Result<(), CodeRefused>, Error> {
     let ttl = Duration::from_std(ttl).map_err(|e| Error::Config(e.to_string()))?;
-    if !sessions::hold_live(conn, &g.session_id, now, true)? {
+    if !sessions::hold_live(conn, &g.session_id, now)? {
         return Ok(Err(CodeRefused::SessionEnded));
     }
     if !account_active(conn, &g.user_id, now)? {
@@ -125,17 +120,45 @@ pub(crate) async fn issue_code(
     Ok(issued.map(|()| code))
 }
 
-/// Holds a grant unrevoked for the rest of the caller's transaction (a no-op conditional update
-/// that takes its row lock, so a concurrent revocation commits before, and is seen, or waits).
-pub(crate) fn hold_grant(conn: &mut DbConnection, grant_id: &str) -> Result<bool, Error> {
-    let n = diesel::update(
-        grants::table
-            .find(grant_id)
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::revoked_at.eq(None::<chrono::NaiveDateTime>))
-    .execute(conn)?;
-    Ok(n == 1)
+/// What a held grant carries on to the tokens it issues.
+pub(crate) struct HeldGrant {
+    /// Granted `offline_access`: outlives its session.
+    pub offline: bool,
+    /// The `claims` request, as stored.
+    pub claims: Option<String>,
+}
+
+/// Holds a grant unrevoked for the rest of the caller's transaction (see
+/// [`sessions::hold_live`]: `FOR SHARE` on PostgreSQL, the write transaction itself on SQLite)
+/// and reads what it carries; `None` when it is revoked or gone.
+pub(crate) fn hold_grant(
+    conn: &mut DbConnection,
+    grant_id: &str,
+) -> Result<Option<HeldGrant>, Error> {
+    let live = grants::table
+        .find(grant_id)
+        .filter(grants::revoked_at.is_null())
+        .select((grants::offline, grants::claims));
+    let found: Option<(bool, Option<String>)> = match conn {
+        DbConnection::Postgresql(c) => live.for_share().first(c).optional()?,
+        DbConnection::Sqlite(c) => live.first(c).optional()?,
+    };
+    Ok(found.map(|(offline, claims)| HeldGrant { offline, claims }))
+}
+
+/// The account behind a grant when it may still receive tokens (see
+/// [`Account::may_sign_in`]).
+pub(super) fn active_account(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Account>, Error> {
+    let row: Option<UserRow> = users::table
+        .find(user_id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(row.map(Account::from).filter(|a| a.may_sign_in(now)))
 }
 
 /// The outcome of presenting a code.
@@ -246,24 +269,16 @@ pub(crate) async fn redeem_code(
             }
             (None, None) => {}
         }
-        if !hold_grant(conn, &row.grant_id)?
-            || !sessions::hold_live(conn, &row.session_id, now, false)?
-            || !account_active(conn, &row.user_id, now)?
-        {
+        let Some(held) = hold_grant(conn, &row.grant_id)? else {
+            return Ok(Redeemed::Revoked);
+        };
+        if !sessions::hold_live(conn, &row.session_id, now)? {
             return Ok(Redeemed::Revoked);
         }
-        let user = Account::from(
-            users::table
-                .find(&row.user_id)
-                .select(UserRow::as_select())
-                .first::<UserRow>(conn)?,
-        );
-        let claims: Option<String> = grants::table
-            .find(&row.grant_id)
-            .select(grants::claims)
-            .first(conn)
-            .optional()?
-            .flatten();
+        let Some(user) = active_account(conn, &row.user_id, now)? else {
+            return Ok(Redeemed::Revoked);
+        };
+        let claims = held.claims;
         let grant = CodeGrant {
             grant_id: row.grant_id,
             client_id: row.client_id,

@@ -1,15 +1,14 @@
 //! Grants, authorization codes, and the tokens they yield (ID tokens and RFC 9068 access tokens).
 
 pub(crate) mod claims;
-mod code;
+pub(crate) mod code;
 pub(crate) mod consent;
 pub(crate) mod exchange;
 pub(crate) mod pushed;
 pub(crate) mod refresh;
 
 pub(crate) use code::{
-    CodeExchange, CodeRefused, Redeemed, account_active, hold_grant, issue_code, issue_code_in,
-    redeem_code,
+    CodeExchange, CodeRefused, Redeemed, hold_grant, issue_code, issue_code_in, redeem_code,
 };
 
 use chrono::{DateTime, Utc};

@@ -18,8 +18,8 @@ use crate::protocol::scope::Scope;
 use crate::secret::Secret;
 use crate::secret::{digest, random_token};
 use crate::sessions;
-use crate::store::models::{RefreshTokenRow, UserRow};
-use crate::store::schema::{grants, refresh_tokens, users};
+use crate::store::models::RefreshTokenRow;
+use crate::store::schema::{grants, refresh_tokens};
 use crate::store::{Db, DbConnection, naive, utc};
 
 /// What a refresh token carries from the original sign-in.
@@ -184,18 +184,15 @@ pub(crate) async fn rotate(
                 // The grant held unrevoked, and for a grant without offline_access its session
                 // live, and the account active: all re-checked here, where a revocation that
                 // commits first is seen and one that comes later waits for this transaction.
-                let offline: Option<bool> = grants::table
-                    .find(&current.grant_id)
-                    .select(grants::offline)
-                    .first(conn)
-                    .optional()?;
-                let in_force = super::hold_grant(conn, &current.grant_id)?
-                    && (offline == Some(true)
-                        || sessions::hold_live(conn, &current.session_id, now, false)?)
-                    && super::account_active(conn, &current.user_id, now)?;
-                if !in_force {
+                let Some(held) = super::hold_grant(conn, &current.grant_id)? else {
+                    return Ok(Rotated::Invalid);
+                };
+                if !held.offline && !sessions::hold_live(conn, &current.session_id, now)? {
                     return Ok(Rotated::Invalid);
                 }
+                let Some(user) = super::code::active_account(conn, &current.user_id, now)? else {
+                    return Ok(Rotated::Invalid);
+                };
                 let g = RefreshGrant {
                     grant_id: current.grant_id.clone(),
                     client_id: current.client_id.clone(),
@@ -218,18 +215,7 @@ pub(crate) async fn rotate(
                     .values(&next)
                     .execute(conn)?;
                 fail::point("refresh.rotate:after_successor", &current.user_id)?;
-                let user = crate::accounts::Account::from(
-                    users::table
-                        .find(&current.user_id)
-                        .select(UserRow::as_select())
-                        .first::<UserRow>(conn)?,
-                );
-                let claims: Option<String> = grants::table
-                    .find(&current.grant_id)
-                    .select(grants::claims)
-                    .first(conn)
-                    .optional()?
-                    .flatten();
+                let claims = held.claims;
                 return Ok(Rotated::Fresh {
                     grant: Box::new(g),
                     successor: successor.clone(),
