@@ -40,8 +40,8 @@ impl Fixture {
             keys: crate::keys::test_keyset(),
             grant: CodeGrant {
                 grant_id: "0193d5a8-7c1e-7b3a-9f00-5b1c2d3e4f50".into(),
-                client_id: "cpar".into(),
-                user_id: "0193d5a8-7c1e-7b3a-9f00-000000000001".into(),
+                client_id: crate::ids::ClientId::new("cpar"),
+                user_id: crate::ids::UserId::new("0193d5a8-7c1e-7b3a-9f00-000000000001"),
                 session_id: "0193d5a8-7c1e-7b3a-9f00-000000000002".into(),
                 redirect_uri: "https://cpar.example.org/callback".into(),
                 scope: "openid profile email".into(),

@@ -80,6 +80,7 @@ mod fail;
 pub mod fuzzing;
 mod housekeeping;
 mod http;
+mod ids;
 mod journey;
 mod kek;
 mod keys;

@@ -129,8 +129,8 @@ impl World {
             .0;
         let g = CodeGrant {
             grant_id: String::new(),
-            client_id: self.client_id.clone(),
-            user_id: self.user_id.clone(),
+            client_id: crate::ids::ClientId::new(self.client_id.clone()),
+            user_id: crate::ids::UserId::new(self.user_id.clone()),
             session_id: session.id.clone(),
             redirect_uri: "http://127.0.0.1:9/cb".into(),
             scope: scope.into(),
@@ -492,8 +492,8 @@ async fn a_code_or_refresh_token_of_an_ended_session_or_revoked_grant_is_refused
         .unwrap();
     let g = CodeGrant {
         grant_id: String::new(),
-        client_id: w.client_id.clone(),
-        user_id: w.user_id.clone(),
+        client_id: crate::ids::ClientId::new(w.client_id.clone()),
+        user_id: crate::ids::UserId::new(w.user_id.clone()),
         session_id: session,
         redirect_uri: "http://127.0.0.1:9/cb".into(),
         scope: "openid".into(),

@@ -618,8 +618,8 @@ async fn code_refused(
 pub(crate) fn code_grant(request: &AuthRequest, session: Option<&Session>) -> tokens::CodeGrant {
     tokens::CodeGrant {
         grant_id: String::new(),
-        client_id: request.client_id.clone(),
-        user_id: session.map(|x| x.user_id.clone()).unwrap_or_default(),
+        client_id: crate::ids::ClientId::new(request.client_id.clone()),
+        user_id: crate::ids::UserId::new(session.map(|x| x.user_id.clone()).unwrap_or_default()),
         session_id: session.map(|x| x.id.clone()).unwrap_or_default(),
         redirect_uri: request.redirect_uri.clone(),
         scope: request.scope(),

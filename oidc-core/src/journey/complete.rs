@@ -86,7 +86,7 @@ pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error>
         let code = match c.code {
             None => None,
             Some(mut g) => {
-                g.user_id = c.user_id.clone();
+                g.user_id = crate::ids::UserId::new(c.user_id.clone());
                 g.session_id = session.id.clone();
                 g.auth_time = session.auth_time;
                 g.amr = session.amr.clone();

@@ -8,6 +8,7 @@ use super::{CodeGrant, claims_column, parse_claims_column, refresh};
 use crate::accounts::Account;
 use crate::error::Error;
 use crate::fail;
+use crate::ids::{ClientId, UserId};
 use crate::secret::{Secret, digest, random_token};
 use crate::sessions;
 use crate::store::models::{AuthCodeRow, GrantRow, UserRow};
@@ -63,16 +64,16 @@ pub(crate) fn issue_code_in(
     if !sessions::hold_live(conn, &g.session_id, now)? {
         return Ok(Err(CodeRefused::SessionEnded));
     }
-    if !account_active(conn, &g.user_id, now)? {
+    if !account_active(conn, g.user_id.as_str(), now)? {
         return Ok(Err(CodeRefused::AccountInactive));
     }
-    if !client_enabled(conn, &g.client_id)? {
+    if !client_enabled(conn, g.client_id.as_str())? {
         return Ok(Err(CodeRefused::ClientGone));
     }
     let grant = GrantRow {
         id: new_id(),
-        client_id: g.client_id.clone(),
-        user_id: Some(g.user_id.clone()),
+        client_id: g.client_id.to_string(),
+        user_id: Some(g.user_id.to_string()),
         session_id: Some(g.session_id.clone()),
         scope: g.scope.clone(),
         created_at: naive(now),
@@ -87,8 +88,8 @@ pub(crate) fn issue_code_in(
         .values(&AuthCodeRow {
             code_hash: digest(code.secret()),
             grant_id: grant.id,
-            client_id: g.client_id.clone(),
-            user_id: g.user_id.clone(),
+            client_id: g.client_id.to_string(),
+            user_id: g.user_id.to_string(),
             session_id: g.session_id.clone(),
             redirect_uri: g.redirect_uri.clone(),
             scope: g.scope.clone(),
@@ -281,8 +282,8 @@ pub(crate) async fn redeem_code(
         let claims = held.claims;
         let grant = CodeGrant {
             grant_id: row.grant_id,
-            client_id: row.client_id,
-            user_id: row.user_id,
+            client_id: ClientId::new(row.client_id),
+            user_id: UserId::new(row.user_id),
             session_id: row.session_id,
             redirect_uri: row.redirect_uri,
             scope: row.scope,
@@ -301,7 +302,7 @@ pub(crate) async fn redeem_code(
         let refresh_token = if wants_refresh {
             let g = refresh::RefreshGrant::of(&grant);
             refresh::insert(conn, &g, refresh_token.secret(), now, limits)?;
-            fail::point("code.redeem:after_refresh", &grant.user_id)?;
+            fail::point("code.redeem:after_refresh", grant.user_id.as_str())?;
             Some(refresh_token)
         } else {
             None

@@ -211,7 +211,8 @@ async fn authorization_code(
         }
         Redeemed::Mismatch(why) => return Err(TokenError::invalid_grant(why)),
     };
-    let subject = Subject::with_hook(s, &user, &grant.client_id, &grant.scope, ID_TOKEN).await;
+    let subject =
+        Subject::with_hook(s, &user, grant.client_id.as_str(), &grant.scope, ID_TOKEN).await;
     let mut res = super::mint(
         &s.config,
         &s.keys,
@@ -312,7 +313,14 @@ async fn refresh(
         // The claims the sign-in asked for (OIDC Core §5.5) still shape the new ID token.
         claims,
     };
-    let subject = Subject::with_hook(s, &user, &as_code.client_id, &as_code.scope, ID_TOKEN).await;
+    let subject = Subject::with_hook(
+        s,
+        &user,
+        as_code.client_id.as_str(),
+        &as_code.scope,
+        ID_TOKEN,
+    )
+    .await;
     let mut res = super::mint(
         &s.config,
         &s.keys,

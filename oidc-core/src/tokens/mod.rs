@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use crate::accounts::Account;
 use crate::config::{ProviderConfig, SigningAlg};
 use crate::error::Error;
+use crate::ids::{ClientId, UserId};
 use crate::keys::KeySet;
 use crate::protocol::authorize::ClaimsRequest;
 use crate::secret::b64url;
@@ -35,8 +36,8 @@ pub(crate) const ID_TOKEN_TYP: &str = "JWT";
 #[derive(Debug, Clone)]
 pub(crate) struct CodeGrant {
     pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub session_id: String,
     pub redirect_uri: String,
     pub scope: String,

@@ -14,6 +14,7 @@ use diesel::prelude::*;
 
 use crate::error::Error;
 use crate::fail;
+use crate::ids::{ClientId, UserId};
 use crate::protocol::scope::Scope;
 use crate::secret::Secret;
 use crate::secret::{digest, random_token};
@@ -26,8 +27,8 @@ use crate::store::{Db, DbConnection, naive, utc};
 #[derive(Debug, Clone)]
 pub(crate) struct RefreshGrant {
     pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
+    pub client_id: ClientId,
+    pub user_id: UserId,
     pub session_id: String,
     pub scope: String,
     pub auth_time: DateTime<Utc>,
@@ -57,8 +58,8 @@ fn row(
     RefreshTokenRow {
         token_hash: hash,
         grant_id: g.grant_id.clone(),
-        client_id: g.client_id.clone(),
-        user_id: g.user_id.clone(),
+        client_id: g.client_id.to_string(),
+        user_id: g.user_id.to_string(),
         session_id: g.session_id.clone(),
         scope: g.scope.clone(),
         auth_time: naive(g.auth_time),
@@ -195,8 +196,8 @@ pub(crate) async fn rotate(
                 };
                 let g = RefreshGrant {
                     grant_id: current.grant_id.clone(),
-                    client_id: current.client_id.clone(),
-                    user_id: current.user_id.clone(),
+                    client_id: ClientId::new(current.client_id.clone()),
+                    user_id: UserId::new(current.user_id.clone()),
                     session_id: current.session_id.clone(),
                     scope: current.scope.clone(),
                     auth_time: utc(current.auth_time),
