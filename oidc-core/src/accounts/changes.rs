@@ -10,7 +10,7 @@ use diesel::prelude::*;
 use serde_json::json;
 
 use super::Account;
-use super::required::{Owed, RequiredAction};
+use super::required::RequiredAction;
 use crate::audit::{self, Actor};
 use crate::error::Error;
 use crate::fail;
@@ -68,13 +68,6 @@ pub(crate) fn hold(conn: &mut DbConnection, user_id: &str) -> Result<Option<Acco
 
 fn hold_existing(conn: &mut DbConnection, user_id: &str) -> Result<Account, Error> {
     hold(conn, user_id)?.ok_or_else(|| Error::NotFound("the account no longer exists".into()))
-}
-
-fn set_owed(conn: &mut DbConnection, user_id: &str, owed: &Owed) -> Result<(), Error> {
-    diesel::update(users::table.find(user_id))
-        .set(users::required_actions.eq(owed.column()))
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A new permanent password (the person's own change, the forced change after a temporary
@@ -197,10 +190,10 @@ pub(crate) fn reset_recovery(
         .set((
             users::secret_word_hash.eq(None::<String>),
             users::recovery_answers.eq(Some(super::RECOVERY_RESET)),
+            users::required_actions.eq(owed.column()),
             users::updated_at.eq(naive(ctx.now)),
         ))
         .execute(conn)?;
-    set_owed(conn, user_id, &owed)?;
     ctx.audit(conn, "recovery.reset", &u, json!({}))
 }
 

@@ -7,12 +7,11 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use crate::accounts::Account;
 use crate::error::Error;
 use crate::sessions::{self, Session};
 use crate::store::schema::journeys;
 use crate::store::{Db, naive};
-use crate::tokens::{self, CodeGrant, CodeRefused};
+use crate::tokens::{self, CodeGrant};
 
 /// What finishing needs.
 pub(crate) struct Completion {
@@ -51,6 +50,13 @@ pub(crate) enum Completed {
 pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error> {
     let code_secret = crate::Secret::new(crate::secret::random_token()?);
     db.write(move |conn| {
+        // Checked before anything is written, so that a client deleted meanwhile leaves the
+        // journey as it was.
+        if let Some(g) = &c.code
+            && !tokens::code::client_enabled(conn, g.client_id.as_str())?
+        {
+            return Ok(Completed::ClientGone);
+        }
         let finished = diesel::update(
             journeys::table
                 .find(&c.journey_id)
@@ -64,7 +70,7 @@ pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error>
         let Some(user) = crate::accounts::changes::hold(conn, &c.user_id)? else {
             return Ok(Completed::AccountInactive);
         };
-        if !signs_in(&user, c.now) {
+        if !user.may_sign_in(c.now) {
             return Ok(Completed::AccountInactive);
         }
         if let Some(cookie) = &c.old_cookie
@@ -91,31 +97,22 @@ pub(crate) async fn complete(db: &Db, c: Completion) -> Result<Completed, Error>
                 g.auth_time = session.auth_time;
                 g.amr = session.amr.clone();
                 g.acr = session.acr.clone();
-                match tokens::issue_code_in(conn, &g, &code_secret, c.now, c.code_ttl)? {
-                    Ok(()) => Some(code_secret),
-                    // The session was made just now: only the client can have changed. Undo
-                    // the session so that nothing is left of a sign-in that answers nothing.
-                    Err(CodeRefused::ClientGone) => {
-                        return Err(Error::Conflict(CLIENT_GONE.into()));
-                    }
-                    Err(_) => return Ok(Completed::AccountInactive),
+                // The account, the client and the new session were all checked above in this
+                // transaction: a refusal here means something changed underneath it, and
+                // nothing of the sign-in is kept.
+                if let Err(refused) =
+                    tokens::issue_code_in(conn, &g, &code_secret, c.now, c.code_ttl)?
+                {
+                    return Err(Error::Conflict(format!(
+                        "the sign-in changed while it finished ({refused:?})"
+                    )));
                 }
+                Some(code_secret)
             }
         };
         Ok(Completed::SignedIn { cookie, code })
     })
     .await
-    .or_else(|e| match e {
-        Error::Conflict(m) if m == CLIENT_GONE => Ok(Completed::ClientGone),
-        other => Err(other),
-    })
-}
-
-const CLIENT_GONE: &str = "the client is gone";
-
-/// May the account finish a sign-in now?
-fn signs_in(u: &Account, now: DateTime<Utc>) -> bool {
-    u.may_sign_in(now)
 }
 
 /// How finishing a journey that answers with an existing session went.

@@ -41,7 +41,7 @@ pub(crate) fn account_active(
     Ok(active_account(conn, user_id, now)?.is_some())
 }
 
-fn client_enabled(conn: &mut DbConnection, client_id: &str) -> Result<bool, Error> {
+pub(crate) fn client_enabled(conn: &mut DbConnection, client_id: &str) -> Result<bool, Error> {
     let disabled: Option<bool> = clients::table
         .find(client_id)
         .select(clients::disabled)
@@ -213,7 +213,6 @@ pub(crate) async fn redeem_code(
     let verifier = x.verifier.map(str::to_string);
     let limits = x.refresh_limits;
     let policy = x.refresh_policy;
-    let refresh_token = Secret::new(random_token()?);
     db.write(move |conn| {
         let claimed = diesel::update(
             auth_codes::table
@@ -300,6 +299,7 @@ pub(crate) async fn redeem_code(
             Some(crate::clients::RefreshPolicy::OfflineAccess) => is_offline(&grant.scope),
         };
         let refresh_token = if wants_refresh {
+            let refresh_token = Secret::new(random_token()?);
             let g = refresh::RefreshGrant::of(&grant);
             refresh::insert(conn, &g, refresh_token.secret(), now, limits)?;
             fail::point("code.redeem:after_refresh", grant.user_id.as_str())?;
